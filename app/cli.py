@@ -1,0 +1,246 @@
+"""The ``sieve`` command line: parse, call the core, print. Every job the GUI runs is here too."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app import __version__
+from app.core.errors import JobCancelled, SieveError
+from app.core.jobs import Job, run_job
+from app.core.paths import user_data_dir
+from app.progress_bar import TerminalProgress
+
+log = logging.getLogger("sieve")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sieve",
+        description="Curate image and video datasets with self-supervised learning.",
+    )
+    parser.add_argument("--version", action="version", version=f"sieve {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    index = commands.add_parser("index", help="index a folder of images and videos")
+    index.add_argument("data", help="dataset folder (or its project folder to re-index)")
+    index.add_argument("--project", help="project folder (default: DATA/.sieve)")
+    sampling = index.add_mutually_exclusive_group()
+    sampling.add_argument("--every-nth", type=positive_int, help="keep every n-th video frame")
+    sampling.add_argument("--video-fps", type=positive_float, help="sample videos at this rate")
+    index.add_argument("--no-thumbnails", action="store_true", help="skip video thumbnails now")
+    index.add_argument("--workers", type=positive_int, help="decoding threads (default: cores)")
+    index.set_defaults(handler=cmd_index)
+
+    info = commands.add_parser("info", help="summarise a project")
+    info.add_argument("project", help="project folder, or a dataset folder holding .sieve")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=cmd_info)
+
+    ls = commands.add_parser("ls", help="list sample names, one per line")
+    ls.add_argument("project", help="project folder, or a dataset folder holding .sieve")
+    ls.add_argument("--label", help="only samples with this label")
+    ls.add_argument("--broken", action="store_true", help="list the broken files instead")
+    ls.set_defaults(handler=cmd_ls)
+
+    demo = commands.add_parser("demo", help="create the demo project and print its path")
+    demo.set_defaults(handler=cmd_demo)
+
+    gui = commands.add_parser("gui", help="open the desktop app")
+    gui.add_argument("path", nargs="?", help="dataset folder (indexed on opening) or project")
+    gui.add_argument("--project", help="project folder for a dataset folder")
+    gui.add_argument("--demo", action="store_true", help="open the demo project")
+    gui.set_defaults(handler=cmd_gui)
+
+    tv = commands.add_parser(
+        "import-torchvision", help="write a torchvision dataset to a labelled folder and index it"
+    )
+    tv.add_argument("name", help="torchvision.datasets class name, e.g. CIFAR10")
+    tv.add_argument("--root", required=True, help="where the dataset's files are")
+    tv.add_argument("--out", required=True, help="folder to write the images to")
+    tv.add_argument("--split", default="train", help="train, test, ... (default: train)")
+    tv.add_argument("--download", action="store_true", help="let torchvision download it")
+    tv.add_argument("--limit", type=positive_int, help="only the first N items")
+    tv.add_argument("--project", help="project folder (default: OUT/.sieve)")
+    tv.set_defaults(handler=cmd_import_torchvision)
+    return parser
+
+
+def run_with_progress(job: Job):
+    """Drive a job with a terminal progress bar (Ctrl-C stops it cleanly)."""
+    bar = TerminalProgress()
+    try:
+        return run_job(job, bar)
+    finally:
+        bar.finish()
+
+
+def open_or_index_target(data: str, project_dir: str | None):
+    """A project for ``data``: an existing project folder as is, else the dataset's project."""
+    from app.core.store.project import Project, find_project_dir
+
+    path = Path(data)
+    if not path.exists():
+        raise SieveError(f"no such folder: {data}")
+    if not path.is_dir():
+        raise SieveError(f"not a folder: {data}")
+    existing = find_project_dir(path) if project_dir is None else None
+    if existing is not None and existing == path:
+        return Project.open(path)
+    return Project.for_dataset(path, project_dir)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from app.core.indexing import IndexOptions, index_job
+    from app.core.thumbnails import thumbnail_job
+
+    workers = {"workers": args.workers} if args.workers else {}
+    options = IndexOptions(every_nth=args.every_nth, video_fps=args.video_fps, **workers)
+    with open_or_index_target(args.data, args.project) as project:
+        result = run_with_progress(index_job(project, options))
+        if not args.no_thumbnails:
+            run_with_progress(thumbnail_job(project, workers=args.workers))
+        summary = project.summary()
+        print(
+            f"indexed {summary['dataset']}: {summary['samples']:,} samples "
+            f"({summary['images']:,} images, {summary['frames']:,} frames of "
+            f"{summary['videos']:,} videos), {len(summary['broken']):,} broken; "
+            f"{result.added:,} new, {result.changed:,} changed, {result.removed:,} removed, "
+            f"{result.unchanged:,} unchanged in {result.seconds:.1f} s"
+        )
+        for entry in summary["broken"]:
+            print(f"broken: {entry['path']}: {entry['reason']}")
+        print(f"project: {project.path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from app.core.store.project import Project
+
+    with Project.open(args.project) as project:
+        summary = project.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"project  {summary['project']}")
+    print(f"dataset  {summary['dataset']}")
+    print(
+        f"samples  {summary['samples']:,} ({summary['images']:,} images, "
+        f"{summary['frames']:,} frames of {summary['videos']:,} videos)"
+    )
+    if summary["labels"]:
+        labels = ", ".join(f"{name} {count:,}" for name, count in summary["labels"].items())
+        print(f"labels   {labels}")
+    print(f"broken   {len(summary['broken']):,}")
+    for entry in summary["broken"]:
+        print(f"         {entry['path']}: {entry['reason']}")
+    print(f"runs     {len(summary['runs'])}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from app.core.store.project import Project
+
+    with Project.open(args.project) as project:
+        if args.broken:
+            names = [entry["path"] for entry in project.broken()]
+        else:
+            names = [row.name for row in project.samples(label=args.label, status="ok")]
+    if names:
+        sys.stdout.write("\n".join(names) + "\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.core.demo import demo_project_job
+
+    print(run_with_progress(demo_project_job()))
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.ui.app import run_gui
+
+    return run_gui(args.path, project_dir=args.project, demo=args.demo)
+
+
+def cmd_import_torchvision(args: argparse.Namespace) -> int:
+    from app.core.data.torchvision_import import import_torchvision_job
+    from app.core.indexing import index_job
+    from app.core.store.project import Project
+
+    job = import_torchvision_job(
+        args.name, args.root, args.out, split=args.split, download=args.download, limit=args.limit
+    )
+    imported = run_with_progress(job)
+    with Project.for_dataset(imported.out_dir, args.project) as project:
+        run_with_progress(index_job(project))
+        print(
+            f"imported {imported.count:,} images of {len(imported.classes)} classes "
+            f"to {imported.out_dir}"
+        )
+        print(f"project: {project.path}")
+    return 0
+
+
+def setup_logging() -> Path | None:
+    """Log to ``<user data>/logs/sieve.log``; None when that folder is not writable."""
+    folder = user_data_dir() / "logs"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(folder / "sieve.log", encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return folder / "sieve.log"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log_path = setup_logging()
+    try:
+        return args.handler(args)
+    except JobCancelled:
+        print("sieve: cancelled", file=sys.stderr)
+        return 1
+    except SieveError as error:
+        print(f"sieve: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sieve: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        log.exception("sieve %s failed", args.command)
+        if os.environ.get("SIEVE_DEBUG"):
+            raise
+        where = f" (details in {log_path})" if log_path else ""
+        print(f"sieve: unexpected error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Sieve's Qt-free core: data, store, self-supervised learning, embeddings, maps and selection."""

@@ -1,0 +1,112 @@
+"""The project database schema and its migrations, versioned with ``PRAGMA user_version``.
+
+Each migration is a SQL script that moves the schema from version ``i`` to ``i + 1``. Projects made
+by any earlier release are upgraded on open; a project made by a newer Sieve is refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from app.core.errors import SieveError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: the first release.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE files (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        relpath   TEXT NOT NULL UNIQUE,
+        kind      TEXT NOT NULL CHECK (kind IN ('image', 'video')),
+        size      INTEGER NOT NULL,
+        mtime_ns  INTEGER NOT NULL,
+        status    TEXT NOT NULL CHECK (status IN ('ok', 'broken')),
+        reason    TEXT,
+        n_frames  INTEGER,
+        fps       REAL
+    );
+    CREATE TABLE samples (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_id  INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        frame    INTEGER,
+        width    INTEGER,
+        height   INTEGER,
+        label    TEXT,
+        status   TEXT NOT NULL CHECK (status IN ('ok', 'broken')),
+        reason   TEXT
+    );
+    CREATE UNIQUE INDEX samples_file_frame ON samples(file_id, IFNULL(frame, -1));
+    CREATE INDEX samples_label ON samples(label);
+    CREATE INDEX samples_status ON samples(status);
+    CREATE TABLE tags (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        name    TEXT NOT NULL UNIQUE,
+        color   TEXT NOT NULL DEFAULT '#4c9be8',
+        created TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE sample_tags (
+        sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        tag_id    INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+        PRIMARY KEY (sample_id, tag_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX sample_tags_tag ON sample_tags(tag_id);
+    CREATE TABLE selections (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        name     TEXT NOT NULL UNIQUE,
+        strategy TEXT NOT NULL DEFAULT '{}',
+        created  TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE selection_members (
+        selection_id INTEGER NOT NULL REFERENCES selections(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        sample_id    INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        score        REAL,
+        PRIMARY KEY (selection_id, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL,
+        config     TEXT NOT NULL DEFAULT '{}',
+        status     TEXT NOT NULL DEFAULT 'created',
+        metrics    TEXT NOT NULL DEFAULT '{}',
+        checkpoint TEXT,
+        created    TEXT NOT NULL DEFAULT (datetime('now')),
+        updated    TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE metadata (
+        sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        key       TEXT NOT NULL,
+        value,
+        PRIMARY KEY (sample_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX metadata_key ON metadata(key);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn``'s schema up to :data:`SCHEMA_VERSION`; return the version it had before."""
+    before = schema_version(conn)
+    if before > SCHEMA_VERSION:
+        raise SieveError(
+            f"this project was made by a newer Sieve (schema {before}, this one knows up to "
+            f"{SCHEMA_VERSION}): update Sieve to open it"
+        )
+    for version in range(before, SCHEMA_VERSION):
+        script = f"BEGIN;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+        try:
+            conn.executescript(script)
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+    return before

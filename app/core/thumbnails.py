@@ -1,0 +1,108 @@
+"""Making the thumbnails the project lacks: images one by one, each video in one pass.
+
+Indexing already thumbnails images (it decodes them anyway); this job fills in video frames and
+anything missing from the cache (e.g. after it was deleted), on a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from app.core.data.images import THUMB_SIZE, ImageError, encode_thumbnail, open_image
+from app.core.data.video import VideoError, VideoReader
+from app.core.jobs import CancelToken, Job, Progress
+from app.core.store.project import Project, SampleRow
+
+WRITE_EVERY = 128
+
+
+def missing_thumbnails(project: Project) -> list[SampleRow]:
+    """Usable samples that have no cached thumbnail yet, in browsing order."""
+    cached = project.thumbs.cached_ids()
+    return [row for row in project.samples(status="ok") if row.id not in cached]
+
+
+def thumbnail_job(
+    project: Project,
+    samples: Sequence[SampleRow] | None = None,
+    size: int = THUMB_SIZE,
+    workers: int | None = None,
+    cancel: CancelToken | None = None,
+) -> Job[int]:
+    """Thumbnail ``samples`` (default: all missing ones); return how many were made."""
+    cancel = cancel or CancelToken()
+    todo = list(missing_thumbnails(project) if samples is None else samples)
+    root = project.dataset_root
+    tasks = _group_by_file(todo)
+    made = 0
+    buffer: list[tuple[int, bytes]] = []
+    yield Progress("thumbnails", 0, len(todo))
+    with ThreadPoolExecutor(workers or max(2, os.cpu_count() or 2)) as pool:
+        futures = [pool.submit(_thumbnail_file, root, group, size, cancel) for group in tasks]
+        try:
+            for future in as_completed(futures):
+                buffer.extend(future.result())
+                if len(buffer) >= WRITE_EVERY:
+                    made += _flush(project, buffer)
+                    yield Progress("thumbnails", made, len(todo))
+                cancel.raise_if_cancelled()
+        finally:
+            for future in futures:
+                future.cancel()
+            made += _flush(project, buffer)
+    yield Progress("thumbnails", made, len(todo), "done")
+    return made
+
+
+def _group_by_file(samples: Sequence[SampleRow]) -> list[list[SampleRow]]:
+    """One task per image; one task per video holding all its wanted frames."""
+    videos: dict[str, list[SampleRow]] = defaultdict(list)
+    groups: list[list[SampleRow]] = []
+    for row in samples:
+        if row.frame is None:
+            groups.append([row])
+        else:
+            videos[row.relpath].append(row)
+    groups.extend(videos.values())
+    return groups
+
+
+def _thumbnail_file(
+    root: Path, group: list[SampleRow], size: int, cancel: CancelToken
+) -> list[tuple[int, bytes]]:
+    if cancel.cancelled:
+        return []
+    first = group[0]
+    if first.frame is None:
+        try:
+            image = open_image(root / first.relpath, draft_size=(size, size))
+        except ImageError:
+            return []
+        return [(first.id, encode_thumbnail(image, size))]
+    return list(_video_thumbnails(root / first.relpath, group, size, cancel))
+
+
+def _video_thumbnails(
+    path: Path, group: list[SampleRow], size: int, cancel: CancelToken
+) -> Iterator[tuple[int, bytes]]:
+    by_frame = {row.frame: row.id for row in group}
+    try:
+        with VideoReader(path) as reader:
+            for frame, image in reader.iter_frames(sorted(by_frame)):
+                if cancel.cancelled:
+                    return
+                yield by_frame[frame], encode_thumbnail(image, size)
+    except VideoError:
+        return
+
+
+def _flush(project: Project, buffer: list[tuple[int, bytes]]) -> int:
+    count = len(buffer)
+    if count:
+        project.thumbs.put_many(buffer)
+        buffer.clear()
+    return count

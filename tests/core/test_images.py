@@ -1,0 +1,137 @@
+"""Decoding every kind of image a user's folder can hold, and every kind of bad file."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.core.data.images import (
+    BACKGROUND,
+    ImageError,
+    load_rgb,
+    open_image,
+    probe_image,
+)
+from tests.factories import gradient, truncate, write_image
+
+
+def test_rgb_jpeg_probe_gives_size_and_thumbnail(tmp_path):
+    path = write_image(tmp_path / "a.jpg", gradient(640, 480), quality=90)
+    probe = probe_image(path, thumb_size=96)
+    assert probe.ok and (probe.width, probe.height) == (640, 480)
+    thumb = Image.open(io.BytesIO(probe.thumbnail))
+    assert thumb.format == "JPEG" and thumb.size == (96, 72)
+
+
+def test_jpeg_draft_decodes_at_reduced_scale(tmp_path):
+    path = write_image(tmp_path / "big.jpg", gradient(1600, 1200), quality=90)
+    assert open_image(path, draft_size=(192, 192)).size == (200, 150)
+    assert open_image(path).size == (1600, 1200)
+
+
+@pytest.mark.parametrize("orientation, expected", [(1, (60, 40)), (6, (40, 60)), (8, (40, 60))])
+def test_exif_orientation_applied(tmp_path, orientation, expected):
+    image = gradient(60, 40)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = write_image(tmp_path / "o.jpg", image, exif=exif.tobytes())
+    assert load_rgb(path).size == expected
+    probe = probe_image(path)
+    assert (probe.width, probe.height) == expected
+
+
+def test_palette_png_becomes_rgb(tmp_path):
+    path = write_image(tmp_path / "p.png", gradient().convert("P"))
+    image = open_image(path)
+    assert image.mode == "RGB"
+
+
+def test_palette_with_transparency_is_composited(tmp_path):
+    image = Image.new("P", (8, 8), 0)
+    image.putpalette([255, 0, 0] + [0, 0, 255] * 255)
+    image.info["transparency"] = 0
+    path = write_image(tmp_path / "pt.png", image, transparency=0)
+    assert open_image(path).getpixel((0, 0)) == BACKGROUND
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_alpha_composited_on_neutral_background(tmp_path, mode):
+    image = Image.new(mode, (10, 10), (200, 0) if mode == "LA" else (255, 0, 0, 0))
+    path = write_image(tmp_path / f"{mode}.png", image)
+    assert open_image(path).convert("RGB").getpixel((5, 5)) == BACKGROUND
+    half = Image.new("RGBA", (10, 10), (255, 255, 255, 128))
+    pixel = open_image(write_image(tmp_path / "half.png", half)).getpixel((0, 0))
+    assert all(abs(channel - 192) <= 1 for channel in pixel)
+
+
+def test_16bit_png_scaled_to_8bit(tmp_path):
+    values = np.linspace(0, 65535, 64 * 16).reshape(16, 64).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    image = open_image(path)
+    assert image.mode == "L"
+    pixels = np.asarray(image)
+    assert pixels.min() == 0 and pixels.max() == 255
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    path = write_image(tmp_path / "c.jpg", gradient().convert("CMYK"))
+    assert load_rgb(path).mode == "RGB"
+
+
+def test_one_bit_and_grayscale_images(tmp_path):
+    assert open_image(write_image(tmp_path / "b.png", gradient().convert("1"))).mode == "L"
+    assert load_rgb(write_image(tmp_path / "g.pgm", gradient().convert("L"))).mode == "RGB"
+
+
+def test_formats_bmp_tiff_webp_ppm(tmp_path):
+    for name in ["x.bmp", "x.tif", "x.webp", "x.ppm"]:
+        assert probe_image(write_image(tmp_path / name)).ok, name
+
+
+def test_wrong_extension_real_image_still_decodes(tmp_path):
+    path = write_image(tmp_path / "really_png.jpg", format="PNG")
+    assert probe_image(path).ok
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty file"),
+        (b"this is a text file, not a picture", "not an image"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image"),
+    ],
+)
+def test_bad_files_become_broken_with_reason(tmp_path, content, reason):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    probe = probe_image(path)
+    assert not probe.ok and probe.thumbnail is None
+    assert reason in probe.reason
+
+
+@pytest.mark.parametrize("name", ["t.jpg", "t.png"])
+def test_truncated_files_are_broken(tmp_path, name):
+    path = truncate(write_image(tmp_path / name, gradient(400, 300)), keep=0.4)
+    probe = probe_image(path)
+    assert not probe.ok
+    assert "truncated" in probe.reason or "corrupt" in probe.reason
+    with pytest.raises(ImageError):
+        load_rgb(path)
+
+
+def test_decompression_bomb_guard_is_kept(tmp_path, monkeypatch):
+    path = write_image(tmp_path / "bomb.png", gradient(100, 100))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    probe = probe_image(path)
+    assert not probe.ok and "decompression-bomb" in probe.reason
+
+
+def test_probe_never_modifies_the_file(tmp_path):
+    path = write_image(tmp_path / "keep.jpg", gradient(300, 200))
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    probe_image(path)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before

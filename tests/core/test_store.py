@@ -1,0 +1,157 @@
+"""The project store: real SQLite, migrations, tags, runs, atomic arrays, read-only datasets."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.errors import SieveError
+from app.core.store.project import DB_NAME, Project
+from app.core.store.schema import SCHEMA_VERSION, migrate
+from tests.factories import make_dataset
+
+
+def test_create_open_and_wal(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.for_dataset(data) as project:
+        assert project.path == data / ".sieve"
+        assert project.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert project.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    with Project.open(data) as project:
+        assert project.dataset_root == data.resolve()
+    with Project.open(data / ".sieve") as project:
+        assert project.dataset_root == data.resolve()
+
+
+def test_project_inside_dataset_survives_moving_the_dataset(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    Project.for_dataset(data).close()
+    moved = tmp_path / "moved"
+    data.rename(moved)
+    with Project.open(moved) as project:
+        assert project.dataset_root == moved.resolve()
+
+
+def test_external_project_folder(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.for_dataset(data, tmp_path / "elsewhere") as project:
+        assert project.dataset_root == data.resolve()
+    assert not (data / ".sieve").exists()
+    with pytest.raises(SieveError, match="another dataset"):
+        Project.for_dataset(make_dataset(tmp_path / "other", {"b": 1}), tmp_path / "elsewhere")
+
+
+def test_open_missing_project_is_a_clear_error(tmp_path):
+    with pytest.raises(SieveError, match="sieve index"):
+        Project.open(tmp_path)
+
+
+def test_migrations_from_empty_and_newer_schema_refused(tmp_path):
+    conn = sqlite3.connect(tmp_path / "x.sqlite")
+    assert migrate(conn) == 0
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert migrate(conn) == SCHEMA_VERSION
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"samples", "files", "tags", "sample_tags", "selections", "runs", "metadata"} <= tables
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SieveError, match="newer Sieve"):
+        migrate(conn)
+
+
+def test_tags_and_runs(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.for_dataset(data) as project:
+        with project.db:
+            project.db.execute(
+                "INSERT INTO files(relpath, kind, size, mtime_ns, status) "
+                "VALUES ('a/0.png', 'image', 1, 1, 'ok')"
+            )
+            project.db.execute("INSERT INTO samples(file_id, status) VALUES (1, 'ok')")
+        tag = project.create_tag("keep", "#ff0000")
+        with pytest.raises(SieveError, match="exists"):
+            project.create_tag("keep")
+        project.add_tag(tag, [1])
+        assert project.tags_of(1) == ["keep"] and project.tags()[0].count == 1
+        project.rename_tag(tag, "good")
+        assert project.tagged(project.tag_id("good")) == [1]
+        project.remove_tag(tag, [1])
+        assert project.tagged(tag) == []
+        project.delete_tag(tag)
+        assert project.tags() == []
+        run = project.add_run("train", {"method": "simclr"})
+        project.update_run(run, status="finished", metrics={"loss": 1.5})
+        assert project.runs()[0]["metrics"] == {"loss": 1.5}
+        assert project.runs()[0]["status"] == "finished"
+
+
+def test_arrays_are_atomic_and_round_trip(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.for_dataset(data) as project:
+        values = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+        project.arrays.save("embeddings", values)
+        assert np.array_equal(project.arrays.load("embeddings"), values)
+        assert np.array_equal(project.arrays.load("embeddings", mmap=True), values)
+        assert project.arrays.load("absent") is None
+        assert list(project.arrays.folder.iterdir()) == [project.arrays.path("embeddings")]
+        with pytest.raises(ValueError):
+            project.arrays.save("../escape", values)
+
+
+def _readonly_error(dataset: Path) -> str:
+    try:
+        Project.for_dataset(dataset).close()
+    except SieveError as error:
+        return str(error)
+    return "no error"
+
+
+def test_read_only_dataset_suggests_project_option(tmp_path):
+    """A dataset the user cannot write to: a clear message, and nothing written there."""
+    shared = Path(tempfile.mkdtemp(prefix="sieve-ro-"))
+    try:
+        shared.chmod(0o755)
+        dataset = make_dataset(shared / "data", {"a": 2})
+        for folder in [dataset, dataset / "a"]:
+            folder.chmod(0o555)
+        message = _run_as_unprivileged(_readonly_error, dataset)
+        assert "--project" in message and "read-only" in message
+        assert sorted(p.name for p in dataset.iterdir()) == ["a"]
+        with Project.for_dataset(dataset, tmp_path / "project") as project:
+            assert project.dataset_root == dataset.resolve()
+    finally:
+        for folder in [shared / "data", shared / "data" / "a"]:
+            folder.chmod(0o755)
+
+
+def _run_as_unprivileged(function, *args) -> str:
+    """Call ``function`` in a forked child that cannot write the dataset (drops root first)."""
+    if os.geteuid() != 0:
+        return function(*args)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            result = function(*args)
+        except BaseException as error:
+            result = f"child failed: {error!r}"
+        os.write(write, result.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        output = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return output
+
+
+def test_db_file_is_in_project_folder(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    Project.for_dataset(data).close()
+    assert (data / ".sieve" / DB_NAME).is_file()
