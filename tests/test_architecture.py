@@ -1,0 +1,41 @@
+"""House rules that keep the core reusable headless: no Qt below app/core."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "app" / "core"
+QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph", "shiboken6")
+
+
+def test_no_qt_imports_in_core_source():
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path}: {name}" for name in names if name.startswith(QT_MODULES)]
+    assert offenders == []
+
+
+def test_importing_every_core_module_loads_no_qt():
+    modules = [
+        ".".join(path.relative_to(CORE.parents[1]).with_suffix("").parts)
+        for path in CORE.rglob("*.py")
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print([m for m in sys.modules if m.startswith({QT_MODULES!r})])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=CORE.parents[1]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
