@@ -1,0 +1,5 @@
+"""The bridge between the Qt-free core and the GUI: core jobs run on QThreads."""
+
+from app.engine.runner import JobRunner
+
+__all__ = ["JobRunner"]

@@ -1,0 +1,70 @@
+"""Starting the GUI: the QApplication, logging to the user's log file, the main window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from types import TracebackType
+
+import shiboken6
+from PySide6.QtWidgets import QApplication
+
+from app.core.paths import user_data_dir
+from app.ui.main_window import MainWindow
+
+log = logging.getLogger("sieve")
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
+
+
+def setup_logging() -> Path:
+    """Log the ``sieve`` logger to ``user_data_dir()/logs/sieve.log`` (rotated); return it."""
+    folder = user_data_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sieve.log"
+    log.setLevel(logging.INFO)
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in log.handlers):
+        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        log.addHandler(handler)
+    return path
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """An exception escaping a Qt slot goes to the log as well as to stderr."""
+    log.error("uncaught exception", exc_info=(kind, error, trace))
+    sys.__excepthook__(kind, error, trace)
+
+
+def run_gui(path: str | None = None, project_dir: str | None = None, demo: bool = False) -> int:
+    """Open the window (on ``path``, a project, or the demo) and run until it closes."""
+    log_file = setup_logging()
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName("Sieve")
+    app.setOrganizationName("Sieve")
+    log.info("Sieve starting; log file %s", log_file)
+
+    window = MainWindow()
+    app.aboutToQuit.connect(window.shutdown)
+    window.show()
+    if demo:
+        window.open_demo()
+    elif path is not None:
+        window.open_path(path, project_dir)
+    elif project_dir is not None:
+        window.open_project(project_dir)
+
+    previous_hook, sys.excepthook = sys.excepthook, _log_uncaught
+    try:
+        code = app.exec()
+    finally:
+        sys.excepthook = previous_hook
+        window.shutdown()
+        # Delete the window here, on the GUI thread: left to the garbage collector, its wrapper
+        # may be freed on a worker thread, and PySide 6.12.0's deferred deletion then segfaults.
+        shiboken6.delete(window)
+    log.info("Sieve exiting with code %d", code)
+    return code

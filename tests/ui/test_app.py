@@ -1,0 +1,85 @@
+"""run_gui end to end: the event loop, the log file, and a clean exit while a job runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.ui.app import run_gui
+from app.ui.main_window import MainWindow
+
+TIMEOUT_S = 20
+
+
+@contextmanager
+def kept_log_handlers() -> Iterator[None]:
+    """Remove the file handler run_gui adds, so later tests do not write to this test's log."""
+    logger = logging.getLogger("sieve")
+    before = set(logger.handlers)
+    try:
+        yield
+    finally:
+        for handler in set(logger.handlers) - before:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def test_run_gui_opens_a_folder_and_logs(qtbot, colour_dataset: Path) -> None:
+    seen: dict[str, object] = {}
+    deadline = time.monotonic() + TIMEOUT_S
+
+    def close_when_loaded() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        shown = [w for w in windows if w.isVisible() and w.model.rowCount() == 13]
+        if shown and not shown[0].runner.is_busy:
+            seen["title"] = shown[0].windowTitle()
+            shown[0].close()
+        elif time.monotonic() > deadline:
+            QApplication.quit()
+        else:
+            QTimer.singleShot(10, close_when_loaded)
+
+    QTimer.singleShot(0, close_when_loaded)
+    with kept_log_handlers():
+        code = run_gui(str(colour_dataset))
+    assert code == 0
+    assert seen == {"title": "colours — Sieve"}
+    log_text = (Path(os.environ["SIEVE_DATA_DIR"]) / "logs" / "sieve.log").read_text()
+    assert "opened" in log_text and "Sieve exiting with code 0" in log_text
+
+
+def test_quitting_while_a_job_runs_stops_its_thread(qtbot) -> None:
+    seen: dict[str, object] = {}
+    deadline = time.monotonic() + TIMEOUT_S
+
+    def quit_once_running() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        stage = windows[0].status_panel.stage_label.text() if windows else ""
+        if "·" in stage:
+            window = windows[0]
+            seen.update(window=window, stage=stage, threads=window.runner.running_threads)
+            file_menu = window.menuBar().actions()[0].menu()
+            quit_action = next(a for a in file_menu.actions() if a.text() == "&Quit")
+            quit_action.trigger()
+        elif time.monotonic() > deadline:
+            QApplication.quit()
+        else:
+            QTimer.singleShot(5, quit_once_running)
+
+    QTimer.singleShot(0, quit_once_running)
+    with kept_log_handlers():
+        code = run_gui(demo=True)
+    assert code == 0
+    assert str(seen["stage"]).startswith("Opening the demo · ")
+    assert seen["threads"] == 1
+    runner = seen["window"].runner
+    assert runner.running_threads == 0 and not runner.is_busy
+    log_text = (Path(os.environ["SIEVE_DATA_DIR"]) / "logs" / "sieve.log").read_text()
+    assert "Sieve exiting with code 0" in log_text
