@@ -116,6 +116,14 @@ def open_or_index_target(data: str, project_dir: str | None):
     return Project.for_dataset(path, project_dir)
 
 
+def counts_text(summary: dict) -> str:
+    """'17 samples (5 images, 12 frames of 1 videos)' from a project summary."""
+    return (
+        f"{summary['samples']:,} samples ({summary['images']:,} images, "
+        f"{summary['frames']:,} frames of {summary['videos']:,} videos)"
+    )
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from app.core.indexing import IndexOptions, index_job
     from app.core.thumbnails import thumbnail_job
@@ -128,11 +136,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             run_with_progress(thumbnail_job(project, workers=args.workers))
         summary = project.summary()
         print(
-            f"indexed {summary['dataset']}: {summary['samples']:,} samples "
-            f"({summary['images']:,} images, {summary['frames']:,} frames of "
-            f"{summary['videos']:,} videos), {len(summary['broken']):,} broken; "
-            f"{result.added:,} new, {result.changed:,} changed, {result.removed:,} removed, "
-            f"{result.unchanged:,} unchanged in {result.seconds:.1f} s"
+            f"indexed {summary['dataset']}: {counts_text(summary)}, "
+            f"{len(summary['broken']):,} broken; {result.added:,} new, {result.changed:,} "
+            f"changed, {result.removed:,} removed, {result.unchanged:,} unchanged "
+            f"in {result.seconds:.1f} s"
         )
         for entry in summary["broken"]:
             print(f"broken: {entry['path']}: {entry['reason']}")
@@ -150,10 +157,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"project  {summary['project']}")
     print(f"dataset  {summary['dataset']}")
-    print(
-        f"samples  {summary['samples']:,} ({summary['images']:,} images, "
-        f"{summary['frames']:,} frames of {summary['videos']:,} videos)"
-    )
+    print(f"samples  {counts_text(summary)}")
     if summary["labels"]:
         labels = ", ".join(f"{name} {count:,}" for name, count in summary["labels"].items())
         print(f"labels   {labels}")
