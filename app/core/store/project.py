@@ -297,6 +297,31 @@ class Project:
         with self.db:
             self.db.execute("DELETE FROM tags WHERE id = ?", (tag_id,))
 
+    def tag(self, tag_id: int) -> Tag | None:
+        """One tag with its member count, or None if there is no such tag."""
+        query = (
+            "SELECT t.id, t.name, t.color, COUNT(st.sample_id) FROM tags t "
+            "LEFT JOIN sample_tags st ON st.tag_id = t.id WHERE t.id = ? GROUP BY t.id"
+        )
+        row = self.db.execute(query, (tag_id,)).fetchone()
+        return None if row is None else Tag(*row)
+
+    def restore_tag(
+        self, tag_id: int, name: str, color: str, sample_ids: Iterable[int] = ()
+    ) -> None:
+        """Put a deleted tag back with its id, name, colour and members (undoing a delete)."""
+        try:
+            with self.db:
+                self.db.execute(
+                    "INSERT INTO tags(id, name, color) VALUES (?, ?, ?)", (tag_id, name, color)
+                )
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO sample_tags VALUES (?, ?)",
+                    ((int(i), tag_id) for i in sample_ids),
+                )
+        except sqlite3.IntegrityError as error:
+            raise SieveError(f"cannot restore tag {name!r}: its id or name is taken") from error
+
     def tags(self) -> list[Tag]:
         query = (
             "SELECT t.id, t.name, t.color, COUNT(st.sample_id) FROM tags t "

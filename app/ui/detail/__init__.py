@@ -1,0 +1,1 @@
+"""The detail view: one sample at full resolution with its information and neighbours."""
