@@ -1,31 +1,50 @@
-"""The main window: menus, the welcome page or the sample grid, and the job status bar."""
+"""The main window: pages (welcome, grid, detail), docks (tags, log), menus and the job bar."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QStackedWidget, QWidget
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
 
 from app import __version__
 from app.core.errors import SieveError
-from app.core.store.project import THUMBS_NAME, find_project_dir
+from app.core.state import AppState
+from app.core.store.project import find_project_dir
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
-from app.ui.grid import ICON_SIZE, SampleGrid, SampleListModel
+from app.ui.browser.widget import BrowserWidget
+from app.ui.detail.widget import DetailView
+from app.ui.dialogs.import_torchvision import ImportTorchvisionDialog
+from app.ui.dialogs.preferences import PreferencesDialog
+from app.ui.dialogs.shortcuts import ShortcutsDialog
+from app.ui.log_panel import LogPanel
+from app.ui.menus import build_menus
 from app.ui.opening import (
     LoadedProject,
+    export_names_job,
     fill_thumbnails_job,
+    import_torchvision_job_then_open,
     open_demo_job,
     open_folder_job,
     open_project_job,
 )
-from app.ui.status import StatusPanel, counts_text
-from app.ui.thumbs import ThumbnailLoader
+from app.ui.settings import Settings
+from app.ui.status import StatusPanel, plural
+from app.ui.tags.panel import TagPanel
+from app.ui.theme import app_icon
 from app.ui.welcome import WelcomePage
 
 log = logging.getLogger("sieve")
@@ -34,45 +53,81 @@ log = logging.getLogger("sieve")
 class MainWindow(QMainWindow):
     """Opens a dataset folder, a project or the demo through a :class:`JobRunner`."""
 
-    def __init__(self, runner: JobRunner | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        runner: JobRunner | None = None,
+        settings: Settings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Sieve")
-        self.resize(1100, 720)
+        self.setWindowIcon(app_icon())
+        self.resize(1200, 780)
+        self.setAcceptDrops(True)
+        self.state = AppState()
         self.runner = runner or JobRunner(self)
+        self.settings = settings or Settings()
+        self.undo_stack = QUndoStack(self)
         self.project: LoadedProject | None = None
         self._then: Callable[[Any], None] | None = None
 
         self.welcome = WelcomePage()
-        self.model = SampleListModel(self)
-        self.grid = SampleGrid()
-        self.grid.setModel(self.model)
+        self.browser = BrowserWidget(self.state)
+        self.detail = DetailView(self.state)
         self.pages = QStackedWidget()
-        self.pages.addWidget(self.welcome)
-        self.pages.addWidget(self.grid)
+        for page in (self.welcome, self.browser, self.detail):
+            self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
+
+        self.tag_panel = TagPanel(self.state, self.undo_stack)
+        self.tags_dock = self._dock("Tags", self.tag_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.log_panel = LogPanel()
+        self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.log_dock.hide()
         self.status_panel = StatusPanel(self.runner)
         self.statusBar().addPermanentWidget(self.status_panel, 1)
+        self.actions = build_menus(self)
+        self.tag_panel.install_number_shortcuts(self)
+        self._connect()
+        self._restore_layout()
+        self._on_busy_changed(False)
 
-        self._open_actions = self._build_menus()
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def docks(self) -> list[QDockWidget]:
+        return [self.tags_dock, self.log_dock]
+
+    def _connect(self) -> None:
         self.welcome.open_folder_clicked.connect(self.choose_folder)
         self.welcome.open_demo_clicked.connect(self.open_demo)
+        self.welcome.recent_clicked.connect(self.open_project)
+        self.welcome.set_recent(self.settings.recent_projects())
+        self.browser.activated.connect(self.show_detail)
+        self.browser.counts_changed.connect(self._on_counts_changed)
+        self.browser.loaded.connect(self._on_browser_loaded)
+        self.browser.failed.connect(lambda message: self.show_error(message, ""))
+        self.detail.close_requested.connect(self.show_grid)
+        self.tag_panel.tags_changed.connect(self._on_tags_changed)
+        self.tag_panel.show_tag_requested.connect(
+            lambda name: self.state.set_filter(self.state.filter.with_(tag=name))
+        )
         self.runner.finished.connect(self._on_job_finished)
         self.runner.failed.connect(self._on_job_failed)
         self.runner.cancelled.connect(self._on_job_cancelled)
         self.runner.busy_changed.connect(self._on_busy_changed)
 
-    def _build_menus(self) -> list[QAction]:
-        file_menu = self.menuBar().addMenu("&File")
-        open_folder = file_menu.addAction("Open &folder…", self.choose_folder)
-        open_folder.setShortcut(QKeySequence.StandardKey.Open)
-        open_project = file_menu.addAction("Open &project…", self.choose_project)
-        open_demo = file_menu.addAction("Open &demo", self.open_demo)
-        file_menu.addSeparator()
-        quit_action = file_menu.addAction("&Quit", self.close)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("&About Sieve", self.show_about)
-        return [open_folder, open_project, open_demo]
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        self.browser.set_thumbnail_size(self.settings.thumbnail_size())
 
     # ---------------------------------------------------------------- opening
     def open_path(self, path: str | Path, project_dir: str | Path | None = None) -> None:
@@ -110,6 +165,18 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_project(folder)
 
+    @Slot()
+    def choose_torchvision(self) -> None:
+        dialog = ImportTorchvisionDialog(self)
+        if dialog.exec() != ImportTorchvisionDialog.DialogCode.Accepted:
+            return
+        request = dialog.request()
+        self._start(
+            lambda cancel: import_torchvision_job_then_open(request, cancel),
+            f"Importing {request.name}",
+            self._show,
+        )
+
     def _start(self, factory: JobFactory, name: str, then: Callable[[Any], None]) -> None:
         try:
             self.runner.start(factory, name)
@@ -119,15 +186,24 @@ class MainWindow(QMainWindow):
         self._then = then
 
     def _show(self, loaded: LoadedProject) -> None:
-        """Put a freshly loaded project in the grid, then fill in missing thumbnails."""
+        """Show a freshly loaded project in every view; thumbnails follow once it is shown."""
         self.project = loaded
-        loader = ThumbnailLoader(loaded.path / THUMBS_NAME, ICON_SIZE, parent=self.model)
-        self.model.set_samples(loaded.samples, loader)
-        self.pages.setCurrentWidget(self.grid)
+        self.undo_stack.clear()
+        self.state.reset()
+        self.browser.set_project(loaded.path)
+        self.tag_panel.set_project(loaded.path)
+        self.detail.set_project(loaded.path)
+        self.pages.setCurrentWidget(self.browser)
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
-        self.status_panel.set_counts(counts_text(loaded.usable, loaded.broken_files, loaded.labels))
-        log.info("opened %s (%d samples)", loaded.path, len(loaded.samples))
-        project_dir = loaded.path
+        self.settings.add_recent_project(loaded.path)
+        self.welcome.set_recent(self.settings.recent_projects())
+        log.info("opened %s (%d samples)", loaded.path, loaded.samples)
+
+    @Slot()
+    def _on_browser_loaded(self) -> None:
+        if self.project is None or self.runner.is_busy:
+            return
+        project_dir = self.project.path
         self._start(
             lambda cancel: fill_thumbnails_job(project_dir, cancel),
             "Making thumbnails",
@@ -136,7 +212,64 @@ class MainWindow(QMainWindow):
 
     def _on_thumbnails_made(self, made: int) -> None:
         if made:
-            self.model.refresh_thumbnails()
+            self.browser.refresh_thumbnails()
+
+    # ----------------------------------------------------------- page & view
+    @Slot(int)
+    def show_detail(self, sample_id: int) -> None:
+        self.detail.set_order(self.browser.order_ids())
+        self.state.set_current(sample_id)
+        self.pages.setCurrentWidget(self.detail)
+        self.detail.setFocus()
+
+    @Slot()
+    def show_grid(self) -> None:
+        if self.project is not None:
+            self.pages.setCurrentWidget(self.browser)
+            self.browser.setFocus()
+
+    def select_all(self) -> None:
+        self.state.select(self.browser.order_ids())
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self.browser.set_thumbnail_size(size)
+        self.settings.set_thumbnail_size(size)
+
+    def export_names(self, which: Literal["selected", "shown"]) -> None:
+        if self.project is None:
+            return
+        ids = self.state.selected if which == "selected" else self.browser.order_ids()
+        if len(ids) == 0:
+            self.show_error(f"there are no {which} samples to export", "")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export the names of the {which} samples", f"{which}.txt", "Text (*.txt)"
+        )
+        if path:
+            ids, project_dir = np.array(ids), self.project.path
+            self._start(
+                lambda cancel: export_names_job(project_dir, ids, path, cancel),
+                "Exporting names",
+                lambda count: self.statusBar().showMessage(f"Exported {count:,} names", 5000),
+            )
+
+    @Slot(int, int, int)
+    def _on_counts_changed(self, shown: int, total: int, selected: int) -> None:
+        if self.project is None:
+            return
+        shown_text = plural(total, "sample") if shown == total else f"{shown:,} of {total:,}"
+        self.status_panel.set_counts(
+            f"{shown_text} · {selected:,} selected · {self.project.broken_files:,} broken · "
+            f"{plural(self.project.labels, 'label')}"
+        )
+
+    @Slot()
+    def _on_tags_changed(self) -> None:
+        """Repaint tag dots; a tag filter naming a deleted or renamed tag is dropped."""
+        self.browser.refresh_tags()
+        names = {tag.name for tag in self.tag_panel.editor.tags()}
+        if self.state.filter.tag is not None and self.state.filter.tag not in names:
+            self.state.set_filter(self.state.filter.with_(tag=None))
 
     # ------------------------------------------------------------ job outcome
     @Slot(object)
@@ -153,13 +286,15 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_job_cancelled(self) -> None:
         self._then = None
-        self.model.refresh_thumbnails()  # show what a cancelled thumbnail job did make
+        self.browser.refresh_thumbnails()
         self.statusBar().showMessage("Cancelled", 5000)
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
-        for action in self._open_actions:
+        for action in self.actions.opening:
             action.setEnabled(not busy)
+        for action in self.actions.needs_project:
+            action.setEnabled(self.project is not None)
         self.welcome.set_enabled_actions(not busy)
 
     @Slot(str, str)
@@ -172,6 +307,7 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
+    # ---------------------------------------------------------------- dialogs
     @Slot()
     def show_about(self) -> None:
         QMessageBox.about(
@@ -181,12 +317,46 @@ class MainWindow(QMainWindow):
             "self-supervised learning.<br>MIT licence.",
         )
 
+    @Slot()
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.findChildren(type(self.actions.undo)), self).exec()
+
+    @Slot()
+    def show_preferences(self) -> None:
+        if PreferencesDialog(self.settings, self).exec():
+            self.browser.set_thumbnail_size(self.settings.thumbnail_size())
+            self.welcome.set_recent(self.settings.recent_projects())
+
+    # ---------------------------------------------------------- drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_folder(event) is not None and not self.runner.is_busy:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = _dropped_folder(event)
+        if folder is not None:
+            event.acceptProposedAction()
+            self.open_path(folder)
+
     # ---------------------------------------------------------------- closing
     def shutdown(self) -> None:
-        """Stop the running job and the thumbnail loader (idempotent)."""
+        """Stop the running job and the views' loaders (idempotent)."""
         self.runner.shutdown()
-        self.model.set_samples([], None)
+        self.browser.shutdown()
+        self.detail.shutdown()
+        self.tag_panel.set_project(None)
+        self.log_panel.detach()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.shutdown()
         super().closeEvent(event)
+
+
+def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> Path | None:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    if len(urls) == 1 and urls[0].isLocalFile():
+        path = Path(urls[0].toLocalFile())
+        if path.is_dir():
+            return path
+    return None

@@ -68,15 +68,15 @@ def build_menus(window: MainWindow) -> WindowActions:
     undo = window.undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcut(QKeySequence.StandardKey.Undo)
     redo = window.undo_stack.createRedoAction(window, "&Redo")
-    redo.setShortcut(QKeySequence.StandardKey.Redo)
+    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     edit_menu.addActions([undo, redo])
     edit_menu.addSeparator()
     select_all = edit_menu.addAction("Select &all shown", window.select_all)
     select_all.setShortcut(QKeySequence.StandardKey.SelectAll)
     select_none = edit_menu.addAction("Select &none", window.state.clear_selection)
     select_none.setShortcut(QKeySequence("Ctrl+Shift+A"))
-    tag_menu = edit_menu.addMenu("&Tag selection")
-    tag_menu.aboutToShow.connect(partial(_fill_tags, window, tag_menu))
+    tag_menu = window.tag_panel.tag_menu(window)
+    edit_menu.addMenu(tag_menu)
     edit_menu.addSeparator()
     preferences = edit_menu.addAction("&Preferences…", window.show_preferences)
     preferences.setShortcut(QKeySequence.StandardKey.Preferences)
@@ -126,12 +126,3 @@ def _fill_recent(window: MainWindow, menu: QMenu) -> None:
         menu.addAction(str(path), partial(window.open_project, path))
     if not recent:
         menu.addAction("(none)").setEnabled(False)
-
-
-def _fill_tags(window: MainWindow, menu: QMenu) -> None:
-    menu.clear()
-    if window.project is None:
-        menu.addAction("(no project open)").setEnabled(False)
-        return
-    for action in window.tag_panel.tag_menu(menu).actions():
-        menu.addAction(action)

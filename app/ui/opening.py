@@ -1,43 +1,46 @@
-"""The jobs behind File > Open: they open their own Project on the worker thread.
+"""The jobs behind File > Open, Import and Export: each opens its own Project on the worker thread.
 
-Each returns a :class:`LoadedProject`, plain data the GUI can show without touching SQLite.
+They return plain data (:class:`LoadedProject`, counts), so the GUI thread never waits on SQLite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from app.core.data.torchvision_import import import_torchvision_job
 from app.core.demo import demo_project_job
+from app.core.export import export_filenames
 from app.core.indexing import index_job
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.store.project import Project, SampleRow
+from app.core.store.project import Project
 from app.core.thumbnails import thumbnail_job
+
+if TYPE_CHECKING:
+    from app.ui.dialogs.import_torchvision import ImportRequest
 
 
 @dataclass(frozen=True)
 class LoadedProject:
-    """What the window shows of an open project."""
+    """What the window needs to know of an open project (the views load their own data)."""
 
     path: Path
     dataset_root: Path
-    samples: list[SampleRow]
+    samples: int
     broken_files: int
     labels: int
 
-    @property
-    def usable(self) -> int:
-        return sum(row.status == "ok" for row in self.samples)
-
 
 def load_project(project: Project) -> Job[LoadedProject]:
-    """Read what the window shows (on the thread that owns ``project``)."""
-    yield Progress("load", 0, None, "reading samples")
-    samples = project.samples()
+    """Summarise ``project`` (on the thread that owns it)."""
+    yield Progress("load", 0, None, "reading the project")
     return LoadedProject(
         path=project.path,
         dataset_root=project.dataset_root,
-        samples=samples,
+        samples=project.sample_count(status="ok"),
         broken_files=len(project.broken()),
         labels=len(project.label_counts()),
     )
@@ -64,7 +67,36 @@ def open_demo_job(cancel: CancelToken | None = None) -> Job[LoadedProject]:
     return (yield from open_project_job(path, cancel))
 
 
+def import_torchvision_job_then_open(
+    request: ImportRequest, cancel: CancelToken | None = None
+) -> Job[LoadedProject]:
+    """Write a torchvision dataset as labelled folders, index them, and load the project."""
+    imported = yield from import_torchvision_job(
+        request.name,
+        request.root,
+        request.out_dir,
+        split=request.split,
+        download=request.download,
+        limit=request.limit,
+        cancel=cancel,
+    )
+    return (yield from open_folder_job(imported.out_dir, None, cancel))
+
+
 def fill_thumbnails_job(project_dir: Path, cancel: CancelToken | None = None) -> Job[int]:
     """Make the thumbnails the project still lacks (video frames, a deleted cache)."""
     with Project.open(project_dir) as project:
         return (yield from thumbnail_job(project, cancel=cancel))
+
+
+def export_names_job(
+    project_dir: Path, sample_ids: np.ndarray, path: str | Path, cancel: CancelToken | None = None
+) -> Job[int]:
+    """Write the names of ``sample_ids`` (in the given order) to a text file."""
+    yield Progress("export", 0, len(sample_ids))
+    with Project.open(project_dir) as project:
+        rows = project.samples_by_id([int(i) for i in sample_ids])
+    names = [rows[int(i)].name for i in sample_ids if int(i) in rows]
+    count = export_filenames(names, path)
+    yield Progress("export", count, len(sample_ids))
+    return count

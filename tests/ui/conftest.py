@@ -8,17 +8,32 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import QSettings
 
 from app.ui.main_window import MainWindow
+from app.ui.settings import Settings
 from tests.factories import write_image
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 PER_CLASS = 4
 
 
+@pytest.fixture(autouse=True)
+def _private_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep every test's QSettings (recent projects, layout) out of the real user's."""
+    folder = str(tmp_path_factory.mktemp("settings"))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, folder)
+
+
 @pytest.fixture
-def window(qtbot) -> Iterator[MainWindow]:
-    window = MainWindow()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def window(qtbot, settings: Settings) -> Iterator[MainWindow]:
+    window = MainWindow(settings=settings)
     qtbot.addWidget(window)
     window.resize(900, 600)
     window.show()

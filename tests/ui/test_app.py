@@ -37,7 +37,7 @@ def test_run_gui_opens_a_folder_and_logs(qtbot, colour_dataset: Path) -> None:
 
     def close_when_loaded() -> None:
         windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        shown = [w for w in windows if w.isVisible() and w.model.rowCount() == 13]
+        shown = [w for w in windows if w.isVisible() and w.browser.model.rowCount() == 13]
         if shown and not shown[0].runner.is_busy:
             seen["title"] = shown[0].windowTitle()
             shown[0].close()

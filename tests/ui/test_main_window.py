@@ -1,122 +1,182 @@
-"""The main window opens real projects through the engine and shows them in the grid."""
+"""The main window end to end: open, browse, select, tag, undo, filter, detail, jobs, errors."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QPixmap
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app.core.jobs import CancelToken, Job, Progress
-from app.ui.grid import ICON_SIZE, SampleRole
+from app.core.store.project import Project
 from app.ui.main_window import MainWindow
-from app.ui.placeholders import broken_pixmap, loading_pixmap
+from app.ui.placeholders import loading_pixmap
 from tests.factories import make_dataset, write_clip
 from tests.ui.conftest import COLOURS, PER_CLASS
 
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 15_000
+LEFT = Qt.MouseButton.LeftButton
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
-def visible_rows(window: MainWindow) -> list[int]:
-    view = window.grid
-    area = view.viewport().rect()
-    rows = range(window.model.rowCount())
-    return [r for r in rows if view.visualRect(window.model.index(r)).intersects(area)]
+def rows(window: MainWindow) -> int:
+    return window.browser.model.rowCount()
 
 
 def decoration(window: MainWindow, row: int) -> QPixmap:
-    return window.model.data(window.model.index(row), Qt.ItemDataRole.DecorationRole)
+    model = window.browser.model
+    return model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
 
 
 def is_placeholder(pixmap: QPixmap) -> bool:
-    return pixmap.cacheKey() == loading_pixmap(ICON_SIZE).cacheKey()
+    return pixmap.cacheKey() == loading_pixmap(128).cacheKey()
 
 
-def open_and_wait(qtbot, window: MainWindow, folder: Path, rows: int) -> None:
+def visible_rows(window: MainWindow) -> list[int]:
+    view, model = window.browser.view, window.browser.model
+    area = view.viewport().rect()
+    return [r for r in range(model.rowCount()) if view.visualRect(model.index(r)).intersects(area)]
+
+
+def open_and_wait(qtbot, window: MainWindow, folder: Path, count: int) -> None:
     window.open_folder(folder)
-    qtbot.waitUntil(lambda: window.model.rowCount() == rows, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: rows(window) == count, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not window.runner.is_busy, timeout=TIMEOUT_MS)
 
 
-def test_welcome_page_when_nothing_is_open(window: MainWindow, screenshots: Path) -> None:
-    assert window.pages.currentWidget() is window.welcome
-    assert window.welcome.open_demo_button.isVisible()
-    assert window.status_panel.counts_label.text() == "No project open"
-    assert not window.status_panel.cancel_button.isVisible()
-    window.grab().save(str(screenshots / "welcome.png"))
-
-
-def test_opens_a_folder_and_shows_real_thumbnails(
-    qtbot, window: MainWindow, colour_dataset: Path, screenshots: Path
-) -> None:
-    n = len(COLOURS) * PER_CLASS + 1
-    open_and_wait(qtbot, window, colour_dataset, n)
-    assert window.pages.currentWidget() is window.grid
-    assert window.status_panel.counts_label.isVisible()
-    assert window.status_panel.counts_label.text() == "12 samples · 1 broken · 3 labels"
-    assert window.windowTitle() == "colours — Sieve"
-
-    names = [window.model.data(window.model.index(r)) for r in range(n)]
-    assert names[0] == "blue/00.png" and "red/bad.png" in names
-    rows = visible_rows(window)
-    assert len(rows) == n  # the small window shows them all
-
-    broken = names.index("red/bad.png")
-    assert decoration(window, broken).cacheKey() == broken_pixmap(ICON_SIZE).cacheKey()
-    tip = window.model.data(window.model.index(broken), Qt.ItemDataRole.ToolTipRole)
-    assert tip.startswith("red/bad.png\nbroken: ")
-
-    good = [r for r in rows if r != broken]
-    qtbot.waitUntil(
-        lambda: not any(is_placeholder(decoration(window, r)) for r in good), timeout=TIMEOUT_MS
-    )
-    for row in good:
-        label = window.model.data(window.model.index(row)).split("/")[0]
-        image = decoration(window, row).toImage()
-        assert (image.width(), image.height()) == (ICON_SIZE, ICON_SIZE)
-        assert image.pixelColor(ICON_SIZE // 2, 2).alpha() == 0  # letterboxed: wider than tall
-        centre = image.pixelColor(ICON_SIZE // 2, ICON_SIZE // 2)
-        expected = COLOURS[label]
-        assert abs(centre.red() - expected[0]) < 30, (row, centre.getRgb())
-        assert abs(centre.green() - expected[1]) < 30 and abs(centre.blue() - expected[2]) < 30
-    tip = window.model.data(window.model.index(0), Qt.ItemDataRole.ToolTipRole)
-    assert tip == "blue/00.png\nlabel: blue\n40 × 30"
-    assert window.model.data(window.model.index(0), SampleRole).label == "blue"
-    window.grab().save(str(screenshots / "grid.png"))
-
-
-def test_only_visible_thumbnails_are_loaded(qtbot, window: MainWindow, tmp_path: Path) -> None:
-    folder = make_dataset(tmp_path / "many", {"a": 150, "b": 150}, size=(8, 8))
-    open_and_wait(qtbot, window, folder, 300)
-    loader = window.model.loader
-    first = visible_rows(window)
-    assert 0 < len(first) < 100
-    qtbot.waitUntil(lambda: not any(is_placeholder(decoration(window, r)) for r in first))
-    assert loader.loaded_count < 150
-
-    window.grid.scrollToBottom()
-    last = visible_rows(window)
-    assert 299 in last
-    qtbot.waitUntil(lambda: not is_placeholder(decoration(window, 299)), timeout=TIMEOUT_MS)
-    assert loader.loaded_count < 300
-
-
-def test_open_demo_button(qtbot, window: MainWindow, screenshots: Path) -> None:
-    qtbot.mouseClick(window.welcome.open_demo_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 400, timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: not window.runner.is_busy, timeout=TIMEOUT_MS)
-    assert window.status_panel.counts_label.text() == "400 samples · 0 broken · 10 labels"
-    rows = visible_rows(window)
-    qtbot.waitUntil(lambda: not any(is_placeholder(decoration(window, r)) for r in rows))
-    window.grab().save(str(screenshots / "demo.png"))
+def click_row(qtbot, window: MainWindow, row: int, modifier=Qt.KeyboardModifier.NoModifier):
+    view = window.browser.view
+    point = view.visualRect(window.browser.model.index(row)).center()
+    qtbot.mouseClick(view.viewport(), LEFT, modifier, point)
 
 
 def find_message_box() -> QMessageBox | None:
     boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
     visible = [box for box in boxes if box.isVisible()]
     return visible[0] if visible else None
+
+
+def test_welcome_page_when_nothing_is_open(window: MainWindow, screenshots: Path) -> None:
+    assert window.pages.currentWidget() is window.welcome
+    assert window.welcome.open_demo_button.isVisible()
+    assert not window.welcome.recent.isVisible()
+    assert window.status_panel.counts_label.text() == "No project open"
+    assert not window.actions.export_selected.isEnabled()
+    window.grab().save(str(screenshots / "welcome.png"))
+
+
+def test_opens_a_folder_with_thumbnails_counts_and_recent(
+    qtbot, window: MainWindow, colour_dataset: Path, screenshots: Path
+) -> None:
+    n = len(COLOURS) * PER_CLASS + 1
+    open_and_wait(qtbot, window, colour_dataset, n)
+    assert window.pages.currentWidget() is window.browser
+    assert window.windowTitle() == "colours — Sieve"
+    qtbot.waitUntil(
+        lambda: (
+            window.status_panel.counts_label.text()
+            == "13 samples · 0 selected · 1 broken · 3 labels"
+        )
+    )
+    good = [
+        r
+        for r in visible_rows(window)
+        if "bad" not in window.browser.model.data(window.browser.model.index(r))
+    ]
+    qtbot.waitUntil(lambda: not any(is_placeholder(decoration(window, r)) for r in good))
+    assert window.settings.recent_projects() == [colour_dataset / ".sieve"]
+    assert window.welcome.recent.count() == 1
+    window.grab().save(str(screenshots / "grid.png"))
+
+
+def test_select_tag_undo_redo_and_filter(qtbot, window: MainWindow, colour_dataset: Path) -> None:
+    open_and_wait(qtbot, window, colour_dataset, 13)
+    click_row(qtbot, window, 0)
+    click_row(qtbot, window, 2, SHIFT)
+    click_row(qtbot, window, 5, CTRL)
+    selected = window.state.selected.copy()
+    assert len(selected) == 4
+    qtbot.waitUntil(lambda: "4 selected" in window.status_panel.counts_label.text())
+
+    editor = window.tag_panel.editor
+    editor.create_tag("keep")
+    window.browser.view.setFocus()
+    qtbot.keyClick(window.browser.view, Qt.Key.Key_1)
+    project_dir = colour_dataset / ".sieve"
+
+    def tagged() -> list[int]:
+        with Project.open(project_dir) as project:
+            return sorted(project.tagged(project.tag_id("keep")))
+
+    assert tagged() == sorted(selected.tolist())
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL)
+    assert tagged() == []
+    qtbot.keyClick(window, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert tagged() == sorted(selected.tolist())
+
+    window.state.set_filter(window.state.filter.with_(tag="keep"))
+    qtbot.waitUntil(lambda: rows(window) == 4)
+    qtbot.waitUntil(lambda: "4 of 13" in window.status_panel.counts_label.text())
+    window.browser.bar.text.setText("")
+    window.state.set_filter(window.state.filter.with_(tag=None, text="green"))
+    qtbot.waitUntil(lambda: rows(window) == 4)
+
+
+def test_detail_view_steps_with_arrows_and_esc_returns(
+    qtbot, window: MainWindow, colour_dataset: Path, screenshots: Path
+) -> None:
+    open_and_wait(qtbot, window, colour_dataset, 13)
+    click_row(qtbot, window, 0)
+    qtbot.keyClick(window.browser.view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.detail)
+    order = window.browser.order_ids().tolist()
+    assert window.state.current == order[0]
+    qtbot.waitUntil(lambda: window.detail.image_view.pixmap() is not None, timeout=TIMEOUT_MS)
+    qtbot.keyClick(window.detail, Qt.Key.Key_Right)
+    qtbot.keyClick(window.detail, Qt.Key.Key_Right)
+    assert window.state.current == order[2]
+    qtbot.keyClick(window.detail, Qt.Key.Key_Left)
+    assert window.state.current == order[1]
+    qtbot.waitUntil(lambda: window.detail.image_view.pixmap() is not None, timeout=TIMEOUT_MS)
+    window.grab().save(str(screenshots / "detail.png"))
+    qtbot.keyClick(window.detail, Qt.Key.Key_Escape)
+    assert window.pages.currentWidget() is window.browser
+
+
+def test_select_all_and_export_names(
+    qtbot, window: MainWindow, colour_dataset: Path, tmp_path: Path, monkeypatch
+) -> None:
+    open_and_wait(qtbot, window, colour_dataset, 13)
+    window.actions.select_all.trigger()
+    assert len(window.state.selected) == 13
+    target = tmp_path / "names.txt"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    window.actions.export_selected.trigger()
+    qtbot.waitUntil(lambda: target.exists() and not window.runner.is_busy, timeout=TIMEOUT_MS)
+    names = target.read_text().splitlines()
+    assert len(names) == 13 and "blue/00.png" in names and "red/bad.png" in names
+
+
+def test_dropping_a_folder_opens_it(qtbot, window: MainWindow, colour_dataset: Path) -> None:
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(colour_dataset))])
+    event = QDropEvent(
+        QPointF(50, 50), Qt.DropAction.CopyAction, data, LEFT, Qt.KeyboardModifier.NoModifier
+    )
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: rows(window) == 13, timeout=TIMEOUT_MS)
+
+
+def test_open_demo_button(qtbot, window: MainWindow, screenshots: Path) -> None:
+    qtbot.mouseClick(window.welcome.open_demo_button, LEFT)
+    qtbot.waitUntil(lambda: rows(window) == 400, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.runner.is_busy, timeout=TIMEOUT_MS)
+    shown = visible_rows(window)
+    qtbot.waitUntil(lambda: not any(is_placeholder(decoration(window, r)) for r in shown))
+    window.grab().save(str(screenshots / "demo.png"))
 
 
 def test_a_failing_job_shows_the_error_dialog(
@@ -130,10 +190,10 @@ def test_a_failing_job_shows_the_error_dialog(
     assert "Traceback" in box.detailedText()
     assert "SieveError: not a folder" in box.detailedText()
     box.grab().save(str(screenshots / "error.png"))
-    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), LEFT)
     qtbot.waitUntil(lambda: find_message_box() is None)
     assert window.pages.currentWidget() is window.welcome
-    assert not window.runner.is_busy
+    assert "not a folder" in window.log_panel.toPlainText()
 
 
 def test_cancel_button_cancels_the_running_job(
@@ -160,13 +220,11 @@ def test_cancel_button_cancels_the_running_job(
     assert not window.welcome.open_folder_button.isEnabled()
     window.grab().save(str(screenshots / "running.png"))
     with qtbot.waitSignal(window.runner.cancelled, timeout=TIMEOUT_MS):
-        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.cancel_button, LEFT)
         pauses[9].set()
-    assert steps == list(range(11))  # the step it was waiting in ended, then it stopped
-    assert not panel.cancel_button.isVisible()
-    assert panel.counts_label.isVisible()
+    assert steps == list(range(11))
+    assert not panel.cancel_button.isVisible() and panel.counts_label.isVisible()
     assert window.welcome.open_folder_button.isEnabled()
-    assert window.model.rowCount(QModelIndex()) == 0
 
 
 def test_video_frames_get_thumbnails_after_indexing(
@@ -175,13 +233,25 @@ def test_video_frames_get_thumbnails_after_indexing(
     folder = tmp_path / "clips"
     write_clip(folder / "walk" / "clip.mp4", frames=5)
     open_and_wait(qtbot, window, folder, 5)
-    rows = range(5)
-    names = [window.model.data(window.model.index(r)) for r in rows]
-    assert all(name.startswith("walk/clip") for name in names)
+    model = window.browser.model
+    names = [model.data(model.index(r)) for r in range(5)]
+    assert names == [f"walk/clip-{i}-mp4.png" for i in range(5)]
     qtbot.waitUntil(
-        lambda: not any(is_placeholder(decoration(window, r)) for r in rows), timeout=TIMEOUT_MS
+        lambda: not any(is_placeholder(decoration(window, r)) for r in range(5)),
+        timeout=TIMEOUT_MS,
     )
-    for row in rows:
-        level = 10 + 4 * window.model.sample(row).frame
-        centre = decoration(window, row).toImage().pixelColor(ICON_SIZE // 2, ICON_SIZE // 2)
-        assert abs(centre.red() - level) < 12 and abs(centre.green() - level) < 12
+    for row in range(5):
+        image = decoration(window, row).toImage()
+        level = 10 + 4 * row
+        centre = image.pixelColor(QPoint(image.width() // 2, image.height() // 2))
+        assert abs(centre.red() - level) < 12
+
+
+def test_many_images_open(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    folder = make_dataset(tmp_path / "many", {"a": 150, "b": 150}, size=(8, 8))
+    open_and_wait(qtbot, window, folder, 300)
+    window.browser.view.scrollToBottom()
+    qtbot.waitUntil(lambda: 299 in visible_rows(window))
+    qtbot.waitUntil(lambda: not is_placeholder(decoration(window, 299)), timeout=TIMEOUT_MS)
+    loader = window.browser.model.loader
+    assert loader.loaded_count < 300

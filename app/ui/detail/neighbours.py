@@ -21,7 +21,7 @@ from app.core.nearest import has_embeddings, load_embeddings, nearest_ids
 from app.core.store.arrays import ArrayStore
 from app.core.store.project import THUMBS_NAME, Project
 from app.core.store.thumbs import ThumbCache
-from app.ui.thumbs import decode_thumbnail
+from app.ui.thumbnail_image import decode_thumbnail
 
 log = logging.getLogger("sieve")
 

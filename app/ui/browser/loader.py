@@ -1,9 +1,12 @@
-"""Loading thumbnails from the project's cache off the GUI thread, into a bounded LRU.
+"""Thumbnails from the project's cache, loaded off the GUI thread into a bounded pixmap LRU.
 
-The grid asks :meth:`ThumbnailLoader.pixmap` while painting; unknown ids are gathered and read
-in batches on a small thread pool (each task opens its own SQLite connection and decodes to
-QImage there). Batches queued behind newer ones are dropped: those rows were scrolled away, and
-any still visible are asked for again when they repaint.
+The delegate asks :meth:`ThumbnailLoader.pixmap` while painting; unknown ids are gathered and
+read in batches on a small bounded pool (each batch opens its own SQLite connection and decodes
+to QImage there). A batch still queued behind :data:`KEEP_GENERATIONS` newer ones is dropped: its
+rows were scrolled away, and any still visible are asked for again when they repaint.
+
+An image missing from the cache (e.g. the cache was deleted) is thumbnailed from its file on the
+pool and stored; a video frame keeps the placeholder until the thumbnail job has made it.
 """
 
 from __future__ import annotations
@@ -11,21 +14,24 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
 
+from app.core.data.images import THUMB_SIZE, encode_thumbnail, open_image
 from app.core.errors import SieveError
 from app.core.store.thumbs import ThumbCache
 
 log = logging.getLogger("sieve")
 
-BATCH = 64
-KEEP_GENERATIONS = 2  # a batch older than this many newer requests is dropped
-DEFAULT_BUDGET = 128 * 2**20
+BATCH = 48
+KEEP_GENERATIONS = 2
+MAX_THREADS = 3
+DEFAULT_BUDGET = 160 * 2**20
+SourceOf = Callable[[int], Path | None]
 
 
 class PixmapLru:
@@ -63,63 +69,64 @@ def _cost(pixmap: QPixmap) -> int:
     return pixmap.width() * pixmap.height() * max(1, pixmap.depth() // 8)
 
 
-def decode_thumbnail(data: bytes | None, size: int) -> QImage | None:
-    """JPEG bytes to a ``size`` square: the image fitted and centred on transparency.
-
-    Small images are enlarged without smoothing (crisp pixels); a square canvas keeps every
-    grid cell's name on the same line.
-    """
-    if data is None:
-        return None
-    image = QImage.fromData(data)
-    if image.isNull():
-        return None
-    if max(image.width(), image.height()) * 2 <= size:
-        mode = Qt.TransformationMode.FastTransformation
-    else:
-        mode = Qt.TransformationMode.SmoothTransformation
-    image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
-    canvas = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
-    canvas.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(canvas)
-    painter.drawImage((size - image.width()) // 2, (size - image.height()) // 2, image)
-    painter.end()
-    return canvas
+def thumbnail_bytes(cache: ThumbCache, ids: list[int], source: SourceOf | None) -> dict[int, bytes]:
+    """Cached JPEG bytes of ``ids``; images missing from the cache are made from their file."""
+    found = cache.get_many(ids)
+    made: list[tuple[int, bytes]] = []
+    for sample_id in ids:
+        path = source(sample_id) if source is not None and sample_id not in found else None
+        if path is None:
+            continue
+        try:
+            image = open_image(path, (THUMB_SIZE, THUMB_SIZE))
+        except (SieveError, OSError) as error:
+            log.info("no thumbnail for %s: %s", path, error)
+            continue
+        made.append((sample_id, encode_thumbnail(image, THUMB_SIZE)))
+    if made:
+        cache.put_many(made)
+        found.update(made)
+    return found
 
 
 class ThumbnailLoader(QObject):
-    """Serves thumbnails of one project as pixmaps; ``ready`` names ids that changed."""
+    """Serves one project's thumbnails as pixmaps; ``ready`` names the ids that changed."""
 
     ready = Signal(list)
-    loaded = Signal(list)  # from the pool: [(sample id, QImage | None)]
-    dropped = Signal(list)  # from the pool: ids of a stale batch
+    _loaded = Signal(list)  # from the pool: [(sample id, QImage | None)]
+    _dropped = Signal(list)  # from the pool: ids of a stale batch
 
     def __init__(
         self,
         thumbs_path: Path,
-        icon_size: int,
+        source: SourceOf | None = None,
         budget_bytes: int = DEFAULT_BUDGET,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.thumbs_path = thumbs_path
-        self.icon_size = icon_size
+        self.source = source
         self.generation = 0
         self._cache = PixmapLru(budget_bytes)
         self._pending: set[int] = set()
         self._missing: set[int] = set()
         self._wanted: list[int] = []
         self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(2)
+        self._pool.setMaxThreadCount(MAX_THREADS)
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
         self._flush_timer.timeout.connect(self._flush)
-        self.loaded.connect(self._on_loaded)
-        self.dropped.connect(self._on_dropped)
+        self._loaded.connect(self._on_loaded)
+        self._dropped.connect(self._on_dropped)
+
+    @property
+    def loaded_count(self) -> int:
+        """How many pixmaps are held now."""
+        return len(self._cache)
 
     def pixmap(self, sample_id: int) -> QPixmap | None:
-        """The cached pixmap, or None (then it is requested, unless known to be missing)."""
+        """The held pixmap, or None (then it is requested, unless known to be missing)."""
         pixmap = self._cache.get(sample_id)
         if pixmap is None and sample_id not in self._pending and sample_id not in self._missing:
             self._pending.add(sample_id)
@@ -127,14 +134,14 @@ class ThumbnailLoader(QObject):
             self._flush_timer.start()
         return pixmap
 
-    @property
-    def loaded_count(self) -> int:
-        """How many pixmaps are held now."""
-        return len(self._cache)
+    def is_missing(self, sample_id: int) -> bool:
+        """True once the cache (and the file) had nothing for ``sample_id``."""
+        return sample_id in self._missing
 
-    def retry_missing(self) -> None:
-        """Look again for thumbnails that were missing (after a thumbnail job)."""
+    def reload(self) -> None:
+        """Forget held and missing thumbnails; visible rows ask again when they repaint."""
         self._missing.clear()
+        self._cache.clear()
 
     def close(self) -> None:
         """Stop loading and wait for the pool (call before dropping the loader)."""
@@ -153,18 +160,18 @@ class ThumbnailLoader(QObject):
     def _load(self, ids: list[int], generation: int) -> None:
         """On a pool thread: read and decode one batch, unless newer requests made it stale."""
         if self.generation - generation >= KEEP_GENERATIONS:
-            self.dropped.emit(ids)
+            self._dropped.emit(ids)
             return
         try:
             cache = ThumbCache(self.thumbs_path)
             try:
-                found = cache.get_many(ids)
+                found = thumbnail_bytes(cache, ids, self.source)
             finally:
                 cache.close()
         except (sqlite3.Error, SieveError) as error:
             log.warning("cannot read thumbnails from %s: %s", self.thumbs_path, error)
             found = {}
-        self.loaded.emit([(i, decode_thumbnail(found.get(i), self.icon_size)) for i in ids])
+        self._loaded.emit([(i, _decode(found.get(i))) for i in ids])
 
     @Slot(list)
     def _on_loaded(self, images: list[tuple[int, QImage | None]]) -> None:
@@ -177,7 +184,14 @@ class ThumbnailLoader(QObject):
         self.ready.emit([sample_id for sample_id, _ in images])
 
     @Slot(list)
-    def _on_dropped(self, ids: Iterable[int]) -> None:
-        ids = list(ids)
+    def _on_dropped(self, ids: list[int]) -> None:
         self._pending.difference_update(ids)
         self.ready.emit(ids)
+
+
+def _decode(data: bytes | None) -> QImage | None:
+    """JPEG bytes to a QImage at its stored size (the delegate scales while painting)."""
+    if data is None:
+        return None
+    image = QImage.fromData(data)
+    return None if image.isNull() else image

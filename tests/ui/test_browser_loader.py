@@ -1,4 +1,4 @@
-"""The thumbnail loader: a bounded pixmap LRU, square decoding, batches read off-thread."""
+"""The browser's thumbnail loader: a bounded pixmap LRU, off-thread batches, stale ones dropped."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from PIL import Image
 from PySide6.QtGui import QPixmap
 
 from app.core.store.thumbs import ThumbCache
-from app.ui.thumbs import KEEP_GENERATIONS, PixmapLru, ThumbnailLoader, decode_thumbnail
+from app.ui.browser.loader import KEEP_GENERATIONS, PixmapLru, ThumbnailLoader
+from app.ui.thumbnail_image import decode_thumbnail
 
 
 def pixmap(size: int) -> QPixmap:
@@ -56,20 +57,20 @@ def make_cache(tmp_path: Path) -> Path:
 
 
 def test_loader_loads_requested_thumbnails_off_the_gui_thread(qtbot, tmp_path: Path) -> None:
-    loader = ThumbnailLoader(make_cache(tmp_path), 32)
+    loader = ThumbnailLoader(make_cache(tmp_path))
     ready: list[int] = []
     loader.ready.connect(ready.extend)
     assert loader.pixmap(1) is None and loader.pixmap(2) is None and loader.pixmap(9) is None
     qtbot.waitUntil(lambda: sorted(ready) == [1, 2, 9])
-    assert loader.pixmap(1).toImage().pixelColor(16, 16).red() > 200
-    assert loader.pixmap(2).toImage().pixelColor(16, 16).green() > 200
+    assert loader.pixmap(1).toImage().pixelColor(8, 8).red() > 200
+    assert loader.pixmap(2).toImage().pixelColor(8, 8).green() > 200
     assert loader.pixmap(9) is None  # missing from the cache: not asked for again
     assert loader.loaded_count == 2
     loader.close()
 
 
 def test_loader_drops_stale_batches(qtbot, tmp_path: Path) -> None:
-    loader = ThumbnailLoader(make_cache(tmp_path), 32)
+    loader = ThumbnailLoader(make_cache(tmp_path))
     loader.generation = KEEP_GENERATIONS  # newer requests came in since batch 0 was queued
     with qtbot.waitSignal(loader.ready) as blocker:
         loader._load([1], 0)  # what the pool thread runs when it reaches batch 0
@@ -83,7 +84,7 @@ def test_loader_drops_stale_batches(qtbot, tmp_path: Path) -> None:
 def test_loader_survives_an_unreadable_cache(qtbot, tmp_path: Path) -> None:
     bad = tmp_path / "thumbs.sqlite"
     bad.write_bytes(b"this is not a database" * 100)
-    loader = ThumbnailLoader(bad, 32)
+    loader = ThumbnailLoader(bad)
     with qtbot.waitSignal(loader.ready) as blocker:
         assert loader.pixmap(1) is None
     assert blocker.args == [[1]]

@@ -1,0 +1,178 @@
+"""The thumbnail grid: one QListView whose selection mirrors :attr:`AppState.selected`.
+
+The view's selection model and the app state are kept in step both ways: a click, Shift/Ctrl
+click or rubber band edits the state, and a selection made elsewhere (map, selection run) is
+drawn here. Both directions work on contiguous runs of rows, never on one Python object per
+sample, so selecting a million rows is a single range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QRegion
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+
+from app.core.state import AppState
+from app.ui.browser.delegate import BrowserDelegate
+from app.ui.browser.model import BrowserModel
+
+SPACING = 4
+Flag = QItemSelectionModel.SelectionFlag
+
+
+def runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last of each run of consecutive values in sorted ``rows``."""
+    if not len(rows):
+        return rows, rows
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    return rows[np.r_[0, breaks]], rows[np.r_[breaks - 1, len(rows) - 1]]
+
+
+class BrowserView(QListView):
+    """A wrapping grid of uniform cells; ``sample_activated`` on Enter or double-click."""
+
+    sample_activated = Signal(int)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.delegate = BrowserDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(20_000)
+        self.setSpacing(0)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
+        self.setDragEnabled(False)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setMouseTracking(True)
+        self._syncing = False
+        self._replacing = False
+        self.doubleClicked.connect(self._activate)
+        self.set_thumbnail_size(self.delegate.thumbnail_size)
+
+    # ------------------------------------------------------------------ setup
+    def browser_model(self) -> BrowserModel:
+        model = self.model()
+        assert isinstance(model, BrowserModel)
+        return model
+
+    def setModel(self, model: BrowserModel) -> None:  # noqa: N802 - Qt's name
+        super().setModel(model)
+        self.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.selectionModel().currentChanged.connect(self._on_current_changed)
+
+    def set_thumbnail_size(self, px: int) -> None:
+        """Cells of ``px`` (64-256) square thumbnails; keeps the current item in sight."""
+        self.delegate.set_thumbnail_size(px)
+        side = self.delegate.thumbnail_size
+        self.setIconSize(QSize(side, side))
+        cell = self.delegate.cell_size(self.fontMetrics().height())
+        self.setGridSize(cell + QSize(SPACING, SPACING))
+        self.scheduleDelayedItemsLayout()
+        if self.currentIndex().isValid():
+            self.scrollTo(self.currentIndex())
+
+    def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:  # noqa: N802
+        """The whole viewport: Qt's own walks every selected row in icon mode (slow at 1M)."""
+        return QRegion(self.viewport().rect())
+
+    # ----------------------------------------------------- view -> app state
+    def selectionCommand(  # noqa: N802 - Qt's name
+        self, index: QModelIndex, event: object = None
+    ) -> QItemSelectionModel.SelectionFlag:
+        command = super().selectionCommand(index, event)
+        self._replacing = bool(command & Flag.Clear)
+        return command
+
+    def selectAll(self) -> None:  # noqa: N802 - Qt's name
+        """One range; the old selection is cleared first (Qt's diff of many ranges is quadratic)."""
+        self._syncing = True
+        try:
+            self.selectionModel().clearSelection()
+        finally:
+            self._syncing = False
+        self._replacing = True
+        super().selectAll()
+
+    def selected_ids(self) -> np.ndarray:
+        """Sample ids of the rows selected in the view (from its ranges, not per index)."""
+        model = self.browser_model()
+        parts = [model.sample_ids(r.top(), r.bottom()) for r in self.selectionModel().selection()]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def _on_selection_changed(self, *_: object) -> None:
+        if self._syncing:
+            return
+        ids = self.selected_ids()
+        if not self._replacing:  # keep what is selected but filtered out of sight
+            hidden = self.state.selected[~self.browser_model().shown_mask(self.state.selected)]
+            ids = np.concatenate([hidden, ids])
+        self._syncing = True
+        try:
+            self.state.select(ids)
+        finally:
+            self._syncing = False
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._syncing or not current.isValid():
+            return
+        self._syncing = True
+        try:
+            self.state.set_current(self.browser_model().sample_id(current.row()))
+        finally:
+            self._syncing = False
+
+    # ----------------------------------------------------- app state -> view
+    def sync_selection(self) -> None:
+        """Select in the view the shown rows of :attr:`AppState.selected`."""
+        if self._syncing or self.model() is None:
+            return
+        model = self.browser_model()
+        rows = model.rows_of_samples(self.state.selected)
+        rows = np.sort(rows[rows >= 0])
+        if np.array_equal(np.sort(model.rows_of_samples(self.selected_ids())), rows):
+            return
+        selection = QItemSelection()
+        for first, last in zip(*(r.tolist() for r in runs(rows)), strict=True):
+            selection.select(model.index(first), model.index(last))
+        self._syncing = True
+        try:  # clear first: Qt compares old and new ranges pairwise on ClearAndSelect
+            self.selectionModel().clearSelection()
+            self.selectionModel().select(selection, Flag.Select)
+        finally:
+            self._syncing = False
+
+    def sync_current(self) -> None:
+        """Make :attr:`AppState.current` the view's current item and scroll to it."""
+        if self._syncing or self.model() is None or self.state.current is None:
+            return
+        row = self.browser_model().row_of_sample(self.state.current)
+        if row < 0 or row == self.currentIndex().row():
+            return
+        index = self.model().index(row, 0)
+        self._syncing = True
+        try:
+            self.selectionModel().setCurrentIndex(index, Flag.NoUpdate)
+        finally:
+            self._syncing = False
+        self.scrollTo(index)
+
+    # ------------------------------------------------------------ activation
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self._activate(self.currentIndex())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _activate(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.sample_activated.emit(self.browser_model().sample_id(index.row()))

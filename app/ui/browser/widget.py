@@ -1,0 +1,242 @@
+"""The dataset browser: filter bar over the thumbnail grid, both driven by :class:`AppState`.
+
+Reading a project's table (and tags, saved selections, score keys, scores) happens on a pool
+thread with its own :class:`Project`; the newest request wins, older answers are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.core.catalog import (
+    SampleTable,
+    load_table,
+    saved_selections,
+    score_keys,
+    scores,
+    tag_members,
+)
+from app.core.errors import SieveError
+from app.core.filtering import BASIC_SORTS, apply_filter, members_by_name
+from app.core.state import AppState, Event
+from app.core.store.project import Project, Tag
+from app.engine.runner import failure_message
+from app.ui.browser.filter_bar import FilterBar
+from app.ui.browser.model import BrowserModel
+from app.ui.browser.view import BrowserView
+
+log = logging.getLogger("sieve")
+
+
+@dataclass
+class ProjectData:
+    """Everything the browser reads from a project, gathered on a pool thread."""
+
+    table: SampleTable
+    dataset_root: Path | None
+    tags: list[Tag]
+    members: dict[int, np.ndarray]
+    selections: dict[str, np.ndarray]
+    score_keys: list[str]
+
+
+def read_project(project_dir: Path) -> ProjectData:
+    with Project.open(project_dir) as project:
+        try:
+            root: Path | None = project.dataset_root
+        except SieveError:  # thumbnails from files are optional
+            root = None
+        return ProjectData(
+            load_table(project),
+            root,
+            project.tags(),
+            tag_members(project),
+            saved_selections(project),
+            score_keys(project),
+        )
+
+
+class _Bridge(QObject):
+    done = Signal(str, int, object)
+    failed = Signal(str, int, str)
+
+
+class BrowserWidget(QWidget):
+    """See the module docstring; ``activated(sample_id)`` on Enter or double-click."""
+
+    activated = Signal(int)
+    counts_changed = Signal(int, int, int)
+    loaded = Signal()
+    failed = Signal(str)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.project_dir: Path | None = None
+        self.data: ProjectData | None = None
+        self.model = BrowserModel(self)
+        self.view = BrowserView(state)
+        self.view.setModel(self.model)
+        self.bar = FilterBar(state)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.view, 1)
+        self._scores: dict[str, np.ndarray | None] = {}
+        self._serials = {"project": 0, "scores": 0}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._bridge = _Bridge(self)
+        self._bridge.done.connect(self._on_done)
+        self._bridge.failed.connect(self._on_failed)
+        self._then: dict[str, Callable[[Any], None]] = {}
+        self.view.sample_activated.connect(self.activated)
+        self.bar.size_changed.connect(self.set_thumbnail_size)
+        self._unsubscribe = state.subscribe(self._on_state)
+
+    # ------------------------------------------------------------------- API
+    def set_project(self, project_dir: Path) -> None:
+        """Read the project off the GUI thread; ``loaded`` fires once it is shown."""
+        self.project_dir = Path(project_dir)
+        self._scores.clear()
+        self._serials["scores"] += 1
+        project_dir = self.project_dir
+        self._start("project", lambda: read_project(project_dir), self._show_project)
+
+    def clear(self) -> None:
+        for kind in self._serials:
+            self._serials[kind] += 1
+        self.project_dir, self.data = None, None
+        self.model.clear()
+        self._emit_counts()
+
+    def shutdown(self) -> None:
+        """Stop listening to the state and stop background work (before deleting)."""
+        self._unsubscribe()
+        for kind in self._serials:
+            self._serials[kind] += 1
+        self._pool.waitForDone()
+        self.model.close()
+
+    def order_ids(self) -> np.ndarray:
+        """Sample ids in the shown order."""
+        return self.model.sample_ids()
+
+    def refresh_tags(self) -> None:
+        """Read tags and their members again (after a tag edit) and repaint."""
+        if self.data is None or self.project_dir is None:
+            return
+        with Project.open(self.project_dir) as project:
+            self.data.tags, self.data.members = project.tags(), tag_members(project)
+        self._show_choices()
+        self.view.delegate.set_tags(self.data.tags, self.data.members)
+        if self.state.filter.tag is not None:
+            self._apply_filter()
+        self.view.viewport().update()
+
+    def refresh_thumbnails(self) -> None:
+        self.model.refresh_thumbnails()
+
+    def set_thumbnail_size(self, px: int) -> None:
+        self.view.set_thumbnail_size(px)
+        self.bar.set_size(self.view.delegate.thumbnail_size)
+
+    # ------------------------------------------------------------ background
+    def _start(self, kind: str, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """Run ``work`` on the pool, then ``then(result)`` here unless a newer ``kind`` began."""
+        self._serials[kind] += 1
+        serial, bridge = self._serials[kind], self._bridge
+        self._then[kind] = then
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as error:  # noqa: BLE001 - reported to the user
+                log.exception("browser: reading the project failed")
+                bridge.failed.emit(kind, serial, failure_message("reading the project", error))
+            else:
+                bridge.done.emit(kind, serial, result)
+
+        self._pool.start(run)
+
+    @Slot(str, int, object)
+    def _on_done(self, kind: str, serial: int, result: Any) -> None:
+        if serial == self._serials[kind]:
+            self._then.pop(kind)(result)
+
+    @Slot(str, int, str)
+    def _on_failed(self, kind: str, serial: int, message: str) -> None:
+        if serial == self._serials[kind]:
+            self.failed.emit(message)
+
+    def _show_project(self, data: ProjectData) -> None:
+        self.data = data
+        self.model.set_table(self.project_dir, data.table, data.dataset_root)
+        self.view.delegate.set_tags(data.tags, data.members)
+        self._show_choices()
+        self._apply_filter()
+        self.loaded.emit()
+
+    def _show_choices(self) -> None:
+        data = self.data
+        if data is not None:
+            tags = [tag.name for tag in data.tags]
+            folders = data.table.folders
+            selections = sorted(data.selections)
+            self.bar.set_choices(data.table.labels, folders, tags, selections, data.score_keys)
+
+    # ----------------------------------------------------------------- state
+    def _on_state(self, event: Event) -> None:
+        if event == "filter":
+            self.bar.show_filter(self.state.filter)
+            self._apply_filter()
+        elif event == "selection":
+            self.view.sync_selection()
+            self._emit_counts()
+        elif event == "current":
+            self.view.sync_current()
+
+    def _apply_filter(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        flt = self.state.filter
+        values = None
+        if flt.sort not in BASIC_SORTS:
+            if flt.sort not in self._scores:
+                self._load_scores(flt.sort)
+                return
+            values = self._scores[flt.sort]
+        names = {tag.id: tag.name for tag in data.tags}
+        by_name = members_by_name(names, data.members)
+        rows = apply_filter(data.table, flt, by_name, data.selections, values)
+        self.model.set_order(rows)
+        self.view.sync_selection()
+        self.view.sync_current()
+        self._emit_counts()
+
+    def _load_scores(self, key: str) -> None:
+        project_dir, table = self.project_dir, self.data.table
+
+        def read() -> np.ndarray | None:
+            with Project.open(project_dir) as project:
+                return scores(project, key, table)
+
+        def store(values: np.ndarray | None) -> None:
+            self._scores[key] = values
+            self._apply_filter()
+
+        self._start("scores", read, store)
+
+    def _emit_counts(self) -> None:
+        total = len(self.data.table) if self.data is not None else 0
+        self.counts_changed.emit(len(self.model.order), total, len(self.state.selected))
