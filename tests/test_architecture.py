@@ -39,3 +39,13 @@ def test_importing_every_core_module_loads_no_qt():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_opening_the_window_does_not_import_torch():
+    """torch takes seconds to import: the GUI must start without it."""
+    code = "import sys, app.ui.main_window; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=CORE.parents[1]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -22,8 +22,7 @@ WRITE_EVERY = 128
 
 def missing_thumbnails(project: Project) -> list[SampleRow]:
     """Usable samples that have no cached thumbnail yet, in browsing order."""
-    cached = project.thumbs.cached_ids()
-    return [row for row in project.samples(status="ok") if row.id not in cached]
+    return project.samples_without_thumbnails()
 
 
 def thumbnail_job(

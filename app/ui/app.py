@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.paths import user_data_dir
 from app.ui.main_window import MainWindow
+from app.ui.theme import apply_theme
 
 log = logging.getLogger("sieve")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
@@ -45,6 +46,7 @@ def run_gui(path: str | None = None, project_dir: str | None = None, demo: bool 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("Sieve")
     app.setOrganizationName("Sieve")
+    apply_theme(app)
     log.info("Sieve starting; log file %s", log_file)
 
     window = MainWindow()

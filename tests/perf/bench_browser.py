@@ -1,123 +1,106 @@
-"""Browser at scale: load a 1M-sample table from SQLite, filter, sort, select, scroll.
+"""Benchmark: the dataset browser on 100k generated images, Sieve against a naive Qt grid.
 
-Run: ``QT_QPA_PLATFORM=offscreen python tests/perf/bench_browser.py [--rows N]``. The project is
-written straight into SQLite (no image files): 1 video of 20,000 frames plus images in 100
-label folders, a tag on every 7th sample and a numeric score per sample.
+Each side runs in a fresh process (tests/perf/browser_probe.py) on the same indexed project with
+a warm thumbnail cache: seconds from interpreter start to the first visible thumbnails, the
+longest event-loop stall while scrolling through 1,000 rows, and peak resident memory. The peer
+is a QListWidget with one item per sample (what a first Qt prototype does).
+
+    QT_QPA_PLATFORM=offscreen python tests/perf/bench_browser.py [--count 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
-import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from common import fashion_mnist, print_table, timed
+from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from app.core.indexing import index_job
+from app.core.jobs import run_job
+from app.core.store.project import Project
 
-from app.core.catalog import load_table, scores, tag_members  # noqa: E402
-from app.core.filtering import apply_filter  # noqa: E402
-from app.core.state import AppState, Filter  # noqa: E402
-from app.core.store.project import Project  # noqa: E402
-from tests.perf.common import print_table, timed  # noqa: E402
-
-VIDEO_FRAMES = 20_000
+PROBE = Path(__file__).with_name("browser_probe.py")
+TARGETS = {"first_thumbnails_s": 2.0, "scroll_stall_s": 0.050, "peak_mb": 1536.0}
 
 
-def build_project(folder: Path, rows: int) -> Path:
-    """A project whose database holds ``rows`` samples; returns the project folder."""
-    (folder / "data").mkdir(parents=True)
-    project = Project.create(folder / "project", folder / "data")
-    images = rows - VIDEO_FRAMES
-    with project.db:
-        project.db.executemany(
-            "INSERT INTO files(id, relpath, kind, size, mtime_ns, status) "
-            "VALUES (?, ?, 'image', 1, 1, 'ok')",
-            ((i + 2, f"class{i % 100:03d}/img{i:07d}.jpg") for i in range(images)),
+def make_images(folder: Path, count: int) -> None:
+    """Fashion-MNIST items, tinted, 160 px JPEGs in 10 class folders (skips existing files)."""
+    images, labels = fashion_mnist("train")
+    for label in range(10):
+        (folder / f"class_{label}").mkdir(parents=True, exist_ok=True)
+
+    def write(i: int) -> None:
+        j = i % len(images)
+        path = folder / f"class_{labels[j]}" / f"{i:06d}.jpg"
+        if path.exists():
+            return
+        tint = np.random.default_rng(i).uniform(0.5, 1.0, 3)
+        grey = np.asarray(Image.fromarray(images[j]).resize((160, 160), Image.BILINEAR))
+        pixels = (grey[..., None].astype(np.float32) * tint).clip(0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(path, quality=85)
+
+    with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        list(pool.map(write, range(count)))
+
+
+def index(folder: Path) -> Path:
+    with Project.for_dataset(folder) as project:
+        run_job(index_job(project))
+        return project.path
+
+
+def probe(project: Path, naive: bool) -> dict[str, float]:
+    command = [sys.executable, str(PROBE), str(project)] + (["--naive"] if naive else [])
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"probe failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/sieve-bench/browser100k"))
+    args = parser.parse_args()
+    made_s, _ = timed(lambda: make_images(args.data, args.count))
+    index_s, project = timed(lambda: index(args.data))
+    print(f"{args.count:,} images ready in {made_s:.0f} s, indexed in {index_s:.0f} s")
+    probe(project, naive=False)  # warm the OS file cache and numba-free imports once
+    sieve = probe(project, naive=False)
+    naive = probe(project, naive=True)
+    rows = []
+    for key, label, unit, scale in [
+        ("first_thumbnails_s", "launch to first visible thumbnails", "s", 1.0),
+        ("scroll_stall_s", "longest stall scrolling 1,000 rows", "ms", 1000.0),
+        ("peak_mb", "peak memory", "MB", 1.0),
+    ]:
+        ratio = naive[key] / sieve[key] if sieve[key] > 0 else float("inf")
+        target = TARGETS[key] * scale
+        rows.append(
+            [
+                label,
+                f"{sieve[key] * scale:,.1f} {unit}",
+                f"{naive[key] * scale:,.1f} {unit}",
+                f"{ratio:.2f}x",
+                f"<= {target:,.0f} {unit}" if unit != "s" else f"<= {target:.1f} s",
+                "ok" if sieve[key] <= TARGETS[key] else "MISSED",
+            ]
         )
-        project.db.execute(
-            "INSERT INTO files(id, relpath, kind, size, mtime_ns, status, n_frames) "
-            "VALUES (1, 'clips/a.mp4', 'video', 1, 1, 'ok', ?)",
-            (VIDEO_FRAMES,),
-        )
-        project.db.executemany(
-            "INSERT INTO samples(id, file_id, frame, width, height, label, status, reason) "
-            "VALUES (?, ?, ?, 64, 48, ?, ?, ?)",
-            ((i + 2, i + 2, None, f"class{i % 100:03d}", *_status(i)) for i in range(images)),
-        )
-        project.db.executemany(
-            "INSERT INTO samples(file_id, frame, width, height, label, status) "
-            "VALUES (1, ?, 64, 48, 'clips', 'ok')",
-            ((f,) for f in range(VIDEO_FRAMES)),
-        )
-        tag = project.create_tag("keep")
-        project.db.executemany(
-            "INSERT INTO sample_tags VALUES (?, ?)", ((i, tag) for i in range(2, rows, 7))
-        )
-        rng = np.random.default_rng(0)
-        project.db.executemany(
-            "INSERT INTO metadata VALUES (?, 'score', ?)",
-            zip(range(2, rows + 2), rng.random(rows).tolist(), strict=True),
-        )
-    project.close()
-    return folder / "project"
-
-
-def _status(i: int) -> tuple[str, str | None]:
-    return ("broken", "truncated file") if i % 1000 == 999 else ("ok", None)
-
-
-def bench(rows: int) -> None:
-    from PySide6.QtWidgets import QApplication
-
-    from app.ui.browser.model import BrowserModel
-    from app.ui.browser.view import BrowserView
-
-    app = QApplication.instance() or QApplication([])
-    with tempfile.TemporaryDirectory() as tmp:
-        seconds, project_dir = timed(lambda: build_project(Path(tmp), rows))
-        print(f"built {rows:,} rows in {seconds:.1f} s")
-        results = []
-        with Project.open(project_dir) as project:
-            t, table = timed(lambda: load_table(project))
-            results.append(["load_table", f"{t * 1000:.0f}"])
-            t, members = timed(lambda: tag_members(project))
-            results.append(["tag_members", f"{t * 1000:.0f}"])
-            t, values = timed(lambda: scores(project, "score", table))
-            results.append(["scores('score')", f"{t * 1000:.0f}"])
-        by_name = {"keep": next(iter(members.values()))}
-        for label, flt, score in [
-            ("filter: none", Filter(), None),
-            ("filter: text 'img00123' (cold)", Filter(text="img00123"), None),
-            ("filter: text 'A-01' (frames)", Filter(text="A-01"), None),
-            ("filter: label", Filter(labels=frozenset({"class007"})), None),
-            ("filter: tag", Filter(tag="keep"), None),
-            ("sort: label desc", Filter(sort="label", descending=True), None),
-            ("sort: score", Filter(sort="score"), values),
-        ]:
-            t, shown = timed(lambda f=flt, s=score: apply_filter(table, f, by_name, None, s))
-            results.append([f"{label} -> {len(shown):,}", f"{t * 1000:.0f}"])
-
-        state = AppState()
-        model = BrowserModel()
-        view = BrowserView(state)
-        view.setModel(model)
-        view.resize(1000, 700)
-        view.show()
-        t, _ = timed(lambda: (model.set_table(Path(tmp), table), model.set_order(np.arange(rows))))
-        results.append(["model.set_table + set_order", f"{t * 1000:.0f}"])
-        t, _ = timed(lambda: (view.scrollToBottom(), app.processEvents()))
-        results.append(["scroll to end + paint", f"{t * 1000:.0f}"])
-        t, _ = timed(lambda: (view.selectAll(), app.processEvents()))
-        results.append([f"select all -> {len(state.selected):,}", f"{t * 1000:.0f}"])
-        t, _ = timed(lambda: (state.select(table.ids[::2]), app.processEvents()))
-        results.append(["state.select(every 2nd) -> view", f"{t * 1000:.0f}"])
-        model.close()
-    print_table(f"browser at {rows:,} rows", ["step", "ms"], results)
+    print_table(
+        f"Browser on {args.count:,} images (warm cache, offscreen, {os.cpu_count()} cores)",
+        ["what", "Sieve", "naive QListWidget", "naive / Sieve", "target", ""],
+        rows,
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    bench(parser.parse_args().rows)
+    main()

@@ -3,6 +3,9 @@
 The result is an ordinary image folder Sieve can scan: ``out_dir/<class>/<split>_<index>.png``.
 A ``.sieve-import.json`` manifest marks the folder as an import, so an interrupted import of the
 same dataset and split can be resumed; any other non-empty folder is refused.
+
+torch and torchvision are imported inside the functions that use them: importing them takes
+seconds, and the GUI imports this module at start-up.
 """
 
 from __future__ import annotations
@@ -22,9 +25,6 @@ from typing import Any
 from urllib.error import URLError
 
 import numpy as np
-import torch
-import torch.utils.data
-import torchvision.datasets
 from PIL import Image
 
 from app.core.errors import SieveError
@@ -53,12 +53,17 @@ class ImportResult:
 
 def list_torchvision_datasets() -> list[str]:
     """Names of the dataset classes in ``torchvision.datasets``, sorted."""
+    import torchvision.datasets
+
     names = getattr(torchvision.datasets, "__all__", dir(torchvision.datasets))
     return sorted(name for name in names if _is_dataset_class(getattr(torchvision.datasets, name)))
 
 
 def _is_dataset_class(obj: Any) -> bool:
     """True for concrete dataset classes (not the VisionDataset base)."""
+    import torch.utils.data
+    import torchvision.datasets
+
     return (
         isinstance(obj, type)
         and issubclass(obj, torch.utils.data.Dataset)
@@ -95,6 +100,8 @@ def _class_folder_names(classes: Any) -> list[str] | None:
 
 def _dataset_class(name: str) -> type:
     """Look up a dataset class by name; unknown names get close-match suggestions."""
+    import torchvision.datasets
+
     known = list_torchvision_datasets()
     if name in known:
         return getattr(torchvision.datasets, name)
@@ -230,6 +237,8 @@ def _existing_images(out_dir: Path, split: str) -> dict[int, str]:
 
 def _as_uint8_hwc(image: Any) -> np.ndarray | None:
     """An HxW or HxWxC uint8 array from a numpy array or a CxHxW tensor, else None."""
+    import torch
+
     if isinstance(image, torch.Tensor):
         array = image.detach().cpu().numpy()
         if array.ndim == 3:
@@ -264,6 +273,8 @@ def _to_pil(image: Any, name: str, index: int) -> Image.Image:
 
 def _as_class_index(target: Any) -> int | None:
     """The integer class of a target, or None if it is not a single integer."""
+    import torch
+
     if isinstance(target, bool):
         return None
     if isinstance(target, numbers.Integral):

@@ -212,6 +212,18 @@ class Project:
         query = f"SELECT {_SAMPLE_COLUMNS} {_SAMPLE_FROM} {clause} {_SAMPLE_ORDER}"
         return [SampleRow(*row) for row in self.db.execute(query, args)]
 
+    def samples_without_thumbnails(self) -> list[SampleRow]:
+        """Usable samples missing from the thumbnail cache, found by SQLite (not in Python)."""
+        cache_path = self.thumbs.path  # opening the cache creates its file and table
+        attached = {row[1] for row in self.db.execute("PRAGMA database_list")}
+        if "thumbcache" not in attached:
+            self.db.execute("ATTACH DATABASE ? AS thumbcache", (str(cache_path),))
+        query = (
+            f"SELECT {_SAMPLE_COLUMNS} {_SAMPLE_FROM} WHERE s.status = 'ok' AND s.id NOT IN "
+            f"(SELECT sample_id FROM thumbcache.thumbs) {_SAMPLE_ORDER}"
+        )
+        return [SampleRow(*row) for row in self.db.execute(query)]
+
     def samples_by_id(self, sample_ids: Sequence[int]) -> dict[int, SampleRow]:
         found: dict[int, SampleRow] = {}
         for chunk in _chunks(sample_ids):
