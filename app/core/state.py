@@ -41,8 +41,14 @@ class Filter:
 
 
 def as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
-    """Sorted unique int64 sample ids."""
-    return np.unique(np.fromiter(ids, dtype=np.int64) if not isinstance(ids, np.ndarray) else ids)
+    """Sorted unique int64 sample ids (already sorted input costs one pass, not a sort)."""
+    if isinstance(ids, np.ndarray):
+        array = ids.astype(np.int64, copy=False)
+    else:
+        array = np.fromiter(ids, dtype=np.int64)
+    if array.size < 2 or bool(np.all(array[1:] > array[:-1])):
+        return array.copy()  # the state never aliases a caller's array
+    return np.unique(array)
 
 
 class AppState:

@@ -3,7 +3,8 @@
 Each side runs in a fresh process (tests/perf/browser_probe.py) on the same indexed project with
 a warm thumbnail cache: seconds from interpreter start to the first visible thumbnails, the
 longest event-loop stall while scrolling through 1,000 rows, and peak resident memory. The peer
-is a QListWidget with one item per sample (what a first Qt prototype does).
+is a QListWidget with one item per sample (what a first Qt prototype does); it shows a shared
+placeholder icon, not thumbnails, so its "first thumbnails" time is only its time to first paint.
 
     QT_QPA_PLATFORM=offscreen python tests/perf/bench_browser.py [--count 100000]
 """
