@@ -10,8 +10,10 @@ seconds, and the GUI imports this module at start-up.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import http.client
+import importlib.util
 import inspect
 import json
 import numbers
@@ -49,6 +51,28 @@ class ImportResult:
     out_dir: Path
     count: int
     classes: dict[str, int]
+
+
+def dataset_names_fast() -> list[str]:
+    """The names in ``torchvision.datasets.__all__``, read from its source without importing it.
+
+    For suggestions in the GUI (importing torchvision takes seconds); the import job still checks
+    the name for real. Empty when torchvision is not installed or its layout is unexpected.
+    """
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    init = Path(spec.submodule_search_locations[0]) / "datasets" / "__init__.py"
+    try:
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            values = getattr(node.value, "elts", [])
+            return sorted(v.value for v in values if isinstance(v, ast.Constant))
+    return []
 
 
 def list_torchvision_datasets() -> list[str]:

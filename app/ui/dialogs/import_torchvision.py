@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.data.torchvision_import import list_torchvision_datasets
+from app.core.data.torchvision_import import dataset_names_fast
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ImportTorchvisionDialog(QDialog):
         self.setWindowTitle("Import a torchvision dataset")
         self.name = QComboBox()
         self.name.setEditable(True)
-        self.name.addItems(list_torchvision_datasets())
+        self.name.addItems(dataset_names_fast())
         self.name.setCurrentText("CIFAR10")
         self.root = QLineEdit()
         self.root.setPlaceholderText("folder holding the dataset's files")

@@ -244,3 +244,19 @@ def test_image_conversion() -> None:
         _to_pil(torch.rand(3, 4, 5), "X", 0)
     with pytest.raises(SieveError, match="cannot turn a str"):
         _to_pil("not an image", "X", 0)
+
+
+def test_fast_names_match_the_real_list_without_importing_torch():
+    import subprocess
+    import sys
+
+    from app.core.data.torchvision_import import dataset_names_fast, list_torchvision_datasets
+
+    code = (
+        "import sys\nfrom app.core.data.torchvision_import import dataset_names_fast\n"
+        "names = dataset_names_fast()\nprint(len(names), 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    count, imported = result.stdout.split()
+    assert int(count) > 20 and imported == "False"
+    assert set(list_torchvision_datasets()) <= set(dataset_names_fast())
