@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
+from app.core.state import as_ids
 from app.core.store.project import Project, Tag
 
 Notify = Callable[[], None]
@@ -27,13 +28,6 @@ def samples_text(count: int) -> str:
 def tagged_ids(project: Project, tag_id: int) -> np.ndarray:
     """The sorted ids of the samples carrying the tag."""
     return np.asarray(project.tagged(tag_id), dtype=np.int64)
-
-
-def as_id_array(sample_ids: Iterable[int] | np.ndarray) -> np.ndarray:
-    """Sorted unique int64 ids, without a Python object per id for arrays."""
-    if isinstance(sample_ids, np.ndarray):
-        return np.unique(sample_ids.astype(np.int64, copy=False))
-    return np.unique(np.fromiter(sample_ids, dtype=np.int64))
 
 
 class TagCommand(QUndoCommand):
@@ -128,7 +122,7 @@ class AssignTagCommand(TagCommand):
     def __init__(
         self, project: Project, notify: Notify, tag: Tag, sample_ids: Iterable[int] | np.ndarray
     ) -> None:
-        ids = as_id_array(sample_ids)
+        ids = as_ids(sample_ids)
         self.tag_id = tag.id
         self.changed = np.setdiff1d(ids, tagged_ids(project, tag.id), assume_unique=True)
         text = f"Tag {samples_text(len(self.changed))} {quoted(tag.name)}"
@@ -147,7 +141,7 @@ class UnassignTagCommand(TagCommand):
     def __init__(
         self, project: Project, notify: Notify, tag: Tag, sample_ids: Iterable[int] | np.ndarray
     ) -> None:
-        ids = as_id_array(sample_ids)
+        ids = as_ids(sample_ids)
         self.tag_id = tag.id
         self.changed = np.intersect1d(ids, tagged_ids(project, tag.id), assume_unique=True)
         text = f"Untag {samples_text(len(self.changed))} {quoted(tag.name)}"

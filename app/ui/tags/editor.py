@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QUndoStack
 
 from app.core.errors import SieveError
+from app.core.state import as_ids
 from app.core.store.project import Project, Tag
 from app.ui.tags.commands import (
     AssignTagCommand,
@@ -17,7 +18,6 @@ from app.ui.tags.commands import (
     RecolorTagCommand,
     RenameTagCommand,
     UnassignTagCommand,
-    as_id_array,
     quoted,
     samples_text,
     tagged_ids,
@@ -78,7 +78,7 @@ class TagEditor(QObject):
 
     def has_all(self, tag_id: int, sample_ids: Iterable[int] | np.ndarray) -> bool:
         """Whether every one of ``sample_ids`` (at least one) carries the tag."""
-        ids = as_id_array(sample_ids)
+        ids = as_ids(sample_ids)
         tagged = tagged_ids(self._open(), tag_id)
         return len(ids) > 0 and bool(np.isin(ids, tagged, assume_unique=True).all())
 
@@ -93,7 +93,7 @@ class TagEditor(QObject):
         project = self._open()
         name = self._free_name(name)
         command = CreateTagCommand(project, self._notify, name, _color(color or self.next_color()))
-        ids = None if sample_ids is None else as_id_array(sample_ids)
+        ids = None if sample_ids is None else as_ids(sample_ids)
         if ids is None or len(ids) == 0:
             self.undo_stack.push(command)
             assert command.tag_id is not None
@@ -144,7 +144,7 @@ class TagEditor(QObject):
 
     def toggle(self, tag_id: int, sample_ids: Iterable[int] | np.ndarray) -> bool:
         """Untag the samples if all carry the tag, else tag them all; return the tag's new state."""
-        ids = as_id_array(sample_ids)
+        ids = as_ids(sample_ids)
         if self.has_all(tag_id, ids):
             self.unassign(tag_id, ids)
             return False
