@@ -51,3 +51,18 @@ def test_recent_menu_lists_opened_projects(qtbot, window: MainWindow, tmp_path: 
     menu = window.actions.recent_menu
     menu.aboutToShow.emit()
     assert [action.text() for action in menu.actions()] == [str(project)]
+
+
+def test_window_layout_is_remembered(qtbot, settings: Settings) -> None:
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(1240, 700)
+    first.log_dock.show()
+    first.close()
+    second = MainWindow(settings=settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.height() == 700  # the offscreen screen clamps the width to the window's minimum
+    assert second.log_dock.isVisible()
+    second.close()
