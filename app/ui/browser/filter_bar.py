@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
 
 from app.core.state import AppState, Filter
 from app.ui.browser.delegate import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
@@ -19,10 +27,17 @@ TOP_LEVEL = "(top level)"
 BROKEN_CHOICES = (("All samples", None), ("Usable only", False), ("Broken only", True))
 
 
+MIN_COMBO_CHARS = 4
+MAX_COMBO_WIDTH = 170
+
+
 def _combo(tip: str) -> QComboBox:
     combo = QComboBox()
     combo.setToolTip(tip)
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(MIN_COMBO_CHARS)  # long label names must not widen the bar
+    combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    combo.setMaximumWidth(MAX_COMBO_WIDTH)
     return combo
 
 
@@ -49,7 +64,7 @@ class FilterBar(QWidget):
         super().__init__(parent)
         self.state = state
         self.text = QLineEdit(placeholderText="Filter by name…", clearButtonEnabled=True)
-        self.text.setMinimumWidth(160)
+        self.text.setMinimumWidth(80)
         self.label = _combo("Show one label")
         self.folder = _combo("Show one top-level folder")
         self.tag = _combo("Show samples with this tag")
@@ -64,10 +79,10 @@ class FilterBar(QWidget):
         self.size.setSingleStep(16)
         self.size.setPageStep(32)
         self.size.setValue(DEFAULT_SIZE)
-        self.size.setFixedWidth(110)
+        self.size.setFixedWidth(80)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        layout.addWidget(self.text, 1)
+        layout.addWidget(self.text, 2)
         for widget in (self.label, self.folder, self.tag, self.selection, self.broken, self.sort):
             layout.addWidget(widget)
         layout.addWidget(self.descending)
