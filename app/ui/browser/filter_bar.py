@@ -84,7 +84,7 @@ class FilterBar(QWidget):
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(self.text, 2)
         for widget in (self.label, self.folder, self.tag, self.selection, self.broken, self.sort):
-            layout.addWidget(widget)
+            layout.addWidget(widget, 1)
         layout.addWidget(self.descending)
         layout.addWidget(self.size)
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
