@@ -49,3 +49,15 @@ def test_opening_the_window_does_not_import_torch():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_app_never_imports_the_peers():
+    """lightly and lightly-mundig are test oracles and benchmark peers, never dependencies."""
+    offenders = []
+    for path in CORE.parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path}: {n}" for n in names if n.split(".")[0].startswith("lightly")]
+    assert offenders == []

@@ -1,0 +1,1 @@
+"""Self-supervised learning: losses and distributed helpers."""
