@@ -16,11 +16,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
-def counts_text(samples: int, broken: int, labels: int) -> str:
-    """'N samples · M broken · K labels'."""
-    return f"{plural(samples, 'sample')} · {broken:,} broken · {plural(labels, 'label')}"
-
-
 class StatusPanel(QWidget):
     """Follows a :class:`JobRunner`; shows ``counts`` whenever no job runs."""
 

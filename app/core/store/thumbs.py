@@ -41,9 +41,6 @@ class ThumbCache:
             found.update(self.db.execute(query, chunk).fetchall())
         return found
 
-    def cached_ids(self) -> set[int]:
-        return {row[0] for row in self.db.execute("SELECT sample_id FROM thumbs")}
-
     def put_many(self, items: Iterable[tuple[int, bytes]]) -> None:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO thumbs VALUES (?, ?)", items)

@@ -134,10 +134,6 @@ class ThumbnailLoader(QObject):
             self._flush_timer.start()
         return pixmap
 
-    def is_missing(self, sample_id: int) -> bool:
-        """True once the cache (and the file) had nothing for ``sample_id``."""
-        return sample_id in self._missing
-
     def reload(self) -> None:
         """Forget held and missing thumbnails; visible rows ask again when they repaint."""
         self._missing.clear()

@@ -31,7 +31,13 @@ def tagged_ids(project: Project, tag_id: int) -> np.ndarray:
 
 
 class TagCommand(QUndoCommand):
-    """A tag edit on ``project``; ``notify`` runs after every redo and undo."""
+    """A tag edit on ``project``; ``notify`` runs after every redo and undo.
+
+    Subclasses say what the edit does in ``apply`` and how to take it back in ``revert``.
+    """
+
+    apply: Callable[[], None]
+    revert: Callable[[], None]
 
     def __init__(self, project: Project, notify: Notify, text: str) -> None:
         super().__init__(text)
@@ -45,12 +51,6 @@ class TagCommand(QUndoCommand):
     def undo(self) -> None:
         self.revert()
         self._notify()
-
-    def apply(self) -> None:
-        raise NotImplementedError
-
-    def revert(self) -> None:
-        raise NotImplementedError
 
 
 class CreateTagCommand(TagCommand):
