@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
+from app.cli_train import add_train_commands
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import Job, run_job
 from app.core.paths import user_data_dir
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     tv.add_argument("--limit", type=positive_int, help="only the first N items")
     tv.add_argument("--project", help="project folder (default: OUT/.sieve)")
     tv.set_defaults(handler=cmd_import_torchvision)
+    add_train_commands(commands)
     return parser
 
 
@@ -165,6 +167,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     for entry in summary["broken"]:
         print(f"         {entry['path']}: {entry['reason']}")
     print(f"runs     {len(summary['runs'])}")
+    for run in summary["runs"]:
+        print(
+            f"         run {run['id']}: {run['method']} {run['backbone']}, {run['status']}, "
+            f"{run['epochs_done']} epochs"
+        )
     return 0
 
 

@@ -37,6 +37,19 @@ class TerminalProgress:
             self.stream.write("\r" + self._line(progress) + "\x1b[K")
             self.stream.flush()
 
+    def show(self, stage: str, text: str) -> None:
+        """Draw a free-form status line for ``stage`` in place of the bar."""
+        if not self.enabled:
+            return
+        if stage != self._stage:
+            self.finish()
+            self._stage = stage
+        now = time.monotonic()
+        if now - self._last_draw >= _INTERVAL_S:
+            self._last_draw = now
+            self.stream.write("\r" + text + "\x1b[K")
+            self.stream.flush()
+
     def finish(self) -> None:
         if self.enabled and self._stage is not None:
             self.stream.write("\n")

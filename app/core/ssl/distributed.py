@@ -8,6 +8,7 @@ helper behaves as a single process.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -65,3 +66,50 @@ def all_reduce_sum(tensor: Tensor) -> Tensor:
     if world_size() > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def launched_by_torchrun() -> bool:
+    """Whether this process was started by torchrun with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_env(device_type: str) -> None:
+    """Join the process group torchrun describes: NCCL for CUDA, gloo otherwise."""
+    if is_initialized() or not launched_by_torchrun():
+        return
+    backend = "nccl" if device_type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend)
+
+
+def local_rank() -> int:
+    """This process's index on its machine (torchrun's LOCAL_RANK; 0 when not distributed)."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def barrier() -> None:
+    """Wait for every rank; a no-op when not distributed."""
+    if world_size() > 1:
+        dist.barrier()
+
+
+def broadcast_object(value: Any, src: int = 0) -> Any:
+    """Rank ``src``'s picklable ``value`` on every rank."""
+    if world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def gather_objects(value: Any) -> list[Any]:
+    """Every rank's picklable ``value``, in rank order, on every rank."""
+    if world_size() == 1:
+        return [value]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, value)
+    return out
+
+
+def rank_from_env() -> int:
+    """This process's global rank as torchrun announces it, before any group exists."""
+    return int(os.environ.get("RANK", "0"))

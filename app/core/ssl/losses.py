@@ -8,6 +8,7 @@ uses `app.core.ssl.distributed`, whose gradients are not divided by the world si
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,8 @@ from app.core.ssl import distributed
 
 class MemoryBank(nn.Module):
     """FIFO bank of negatives, stored as (num_features, dim) rows, unit-normalised at random init.
+
+    The bank and its pointer are persistent buffers, so a checkpoint resumes training exactly.
 
     `size` is 0 (disabled), a `(num_features, dim)` pair (initialised now), or a bare positive
     int (the dim is taken from the first batch and the bank initialised then).
@@ -33,10 +36,16 @@ class MemoryBank(nn.Module):
             raise ValueError(f"Illegal memory bank size {size}: use 0, N or (N, dim), N >= 0.")
         self.num_features = size_tuple[0]
         self.gather_distributed = gather_distributed
-        self.register_buffer("bank", torch.empty(0, dtype=torch.float), persistent=False)
-        self.register_buffer("bank_ptr", torch.zeros(1, dtype=torch.long), persistent=False)
+        self.register_buffer("bank", torch.empty(0, dtype=torch.float))
+        self.register_buffer("bank_ptr", torch.zeros(1, dtype=torch.long))
         if len(size_tuple) == 2 and self.num_features > 0:
             self._init_bank(size_tuple[1])
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        saved = state_dict.get(prefix + "bank")
+        if saved is not None and saved.shape != self.bank.shape:
+            self.bank = torch.empty_like(saved, device=self.bank.device)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     @property
     def enabled(self) -> bool:

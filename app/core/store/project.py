@@ -271,8 +271,22 @@ class Project:
             "labels": self.label_counts(),
             "broken": self.broken(),
             "tags": {tag.name: tag.count for tag in self.tags()},
-            "runs": self.runs(),
+            "runs": self.training_runs(),
         }
+
+    def training_runs(self) -> list[dict[str, Any]]:
+        """Training runs for listings, oldest first: id, method, backbone, status, epochs_done."""
+        return [
+            {
+                "id": run["id"],
+                "method": run["config"].get("method"),
+                "backbone": run["config"].get("backbone"),
+                "status": run["status"],
+                "epochs_done": int(run["metrics"].get("epochs_done", 0)),
+            }
+            for run in self.runs()
+            if run["kind"] == "train"
+        ]
 
     # -------------------------------------------------------------------- tags
     def create_tag(self, name: str, color: str | None = None) -> int:

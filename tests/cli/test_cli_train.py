@@ -1,0 +1,110 @@
+"""`sieve train`, `sieve methods` and `sieve export-backbone` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from app.cli import main
+from app.core.ssl.backbones import load_backbone_file
+from app.core.ssl.methods import METHODS
+from tests.core.ssl.test_trainer import make_demo_slice
+
+TINY = ["--image-size", "16", "--batch-size", "16", "--backbone", "resnet18", "--device", "cpu"]
+
+
+@pytest.fixture()
+def project_dir(tmp_path: Path) -> str:
+    project = make_demo_slice(tmp_path / "data")
+    project.close()
+    return str(tmp_path / "data")
+
+
+def test_methods_lists_every_method_with_defaults(capsys):
+    assert main(["methods", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in rows] == list(METHODS)
+    assert all({"optimizer", "lr", "weight_decay", "augment", "options"} <= set(r) for r in rows)
+    assert main(["methods"]) == 0
+    assert "simclr" in capsys.readouterr().out
+
+
+def test_train_info_and_export(project_dir, tmp_path, capsys):
+    code = main(["train", project_dir, "--epochs", "1", "--checkpoint-every", "0", *TINY])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "epoch 1/1 done" in out and "run 1 finished: 1 epochs" in out
+
+    assert main(["info", project_dir, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert runs == [
+        {
+            "id": 1,
+            "method": "simclr",
+            "backbone": "resnet18",
+            "status": "finished",
+            "epochs_done": 1,
+        }
+    ]
+
+    target = tmp_path / "backbone.pt"
+    assert main(["export-backbone", project_dir, "--out", str(target)]) == 0
+    assert "from run 1" in capsys.readouterr().out
+    assert load_backbone_file(target).feature_dim == 512
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--option", "temperature"], "--option expects KEY=NUMBER"),
+        (["--resume", "1", "--epochs", "3"], "drop --epochs"),
+        (["--resume", "4"], "no training run 4"),
+        (["--method", "nope"], "unknown method"),
+    ],
+)
+def test_bad_training_arguments_fail_with_one_line(project_dir, capsys, args, message):
+    assert main(["train", project_dir, *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_export_without_a_finished_run_is_refused(project_dir, tmp_path, capsys):
+    assert main(["export-backbone", project_dir, "--out", str(tmp_path / "b.pt")]) == 1
+    assert "no finished training run" in capsys.readouterr().err
+
+
+def test_kill_9_mid_training_then_resume(project_dir, capsys):
+    checkpoint = Path(project_dir) / ".sieve" / "checkpoints" / "run-1" / "checkpoint.pt"
+    command = [sys.executable, "-m", "app", "train", project_dir, "--epochs", "3"]
+    command += ["--checkpoint-every", "1", "--holdout", "0", *TINY]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists() and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode()
+            time.sleep(0.05)
+        assert checkpoint.exists(), "no checkpoint within 2 minutes"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = torch.load(checkpoint, weights_only=True)["position"]["global_step"]
+    assert 1 <= killed_at < 9
+
+    assert main(["info", project_dir, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["status"] == "running"
+    assert main(["train", project_dir, "--resume", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed run 1" in out and "run 1 finished: 3 epochs" in out
+    assert main(["info", project_dir, "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["status"] == "finished" and run["epochs_done"] == 3
