@@ -49,7 +49,6 @@ from app.core.ssl.runs import (
 )
 from app.core.store.project import Project
 
-
 MAX_WARMUP_FRACTION = 0.25
 """Warm-up never takes more than this share of a run (short runs would barely train)."""
 
