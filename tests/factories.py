@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,10 @@ def write_clip(path: Path, frames: int, size: tuple[int, int] = (64, 48), fps: i
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def free_port() -> int:
+    """A TCP port on localhost that nothing listens on right now (for process groups)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

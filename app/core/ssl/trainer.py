@@ -218,6 +218,7 @@ class Trainer:
             self._resume()
         self._write_status("running")
         try:
+            yield from self._prefill(cancel)
             yield from self._epochs(cancel)
         except (JobCancelled, KeyboardInterrupt, GeneratorExit):
             self._save()
@@ -244,6 +245,18 @@ class Trainer:
             self.checkpoint_path,
             self.messages,
         )
+
+    def _prefill(self, cancel: CancelToken) -> Iterator[Progress]:
+        """Fill memory banks with real keys before the first step of a new run."""
+        wanted = min(self.method.prefill_batches(self.batch_size), self.steps_per_epoch)
+        if wanted == 0 or self.state.position.global_step > 0:
+            return
+        batches = self._batches(0, self.steps_per_epoch - wanted, stream=1)
+        for done, images in enumerate(batches, start=1):
+            cancel.raise_if_cancelled()
+            with self._autocast():
+                self.method.prefill(self._views(images))
+            yield Progress("filling memory bank", done, wanted)
 
     def _epochs(self, cancel: CancelToken) -> Iterator[Progress]:
         meter = RateMeter(window_s=20.0)
@@ -278,8 +291,10 @@ class Trainer:
                 {"kind": "epoch", **entry},
             )
 
-    def _batches(self, epoch: int, skip: int) -> Iterator[torch.Tensor]:
-        order = np.random.default_rng([self.config.seed, epoch]).permutation(self.train_rows)
+    def _batches(self, epoch: int, skip: int, stream: int = 0) -> Iterator[torch.Tensor]:
+        """This rank's uint8 batches of ``epoch`` from step ``skip`` (``stream`` 1: bank fill)."""
+        rng = np.random.default_rng([self.config.seed, stream, epoch])
+        order = rng.permutation(self.train_rows)
         per_rank = self.batch_size // self.world
         batches = [
             order[s * self.batch_size + self.rank * per_rank :][:per_rank]
@@ -292,20 +307,22 @@ class Trainer:
         finally:
             prefetcher.close()
 
+    def _views(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The augmented views of a uint8 batch, channels-last for fast convolutions."""
+        views = self.augment(images, self.generator)
+        return [v.contiguous(memory_format=torch.channels_last) for v in views]
+
+    def _autocast(self) -> torch.autocast:
+        dtype = self.autocast_dtype
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=bool(dtype))
+
     def _step(
         self, images: torch.Tensor, epoch: int, global_step: int
     ) -> tuple[float, torch.Tensor, float]:
         lr = learning_rate(global_step, self.total_steps, self.warmup_steps, self.base_lr)
         set_learning_rate(self.optimizer, lr)
-        views = [
-            v.contiguous(memory_format=torch.channels_last)
-            for v in self.augment(images, self.generator)
-        ]
-        with torch.autocast(
-            self.device.type,
-            dtype=self.autocast_dtype or torch.float32,
-            enabled=self.autocast_dtype is not None,
-        ):
+        views = self._views(images)
+        with self._autocast():
             output = self.model(views, epoch, global_step)
         loss = output.loss
         if not torch.isfinite(loss):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,10 @@ from torch import nn
 from app.core.ssl import distributed
 from app.core.ssl.backbones import build_backbone
 from app.core.ssl.methods import build_method
+from tests.factories import free_port
 
 GLOBAL_BATCH = 8
 SIZE = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _model(gather: bool) -> nn.Module:
@@ -65,7 +59,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 def test_two_gloo_processes_match_one_process(tmp_path: Path):
     out = tmp_path / "ddp.pt"
-    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(out)), nprocs=2, join=True)
     result = torch.load(out, weights_only=True)
 
     single_loss, single_grads = _loss_and_grads(_model(gather=False), _views())

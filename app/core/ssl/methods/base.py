@@ -74,6 +74,13 @@ class Method(nn.Module, abc.ABC):
     def forward(self, views: list[Tensor], epoch: int, step: int) -> StepOutput:
         """Loss for one batch of augmented views (in the preset's order) at a global step."""
 
+    def prefill_batches(self, global_batch: int) -> int:
+        """Batches :meth:`prefill` wants before the first step (default: none)."""
+        return 0
+
+    def prefill(self, views: list[Tensor]) -> None:
+        """Fill memory banks from one batch of views before training (default: nothing)."""
+
     def before_optimizer_step(self, epoch: int, step: int) -> None:
         """Adjust gradients after backward, before the optimizer step (default: nothing)."""
 

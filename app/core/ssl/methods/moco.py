@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from app.core.ssl.heads import MoCoProjectionHead
@@ -51,6 +53,22 @@ class MoCo(Method):
         with torch.no_grad():
             key = self.momentum_projection_head(self.momentum_backbone(x_key))
         return StepOutput(fp32_loss(self.criterion, query, key), query.detach().float())
+
+    def prefill_batches(self, global_batch: int) -> int:
+        """Enough batches to replace the bank's random start with real keys."""
+        return math.ceil(self.criterion.memory_bank.num_features / global_batch)
+
+    @torch.no_grad()
+    def prefill(self, views: list[Tensor]) -> None:
+        """Enqueue the momentum encoder's keys of one batch (the bank's first contents).
+
+        lightly starts the bank with random unit vectors, easy negatives that make the loss rise
+        while real keys replace them; Sieve fills the bank with real keys before the first step.
+        """
+        _, x_key = two_views(self.name, views)
+        key = self.momentum_projection_head(self.momentum_backbone(x_key))
+        bank = self.criterion.memory_bank
+        bank.negatives(F.normalize(key.float(), dim=1), update=True)
 
     def after_optimizer_step(self, epoch: int, step: int) -> None:
         """Move the momentum encoder towards the online one."""
