@@ -70,7 +70,7 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
 def _add_field_flag(parser: argparse.ArgumentParser, spec: dataclasses.Field) -> None:
     kind = {"int": int, "float": float, "float | None": float}.get(str(spec.type), str)
     default = spec.default
-    shown = "method default" if default is None or default == "auto" else default
+    shown = "the method's" if default is None else default
     parser.add_argument(
         "--" + spec.name.replace("_", "-"),
         dest=spec.name,

@@ -38,7 +38,7 @@ class TrainConfig:
     optimizer: str = _field("auto", "optimizer (auto: the method's)", OPTIMIZERS)
     lr: float | None = _field(None, "learning rate for batch 256, scaled by batch/256")
     warmup_epochs: float | None = _field(None, "linear warm-up before the cosine decay")
-    weight_decay: float | None = _field(None, "weight decay (default: the method's)")
+    weight_decay: float | None = _field(None, "weight decay")
     device: str = _field("auto", "auto = cuda > mps > cpu", DEVICES)
     precision: str = _field(
         "auto", "autocast precision on CUDA (auto: bf16 if supported)", PRECISIONS
