@@ -35,9 +35,15 @@ from app.core.store.project import Project, SampleRow
 UNLABELLED = -1
 
 
-def cache_side(image_size: int) -> int:
-    """Side of the cached squares: the training size up to 64 px, else 8/7 of it (224 -> 256)."""
-    return image_size if image_size <= 64 else round(image_size * 8 / 7)
+def cache_side(image_size: int, rows: Sequence[SampleRow] = ()) -> int:
+    """Side of the cached squares: the training size up to 64 px, else 8/7 of it (224 -> 256).
+
+    Never more than the largest sample side: small images (28 px digits for 32 px training) are
+    kept at their own resolution, so crops are resized once, from the original pixels.
+    """
+    side = image_size if image_size <= 64 else round(image_size * 8 / 7)
+    largest = max((max(row.width or 0, row.height or 0) for row in rows), default=0)
+    return min(side, largest) if largest else side
 
 
 @dataclass
@@ -63,10 +69,10 @@ def train_images_job(
     project: Project, image_size: int, cancel: CancelToken, workers: int = 0
 ) -> Job[TrainImages]:
     """Load the training cache for ``image_size``, decoding what is missing or stale."""
-    side = cache_side(image_size)
     rows = project.samples(status="ok")
     if not rows:
         raise SieveError(f"the project at {project.path} has no usable samples to train on")
+    side = cache_side(image_size, rows)
     folder = project.path / "cache"
     key = _cache_key(project.dataset_root, rows, side)
     cached = _load_cache(folder, side, key)

@@ -66,7 +66,7 @@ class LARS(torch.optim.Optimizer):
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Weights get decay; biases and normalisation parameters (1-D tensors) do not."""
+    """LARS groups: weights adapt and decay; biases and norm parameters (1-D) do neither."""
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:
@@ -80,16 +80,15 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def build_optimizer(
     name: str, model: nn.Module, lr: float, weight_decay: float
 ) -> torch.optim.Optimizer:
-    """``sgd`` (momentum 0.9), ``adamw`` or ``lars`` over the model's trainable parameters."""
-    groups = parameter_groups(model, weight_decay)
+    """``sgd`` (momentum 0.9) or ``adamw`` decaying every trainable parameter, as lightly's
+    examples do; ``lars`` with the SimCLR recipe's exclusion of biases and norm parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "adamw":
-        for group in groups:
-            group.pop("lars_exclude", None)
-        return torch.optim.AdamW(groups, lr=lr)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "lars":
-        return LARS(groups, lr=lr)
+        return LARS(parameter_groups(model, weight_decay), lr=lr)
     raise SieveError(f"unknown optimizer {name!r}: use sgd, adamw or lars")
 
 

@@ -161,6 +161,9 @@ def test_training_cache_is_reused_and_rebuilt_when_files_change(project):
     assert again.pixels.filename == first.pixels.filename
     np.testing.assert_array_equal(again.ids, first.ids)
 
+    small = run_job(train_images_job(project, 32, cancel))
+    assert small.pixels.shape[1:] == (28, 28, 3), "28 px images are cached at their own size"
+
     victim = project.dataset_root / project.samples()[0].relpath
     victim.write_bytes(b"not an image any more")
     rebuilt = run_job(train_images_job(project, 16, cancel))
