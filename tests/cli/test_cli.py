@@ -158,3 +158,15 @@ def _count_samples(database: Path) -> int:
             connection.close()
     except sqlite3.Error:
         return 0
+
+
+def test_output_piped_into_a_closed_reader_exits_quietly():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "methods"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "unexpected error" not in err and "Traceback" not in err

@@ -470,9 +470,6 @@ class Trainer:
             self.scaler,
             self.state,
         )
-        relative = self.checkpoint_path.relative_to(self.project.path).as_posix()
-        self.project.update_run(self.record.id, checkpoint=relative)
-        self.record.checkpoint = self.checkpoint_path
 
     def _resume(self) -> None:
         payload = load_checkpoint(self.checkpoint_path)
@@ -494,11 +491,15 @@ class Trainer:
         )
 
     def _write_status(self, status: str, error: str | None = None) -> None:
+        """Record the status, metrics and where the checkpoint lives (before it first exists,
+        so a run killed right after its first checkpoint still finds it)."""
         if self.rank != 0:
             return
         self.record.status = status
         self._write_metrics(error)
-        self.project.update_run(self.record.id, status=status)
+        relative = self.checkpoint_path.relative_to(self.project.path).as_posix()
+        self.project.update_run(self.record.id, status=status, checkpoint=relative)
+        self.record.checkpoint = self.checkpoint_path
 
     def _write_metrics(self, error: str | None = None) -> None:
         if self.rank != 0:
