@@ -35,22 +35,18 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
     for spec in config_fields():
         if spec.name not in SKIP_FLAGS:
             _add_field_flag(train, spec)
-    train.add_argument(
-        "--option",
-        dest="options",
-        action="append",
-        metavar="KEY=VALUE",
-        default=argparse.SUPPRESS,
-        help="method hyperparameter (repeatable), e.g. --option temperature=0.2",
-    )
-    train.add_argument(
-        "--augment",
-        dest="augment",
-        action="append",
-        metavar="KEY=VALUE",
-        default=argparse.SUPPRESS,
-        help="augmentation override (repeatable), e.g. --augment blur_prob=0",
-    )
+    for flag, dest, example in (
+        ("--option", "options", "method hyperparameter (repeatable), e.g. temperature=0.2"),
+        ("--augment", "augment", "augmentation override (repeatable), e.g. blur_prob=0"),
+    ):
+        train.add_argument(
+            flag,
+            dest=dest,
+            action="append",
+            metavar="KEY=VALUE",
+            default=argparse.SUPPRESS,
+            help=example,
+        )
     train.set_defaults(handler=cmd_train)
 
     methods = commands.add_parser("methods", help="list training methods and their defaults")

@@ -87,6 +87,16 @@ class Method(nn.Module, abc.ABC):
     def after_optimizer_step(self, epoch: int, step: int) -> None:
         """Update momentum networks after the optimizer step (default: nothing)."""
 
+    def paired_projection_step(self, views: list[Tensor]) -> StepOutput:
+        """Both views through the backbone and ``projection_head``, ``criterion`` between them.
+
+        The whole step of the symmetric two-view methods (SimCLR, Barlow Twins, VICReg).
+        """
+        x0, x1 = two_views(self.name, views)
+        z0 = self.projection_head(self.backbone(x0))
+        z1 = self.projection_head(self.backbone(x1))
+        return StepOutput(fp32_loss(self.criterion, z0, z1), z0.detach().float())
+
     def embed(self, x: Tensor) -> Tensor:
         """Backbone features (batch, feature_dim) of images for embeddings and kNN."""
         return self.backbone(x)

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from app.core.ssl.heads import VICRegProjectionHead
 from app.core.ssl.losses import VICRegLoss
-from app.core.ssl.methods.base import Method, MethodDefaults, StepOutput, fp32_loss, two_views
+from app.core.ssl.methods.base import Method, MethodDefaults, StepOutput
 
 
 class VICReg(Method):
@@ -47,7 +47,4 @@ class VICReg(Method):
 
     def forward(self, views: list[Tensor], epoch: int, step: int) -> StepOutput:
         """VICReg loss between the embeddings of the two views."""
-        x0, x1 = two_views(self.name, views)
-        z0 = self.projection_head(self.backbone(x0))
-        z1 = self.projection_head(self.backbone(x1))
-        return StepOutput(fp32_loss(self.criterion, z0, z1), z0.detach().float())
+        return self.paired_projection_step(views)
