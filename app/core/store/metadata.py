@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from app.core.store.project import Project
 
 
@@ -24,3 +26,31 @@ def adjacent_frame(project: Project, sample_id: int, step: int) -> int | None:
     )
     row = project.db.execute(query, (int(sample_id),)).fetchone()
     return None if row is None else row[0]
+
+
+def write_scores(project: Project, sample_ids: np.ndarray, scores: dict[str, np.ndarray]) -> None:
+    """Replace each ``scores`` key's values for every sample (NaN: no value for that sample).
+
+    Integer and boolean arrays are stored as integers, others as reals, so the grid can sort and
+    filter by them.
+    """
+    ids = [int(i) for i in sample_ids]
+    with project.db:
+        for key, values in scores.items():
+            values = np.asarray(values)
+            if len(values) != len(ids):
+                raise ValueError(f"{len(values)} {key} values for {len(ids)} samples")
+            project.db.execute("DELETE FROM metadata WHERE key = ?", (key,))
+            project.db.executemany(
+                "INSERT INTO metadata(sample_id, key, value) VALUES (?, ?, ?)",
+                _rows(ids, key, values),
+            )
+
+
+def _rows(ids: list[int], key: str, values: np.ndarray):
+    as_int = values.dtype.kind in "biu"
+    for sample_id, value in zip(ids, values.tolist(), strict=True):
+        if as_int:
+            yield sample_id, key, int(value)
+        elif value == value:
+            yield sample_id, key, float(value)

@@ -1,0 +1,161 @@
+"""Embedding sets: rows of the ``runs`` table (kind ``embed``) with their arrays in a folder.
+
+A set lives in ``<project>/embeddings/set-<id>/``:
+
+- ``vectors.npy``: N x D float32, L2-normalised rows;
+- ``ids.npy``: N int64 sample ids, ascending; row ``i`` of ``vectors`` belongs to ``ids[i]``;
+- ``partial/``: finished batches of an embedding job that has not completed yet;
+- the faiss index and cached 2-D maps, written by ``neighbors`` and ``maps``.
+
+One set is *active*: the one neighbours, maps, scores and selection use when no set is named.
+It is the one named by the ``embeddings.active`` metadata key, else the newest finished set.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import SieveError
+from app.core.store.arrays import ArrayStore
+from app.core.store.project import Project
+
+KIND = "embed"
+FINISHED = "finished"
+ACTIVE_KEY = "embeddings.active"
+FOLDER = "embeddings"
+VECTORS = "vectors"
+IDS = "ids"
+
+
+@dataclass
+class EmbeddingSet:
+    """One set of embeddings: what produced it (``config``), its status and its arrays."""
+
+    id: int
+    folder: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    status: str = "created"
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arrays(self) -> ArrayStore:
+        return ArrayStore(self.folder)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == FINISHED
+
+    def vectors(self, mmap: bool = True) -> np.ndarray:
+        """N x D float32 rows (memory-mapped by default)."""
+        return self._load(VECTORS, mmap)
+
+    def ids(self) -> np.ndarray:
+        """N int64 sample ids, in row order."""
+        return self._load(IDS, False)
+
+    def _load(self, name: str, mmap: bool) -> np.ndarray:
+        array = self.arrays.load(name, mmap=mmap)
+        if array is None:
+            raise SieveError(f"embedding set {self.id} has no {name} ({self.status}): embed again")
+        return array
+
+    def describe(self) -> str:
+        source = self.config.get("source", "?")
+        dim = self.metrics.get("dim", "?")
+        count = self.metrics.get("count", "?")
+        return f"set {self.id}: {source}, {count} x {dim}, {self.status}"
+
+
+def set_folder(project: Project, set_id: int) -> Path:
+    return project.path / FOLDER / f"set-{set_id}"
+
+
+def create_embedding_set(project: Project, config: dict[str, Any]) -> EmbeddingSet:
+    """A new, empty set whose ``config`` says what produced it (source, backbone, image size)."""
+    set_id = project.add_run(KIND, config)
+    project.update_run(set_id, status="created", metrics={})
+    folder = set_folder(project, set_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return EmbeddingSet(set_id, folder, dict(config), "created", {})
+
+
+def embedding_sets(project: Project) -> list[EmbeddingSet]:
+    """Every embedding set, oldest first."""
+    return [
+        EmbeddingSet(
+            row["id"], set_folder(project, row["id"]), row["config"], row["status"], row["metrics"]
+        )
+        for row in project.runs()
+        if row["kind"] == KIND
+    ]
+
+
+def get_embedding_set(project: Project, set_id: int) -> EmbeddingSet:
+    for embedding_set in embedding_sets(project):
+        if embedding_set.id == set_id:
+            return embedding_set
+    known = ", ".join(str(s.id) for s in embedding_sets(project)) or "none yet"
+    raise SieveError(f"no embedding set {set_id} in {project.path} (sets: {known})")
+
+
+def active_embedding_set(project: Project) -> EmbeddingSet | None:
+    """The set used when none is named: the chosen one, else the newest finished; None if none."""
+    finished = [s for s in embedding_sets(project) if s.finished]
+    chosen = project.get_meta(ACTIVE_KEY)
+    for embedding_set in finished:
+        if chosen is not None and str(embedding_set.id) == chosen:
+            return embedding_set
+    return finished[-1] if finished else None
+
+
+def require_active_set(project: Project) -> EmbeddingSet:
+    """The active set, or a readable error telling the user to embed first."""
+    embedding_set = active_embedding_set(project)
+    if embedding_set is None:
+        raise SieveError(f"{project.path} has no embeddings yet: run 'sieve embed' first")
+    return embedding_set
+
+
+def set_active(project: Project, set_id: int) -> None:
+    if not get_embedding_set(project, set_id).finished:
+        raise SieveError(f"embedding set {set_id} is not finished")
+    project.set_meta(ACTIVE_KEY, str(set_id))
+
+
+def finish_embedding_set(
+    project: Project,
+    embedding_set: EmbeddingSet,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    metrics: dict[str, Any] | None = None,
+) -> EmbeddingSet:
+    """Store ``vectors`` (normalised here) for ``ids``; the set becomes finished and active."""
+    ids = np.asarray(ids, dtype=np.int64)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(ids):
+        raise ValueError(f"{vectors.shape} vectors for {ids.shape} ids")
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("sample ids repeat in an embedding set")
+    order = np.argsort(ids, kind="stable")
+    ids, vectors = ids[order], l2_normalise(vectors[order])
+    embedding_set.arrays.save(VECTORS, vectors)
+    embedding_set.arrays.save(IDS, ids)
+    shutil.rmtree(embedding_set.folder / "partial", ignore_errors=True)
+    done = {**(metrics or {}), "count": int(len(ids)), "dim": int(vectors.shape[1])}
+    project.update_run(embedding_set.id, status=FINISHED, metrics=done)
+    embedding_set.status, embedding_set.metrics = FINISHED, done
+    project.set_meta(ACTIVE_KEY, str(embedding_set.id))
+    return embedding_set
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, float32; zero rows stay zero and unit rows keep their bits."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[np.abs(norms - 1.0) <= 1e-6] = 1.0
+    return vectors / np.maximum(norms, np.float32(1e-12))

@@ -1,0 +1,69 @@
+"""faiss neighbours: exact and HNSW indexes, the kNN graph, and an index saved per set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core import neighbors
+from app.core.errors import SieveError
+from app.core.neighbors import NeighborIndex, build_index, index_kind, knn_graph, search
+from app.core.store.embedding_sets import l2_normalise
+
+
+def unit_vectors(count: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    return l2_normalise(np.random.default_rng(seed).standard_normal((count, dim)))
+
+
+def test_exact_index_equals_brute_force() -> None:
+    vectors = unit_vectors(500)
+    rows, sims = search(build_index(vectors), vectors[:20], 5)
+    brute = vectors[:20] @ vectors.T
+    expected = np.argsort(-brute, axis=1)[:, :5]
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_allclose(sims, np.take_along_axis(brute, expected, 1), atol=1e-5)
+
+
+def test_index_kind_switches_to_hnsw_above_the_limit() -> None:
+    assert index_kind(neighbors.EXACT_LIMIT) == "exact"
+    assert index_kind(neighbors.EXACT_LIMIT + 1) == "hnsw"
+
+
+def test_hnsw_finds_most_true_neighbours_on_clustered_data() -> None:
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((40, 32))
+    vectors = l2_normalise(np.repeat(centres, 50, 0) + 0.3 * rng.standard_normal((2000, 32)))
+    exact, _ = search(build_index(vectors, "exact"), vectors[:200], 10)
+    approx, _ = search(build_index(vectors, "hnsw"), vectors[:200], 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx, strict=True)])
+    assert recall > 0.9
+
+
+def test_knn_graph_puts_each_row_first_even_among_exact_copies() -> None:
+    vectors = unit_vectors(300)
+    vectors[7] = vectors[3]
+    rows, sims = knn_graph(vectors, 4)
+    np.testing.assert_array_equal(rows[:, 0], np.arange(300))
+    np.testing.assert_allclose(sims[:, 0], 1.0, atol=1e-6)
+    assert rows[3, 1] == 7 and rows[7, 1] == 3
+    assert np.all(np.diff(sims[:, 1:], axis=1) <= 1e-6)
+
+
+def test_knn_graph_clamps_k_to_the_number_of_rows() -> None:
+    rows, sims = knn_graph(unit_vectors(3), 10)
+    assert rows.shape == sims.shape == (3, 3)
+
+
+def test_neighbor_index_answers_in_sample_ids_and_saves_itself(embedded_project) -> None:
+    project, embedding_set = embedded_project
+    index = NeighborIndex.for_set(embedding_set)
+    ids = embedding_set.ids()
+    found, sims = index.nearest_to_sample(int(ids[4]), 3)
+    assert found[0] == ids[4] and sims[0] == pytest.approx(1.0, abs=1e-5)
+    assert (embedding_set.folder / neighbors.INDEX_FILE).exists()
+    again = NeighborIndex.for_set(embedding_set)
+    np.testing.assert_array_equal(again.nearest_to_sample(int(ids[4]), 3)[0], found)
+    vector = embedding_set.vectors()[4] * 5.0
+    assert index.nearest_to_vector(vector, 1)[0][0] == ids[4]
+    with pytest.raises(SieveError, match="no embedding"):
+        index.nearest_to_sample(10_000, 3)
