@@ -1,38 +1,36 @@
-"""Exact nearest neighbours by cosine similarity with numpy (until a faiss index exists).
+"""Exact nearest neighbours of one sample by cosine similarity with numpy, no index needed.
 
 Embeddings are L2-normalised rows, so a dot product is the cosine similarity; one
-matrix-vector product and an ``argpartition`` answer a query over ~100k rows in milliseconds.
+matrix-vector product and an ``argpartition`` answer a query over ~100k rows in milliseconds,
+which suits the detail view's strip (``neighbors`` holds the faiss indexes for everything else).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from app.core.errors import SieveError
 from app.core.store.arrays import ArrayStore
+from app.core.store.embedding_sets import IDS, VECTORS
 
-EMBEDDINGS = "embeddings"
-EMBEDDING_IDS = "embedding_ids"
 _NO_IDS = np.empty(0, dtype=np.int64)
 _NO_SIMS = np.empty(0, dtype=np.float32)
 
 
-def has_embeddings(arrays: ArrayStore) -> bool:
-    """Whether the project holds embeddings and their sample ids."""
-    return arrays.exists(EMBEDDINGS) and arrays.exists(EMBEDDING_IDS)
-
-
-def load_embeddings(arrays: ArrayStore) -> tuple[np.ndarray, np.ndarray] | None:
-    """Memory-mapped ``(embeddings N x D, sample ids N)``, or None when there are none."""
-    if not has_embeddings(arrays):
+def load_embeddings(folder: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Memory-mapped ``(embeddings N x D, sample ids N)`` of the set in ``folder``, or None."""
+    arrays = ArrayStore(folder)
+    if not (arrays.exists(VECTORS) and arrays.exists(IDS)):
         return None
-    embeddings = arrays.load(EMBEDDINGS, mmap=True)
-    ids = arrays.load(EMBEDDING_IDS, mmap=True)
+    embeddings = arrays.load(VECTORS, mmap=True)
+    ids = arrays.load(IDS, mmap=True)
     if embeddings is None or ids is None:
         return None
     if embeddings.ndim != 2 or ids.ndim != 1 or len(embeddings) != len(ids):
         raise SieveError(
-            f"the embeddings in {arrays.folder} do not match their ids "
+            f"the embeddings in {folder} do not match their ids "
             f"({embeddings.shape} vs {ids.shape}): embed the dataset again"
         )
     return embeddings, ids

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import SieveError
-from app.core.nearest import has_embeddings, load_embeddings, nearest_ids
+from app.core.nearest import load_embeddings, nearest_ids
 from app.core.store.arrays import ArrayStore
 
 
@@ -52,14 +52,14 @@ def test_k_larger_than_the_rest_and_unknown_ids() -> None:
 
 
 def test_load_embeddings_memory_maps_and_checks_shapes(tmp_path) -> None:
-    arrays = ArrayStore(tmp_path / "arrays")
-    assert not has_embeddings(arrays) and load_embeddings(arrays) is None
-    arrays.save("embeddings", normalised(10, 4))
-    assert not has_embeddings(arrays)  # ids missing
-    arrays.save("embedding_ids", np.arange(10, dtype=np.int64))
-    embeddings, ids = load_embeddings(arrays)
+    arrays = ArrayStore(tmp_path)
+    assert load_embeddings(tmp_path) is None
+    arrays.save("vectors", normalised(10, 4))
+    assert load_embeddings(tmp_path) is None  # ids missing
+    arrays.save("ids", np.arange(10, dtype=np.int64))
+    embeddings, ids = load_embeddings(tmp_path)
     assert isinstance(embeddings, np.memmap) and embeddings.shape == (10, 4)
     assert nearest_ids(embeddings, ids, 3, 2)[0].shape == (2,)
-    arrays.save("embedding_ids", np.arange(9, dtype=np.int64))
+    arrays.save("ids", np.arange(9, dtype=np.int64))
     with pytest.raises(SieveError, match="do not match"):
-        load_embeddings(arrays)
+        load_embeddings(tmp_path)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.indexing import IndexOptions, index_job
 from app.core.jobs import run_job
 from app.core.state import AppState
+from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set
 from app.core.store.project import Project, SampleRow
 from app.core.thumbnails import thumbnail_job
 from app.ui.detail.image_view import ZOOM_STEP
@@ -99,8 +100,8 @@ def write_embeddings(project_dir: Path, ids: list[int], twins: tuple[int, int]) 
     vectors[second] = vectors[first] + 0.02
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     with Project.open(project_dir) as project:
-        project.arrays.save("embeddings", vectors)
-        project.arrays.save("embedding_ids", np.asarray(ids, dtype=np.int64))
+        embedding_set = create_embedding_set(project, {"source": "test vectors"})
+        finish_embedding_set(project, embedding_set, np.asarray(ids), vectors)
 
 
 def test_current_sample_is_shown_at_full_resolution_and_fitted(qtbot, view, rows) -> None:

@@ -17,8 +17,8 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
 from app.core.errors import SieveError
-from app.core.nearest import has_embeddings, load_embeddings, nearest_ids
-from app.core.store.arrays import ArrayStore
+from app.core.nearest import load_embeddings, nearest_ids
+from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import THUMBS_NAME, Project
 from app.core.store.thumbs import ThumbCache
 from app.ui.thumbnail_image import decode_thumbnail
@@ -82,11 +82,12 @@ class NeighbourStrip(QWidget):
         if self._project is None or sample_id is None:
             self._clear()
             return
-        if not has_embeddings(self._project.arrays):
+        embedding_set = active_embedding_set(self._project)
+        if embedding_set is None:
             self._clear()
             self._show_hint(HINT)
             return
-        self._pool.start(partial(self._search, self._project.path, sample_id))
+        self._pool.start(partial(self._search, self._project.path, embedding_set.folder, sample_id))
 
     def neighbour_ids(self) -> list[int]:
         """The ids shown, best first."""
@@ -96,12 +97,12 @@ class NeighbourStrip(QWidget):
         """Stop searching and wait for the worker."""
         self.set_project(None)
 
-    def _search(self, project_dir: Path, sample_id: int) -> None:
+    def _search(self, project_dir: Path, embeddings_dir: Path, sample_id: int) -> None:
         """On the worker thread: search, then read and decode the thumbnails."""
         if self._wanted != sample_id:
             return
         try:
-            loaded = load_embeddings(ArrayStore(project_dir / "arrays"))
+            loaded = load_embeddings(embeddings_dir)
             if loaded is None:
                 self._answered.emit(sample_id, None, None, [], HINT)
                 return
