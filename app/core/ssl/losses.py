@@ -247,8 +247,13 @@ class DINOLoss(nn.Module):
         warmup_teacher_temp_epochs: int = 30,
         student_temp: float = 0.1,
         center_momentum: float = 0.9,
+        *,
+        center_from_first_batch: bool = False,
     ) -> None:
         super().__init__()
+        self.center_from_first_batch = center_from_first_batch
+        if center_from_first_batch:
+            self.register_buffer("center_ready", torch.zeros((), dtype=torch.bool))
         self.teacher_temp = teacher_temp
         self.student_temp = student_temp
         self.center_momentum = center_momentum
@@ -273,6 +278,8 @@ class DINOLoss(nn.Module):
         """Loss over all (teacher view, student view) pairs with different view indices."""
         temperature = self._teacher_temperature(teacher_temp, epoch)
         teacher = torch.stack(teacher_out)
+        if self.center_from_first_batch and not bool(self.center_ready):
+            self._start_center(teacher)
         t_prob = F.softmax((teacher - self.center) / temperature, dim=-1)
         s_logp = F.log_softmax(torch.stack(student_out) / self.student_temp, dim=-1)
         pair_loss = -torch.einsum("tbd,sbd->ts", t_prob, s_logp)
@@ -287,10 +294,25 @@ class DINOLoss(nn.Module):
     @torch.no_grad()
     def update_center(self, teacher_out: Tensor) -> None:
         """Momentum update of the centre from stacked teacher outputs (views, batch, dim)."""
+        batch_center = self._batch_center(teacher_out)
+        self.center = self.center * self.center_momentum + batch_center * (1 - self.center_momentum)
+
+    @torch.no_grad()
+    def _start_center(self, teacher_out: Tensor) -> None:
+        """Sieve's option: the first batch's mean replaces the zero centre before its loss.
+
+        A zero centre makes the loss of a fresh run climb for its first dozens of steps while
+        the moving average fills; starting from the first batch's mean removes that artefact.
+        """
+        self.center = self._batch_center(teacher_out)
+        self.center_ready.fill_(True)
+
+    @staticmethod
+    def _batch_center(teacher_out: Tensor) -> Tensor:
         batch_center = torch.mean(teacher_out, dim=(0, 1), keepdim=True)
         if distributed.world_size() > 1:
             batch_center = distributed.all_reduce_sum(batch_center) / distributed.world_size()
-        self.center = self.center * self.center_momentum + batch_center * (1 - self.center_momentum)
+        return batch_center
 
 
 @torch.no_grad()

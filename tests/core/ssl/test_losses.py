@@ -207,3 +207,21 @@ def test_gather_single_process_returns_input_and_passes_gradient() -> None:
     torch.testing.assert_close(y, x)
     (y * 2).sum().backward()
     torch.testing.assert_close(x.grad, torch.full_like(x, 2.0))
+
+
+def test_dino_centre_can_start_from_the_first_batch() -> None:
+    torch.manual_seed(0)
+    teacher = [torch.randn(8, 32) + 3.0 for _ in range(2)]
+    student = [torch.randn(8, 32) for _ in range(3)]
+    plain = losses.DINOLoss(output_dim=32, warmup_teacher_temp_epochs=1)
+    seeded = losses.DINOLoss(
+        output_dim=32, warmup_teacher_temp_epochs=1, center_from_first_batch=True
+    )
+    mean = torch.stack(teacher).mean(dim=(0, 1), keepdim=True)
+    centred = [t - mean[0] for t in teacher]
+    expected = plain(centred, student, epoch=0)
+    assert seeded(teacher, student, epoch=0) == pytest.approx(float(expected), rel=1e-6)
+    assert bool(seeded.center_ready) and "center_ready" in seeded.state_dict()
+    torch.testing.assert_close(seeded.center, mean)
+    seeded(teacher, student, epoch=0)
+    torch.testing.assert_close(seeded.center, mean)

@@ -28,7 +28,8 @@ class DINO(Method):
     The teacher sees the 2 global views, the student all views; DINOLoss(output_dim=2048,
     warmup_teacher_temp_epochs=5) keeps the centre as a buffer. Same-sized views run as one batch.
     Defaults follow the DINO paper: AdamW at lr 5e-4 per 256 images, weight decay 0.04, 10 warmup
-    epochs.
+    epochs. One deliberate difference: the centre starts at the first batch's mean teacher
+    output instead of zero (option ``center_from_first_batch``; 0 restores lightly's behaviour).
     """
 
     name = "dino"
@@ -45,6 +46,7 @@ class DINO(Method):
         "student_temp": 0.1,
         "center_momentum": 0.9,
         "momentum_start": 0.996,
+        "center_from_first_batch": 1,
     }
 
     def __init__(self, backbone: nn.Module, **config: Any) -> None:
@@ -66,6 +68,7 @@ class DINO(Method):
             warmup_teacher_temp_epochs=int(h["warmup_teacher_temp_epochs"]),
             student_temp=float(h["student_temp"]),
             center_momentum=float(h["center_momentum"]),
+            center_from_first_batch=bool(h["center_from_first_batch"]),
         )
 
     def _student(self, x: Tensor) -> Tensor:
