@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
+from app.cli_embed import add_embedding_commands
 from app.cli_train import add_train_commands
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import Job, run_job
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     tv.add_argument("--project", help="project folder (default: OUT/.sieve)")
     tv.set_defaults(handler=cmd_import_torchvision)
     add_train_commands(commands)
+    add_embedding_commands(commands)
     return parser
 
 
@@ -172,6 +174,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"         run {run['id']}: {run['method']} {run['backbone']}, {run['status']}, "
             f"{run['epochs_done']} epochs"
         )
+    print(f"embeddings {len(summary['embeddings'])}")
+    for entry in summary["embeddings"]:
+        size = f"{entry['count']:,} x {entry['dim']}" if entry["count"] else "not finished"
+        mark = " (active)" if entry["active"] else ""
+        print(f"         set {entry['id']}: {entry['source']}, {size}, {entry['status']}{mark}")
     return 0
 
 

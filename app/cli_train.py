@@ -101,7 +101,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 @contextmanager
-def _stop_on_ctrl_c(cancel: CancelToken):
+def stop_on_ctrl_c(cancel: CancelToken):
     """First Ctrl-C: stop cleanly after the current step; second: interrupt at once."""
 
     def handler(signum: int, frame: Any) -> None:
@@ -156,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = None if args.resume is not None else TrainConfig.from_dict(given)
     cancel = CancelToken()
     printer = TrainPrinter(quiet=distributed.rank_from_env() > 0)
-    with Project.open(args.project) as project, _stop_on_ctrl_c(cancel):
+    with Project.open(args.project) as project, stop_on_ctrl_c(cancel):
         try:
             result = run_job(train_job(project, config, cancel, resume=args.resume), printer)
         finally:

@@ -118,6 +118,7 @@ class NeighborIndex:
     index: faiss.Index
     ids: np.ndarray
     vectors: np.ndarray
+    embedding_set: EmbeddingSet | None = None
 
     @property
     def kind(self) -> str:
@@ -139,7 +140,7 @@ class NeighborIndex:
             index = build_index(vectors)
             _save_index(index, path)
             stamp.write_text(key)
-        return cls(index, ids, vectors)
+        return cls(index, ids, vectors, embedding_set)
 
     def row_of(self, sample_id: int) -> int:
         rows = np.flatnonzero(self.ids == int(sample_id))
@@ -156,8 +157,11 @@ class NeighborIndex:
         return self._answer(rows[0], sims[0])
 
     def nearest_to_vector(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` nearest samples to an embedding (normalised here)."""
-        query = l2_normalise(np.atleast_2d(vector))
+        """The ``k`` nearest samples to a backbone output (brought into the set's space here)."""
+        if self.embedding_set is not None:
+            query = self.embedding_set.to_set_space(vector)
+        else:
+            query = l2_normalise(np.atleast_2d(vector))
         rows, sims = search(self.index, query, k)
         return self._answer(rows[0], sims[0])
 

@@ -47,7 +47,7 @@ def test_index_info_ls_round_trip(dataset, capsys):
     assert info["broken"] == [
         {"path": "dogs/broken.png", "reason": "not an image, or an image format Pillow cannot read"}
     ]
-    assert info["runs"] == []
+    assert info["runs"] == [] and info["embeddings"] == []
 
     assert main(["ls", str(dataset / ".sieve"), "--label", "videos"]) == 0
     lines = capsys.readouterr().out.splitlines()

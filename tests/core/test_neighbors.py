@@ -8,7 +8,7 @@ import pytest
 from app.core import neighbors
 from app.core.errors import SieveError
 from app.core.neighbors import NeighborIndex, build_index, index_kind, knn_graph, search
-from app.core.store.embedding_sets import l2_normalise
+from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set, l2_normalise
 
 
 def unit_vectors(count: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -67,3 +67,19 @@ def test_neighbor_index_answers_in_sample_ids_and_saves_itself(embedded_project)
     assert index.nearest_to_vector(vector, 1)[0][0] == ids[4]
     with pytest.raises(SieveError, match="no embedding"):
         index.nearest_to_sample(10_000, 3)
+
+
+def test_centred_sets_spread_similarities_and_queries_follow(embedded_project) -> None:
+    project, _ = embedded_project
+    ids = np.array([row.id for row in project.samples()], dtype=np.int64)
+    raw = np.abs(np.random.default_rng(5).standard_normal((len(ids), 32))) + 2.0
+    crowded = l2_normalise(raw)
+    assert (crowded @ crowded.T).min() > 0.8
+    embedding_set = create_embedding_set(project, {"source": "post-ReLU features"})
+    finish_embedding_set(project, embedding_set, ids, raw, center=True)
+    vectors = embedding_set.vectors()
+    sims = vectors @ vectors.T
+    assert sims.min() < 0 and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    index = NeighborIndex.for_set(embedding_set)
+    found, similarity = index.nearest_to_vector(raw[3] * 7.0, 1)
+    assert found[0] == ids[3] and similarity[0] == pytest.approx(1.0, abs=1e-5)

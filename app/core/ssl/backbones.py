@@ -169,11 +169,13 @@ class Backbone(nn.Module):
         feature_dim: int | None = None,
         load_message: str | None = None,
         probe_size: int = PROBE_SIZE,
+        fell_back: bool = False,
     ) -> None:
         super().__init__()
         self.name = name
         self.model = model
         self.load_message = load_message
+        self.fell_back = fell_back
         self.feature_dim = (
             feature_dim
             or getattr(model, "feature_dim", None)
@@ -262,10 +264,10 @@ def _with_imagenet(spec: BackboneSpec) -> Backbone:
     except (URLError, OSError, RuntimeError) as exc:
         message = (
             f"ImageNet weights for {spec.name} could not be downloaded (offline?): {exc}. "
-            "Training starts from random initialisation."
+            "Using random initialisation instead."
         )
         log.warning(message)
-        return Backbone(spec.name, trunk, load_message=message)
+        return Backbone(spec.name, trunk, load_message=message, fell_back=True)
     skipped = _load_into(trunk, state, spec, f"ImageNet weights ({spec.torchvision_name})", True)
     return Backbone(spec.name, trunk, load_message=_partial_message(spec, skipped))
 

@@ -117,6 +117,13 @@ def _paths(folder: Path, side: int) -> tuple[Path, Path]:
     return folder / f"train-{side}.npy", folder / f"train-{side}.json"
 
 
+def load_fresh_cache(
+    project: Project, rows: Sequence[SampleRow], side: int
+) -> tuple[np.ndarray, list[int], list[str]] | None:
+    """The training cache's ``(pixels, ids, skipped)`` at ``side`` if it matches the files."""
+    return _load_cache(project.path / "cache", side, _cache_key(project.dataset_root, rows, side))
+
+
 def _load_cache(
     folder: Path, side: int, key: str
 ) -> tuple[np.ndarray, list[int], list[str]] | None:
@@ -153,11 +160,11 @@ def _decode_all(
     pixels = np.zeros((len(rows), side, side, 3), dtype=np.uint8)
     ok = [False] * len(rows)
     skipped: list[str] = []
-    groups = _group_by_file(rows)
+    groups = group_by_file(rows)
     done = 0
     yield Progress("decoding", 0, len(rows), "decoding training images")
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool:
-        for finished in pool.map(lambda g: _decode_group(root, rows, g, side, cancel), groups):
+        for finished in pool.map(lambda g: decode_group(root, rows, g, side, cancel), groups):
             if cancel.cancelled:
                 raise JobCancelled()
             for position, image, problem in finished:
@@ -171,7 +178,7 @@ def _decode_all(
     return pixels, ok, skipped
 
 
-def _group_by_file(rows: Sequence[SampleRow]) -> list[list[int]]:
+def group_by_file(rows: Sequence[SampleRow]) -> list[list[int]]:
     """Positions of rows: one group per image, one per video with all its frames."""
     videos: dict[str, list[int]] = defaultdict(list)
     groups: list[list[int]] = []
@@ -187,7 +194,7 @@ def _group_by_file(rows: Sequence[SampleRow]) -> list[list[int]]:
 Decoded = list[tuple[int, np.ndarray | None, str]]
 
 
-def _decode_group(
+def decode_group(
     root: Path, rows: Sequence[SampleRow], group: list[int], side: int, cancel: CancelToken
 ) -> Decoded:
     if cancel.cancelled:
@@ -198,7 +205,7 @@ def _decode_group(
             image = load_rgb(root / first.relpath, draft_size=(side, side))
         except ImageError as error:
             return [(group[0], None, f"{first.relpath}: {error}")]
-        return [(group[0], _square(image, side), "")]
+        return [(group[0], square(image, side), "")]
     return _decode_frames(root / first.relpath, rows, group, side)
 
 
@@ -208,14 +215,14 @@ def _decode_frames(path: Path, rows: Sequence[SampleRow], group: list[int], side
     try:
         with VideoReader(path) as reader:
             for frame, image in reader.iter_frames(sorted(by_frame)):
-                out.append((by_frame.pop(frame), _square(image, side), ""))
+                out.append((by_frame.pop(frame), square(image, side), ""))
     except VideoError as error:
         message = f"{rows[group[0]].relpath}: {error}"
         out.extend((position, None, message) for position in by_frame.values())
     return out
 
 
-def _square(image: Image.Image, side: int) -> np.ndarray:
+def square(image: Image.Image, side: int) -> np.ndarray:
     if image.size != (side, side):
         image = image.resize((side, side), Image.Resampling.BILINEAR, reducing_gap=3.0)
     return np.asarray(image, dtype=np.uint8)

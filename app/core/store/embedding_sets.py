@@ -4,6 +4,8 @@ A set lives in ``<project>/embeddings/set-<id>/``:
 
 - ``vectors.npy``: N x D float32, L2-normalised rows;
 - ``ids.npy``: N int64 sample ids, ascending; row ``i`` of ``vectors`` belongs to ``ids[i]``;
+- ``center.npy``: for sets Sieve embedded, the mean that was taken off every row (see
+  :func:`finish_embedding_set`);
 - ``partial/``: finished batches of an embedding job that has not completed yet;
 - the faiss index and cached 2-D maps, written by ``neighbors`` and ``maps``.
 
@@ -30,6 +32,7 @@ ACTIVE_KEY = "embeddings.active"
 FOLDER = "embeddings"
 VECTORS = "vectors"
 IDS = "ids"
+CENTER = "center"
 
 
 @dataclass
@@ -57,6 +60,12 @@ class EmbeddingSet:
     def ids(self) -> np.ndarray:
         """N int64 sample ids, in row order."""
         return self._load(IDS, False)
+
+    def to_set_space(self, vectors: np.ndarray) -> np.ndarray:
+        """Backbone outputs (rows) made comparable with this set's rows: normalised, centred."""
+        vectors = l2_normalise(np.atleast_2d(vectors))
+        center = self.arrays.load(CENTER)
+        return vectors if center is None else l2_normalise(vectors - center)
 
     def _load(self, name: str, mmap: bool) -> np.ndarray:
         array = self.arrays.load(name, mmap=mmap)
@@ -133,8 +142,15 @@ def finish_embedding_set(
     ids: np.ndarray,
     vectors: np.ndarray,
     metrics: dict[str, Any] | None = None,
+    center: bool = False,
 ) -> EmbeddingSet:
-    """Store ``vectors`` (normalised here) for ``ids``; the set becomes finished and active."""
+    """Store ``vectors`` (normalised here) for ``ids``; the set becomes finished and active.
+
+    ``center``: take the mean of the normalised rows off every row, then normalise again, and
+    keep the mean for queries. Backbone features after a ReLU all point into one orthant, so
+    their raw cosine similarities crowd near 1 (a random-init ResNet puts every pair of the demo
+    above 0.95); centred, they spread over [-1, 1] and a duplicate threshold means something.
+    """
     ids = np.asarray(ids, dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(ids):
@@ -143,6 +159,10 @@ def finish_embedding_set(
         raise ValueError("sample ids repeat in an embedding set")
     order = np.argsort(ids, kind="stable")
     ids, vectors = ids[order], l2_normalise(vectors[order])
+    if center:
+        mean = vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
+        vectors = l2_normalise(vectors - mean)
+        embedding_set.arrays.save(CENTER, mean)
     embedding_set.arrays.save(VECTORS, vectors)
     embedding_set.arrays.save(IDS, ids)
     shutil.rmtree(embedding_set.folder / "partial", ignore_errors=True)

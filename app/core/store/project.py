@@ -272,6 +272,7 @@ class Project:
             "broken": self.broken(),
             "tags": {tag.name: tag.count for tag in self.tags()},
             "runs": self.training_runs(),
+            "embeddings": self.embedding_runs(),
         }
 
     def training_runs(self) -> list[dict[str, Any]]:
@@ -286,6 +287,22 @@ class Project:
             }
             for run in self.runs()
             if run["kind"] == "train"
+        ]
+
+    def embedding_runs(self) -> list[dict[str, Any]]:
+        """Embedding sets for listings, oldest first: id, source, count, dim, status, active."""
+        active = self.get_meta("embeddings.active")
+        return [
+            {
+                "id": run["id"],
+                "source": run["config"].get("source"),
+                "count": run["metrics"].get("count"),
+                "dim": run["metrics"].get("dim"),
+                "status": run["status"],
+                "active": str(run["id"]) == active,
+            }
+            for run in self.runs()
+            if run["kind"] == "embed"
         ]
 
     # -------------------------------------------------------------------- tags

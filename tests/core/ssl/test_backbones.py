@@ -152,7 +152,7 @@ def test_imagenet_offline_falls_back_to_random_init(
     assert time.monotonic() - start < 15
     assert backbone.feature_dim == 512
     assert backbone.load_message is not None
-    assert "could not be downloaded" in backbone.load_message
+    assert "could not be downloaded" in backbone.load_message and backbone.fell_back
     assert "random initialisation" in backbone.load_message
     assert backbone.load_message in caplog.text
 
