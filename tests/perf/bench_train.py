@@ -46,6 +46,9 @@ SIZE = 32
 BATCH = 256
 LR = 0.06
 WEIGHT_DECAY = 5e-4
+# NT-Xent at 0.2 for both loops (lightly's default is 0.5): over only 8 epochs, 0.5 leaves both
+# below the untrained network's kNN accuracy (72.5-73.5 % vs 73.8 %), 0.2 lifts Sieve to 74.6 %.
+TEMPERATURE = 0.2
 
 
 def main() -> None:
@@ -106,8 +109,8 @@ def main() -> None:
         ["untrained network", "-", "-", "-", f"{knn['untrained']:.1%}"],
     ]
     print_table(
-        f"SimCLR, ResNet-18, {SIZE} px, batch {BATCH}, CPU, {args.epochs} epochs on "
-        f"{len(train_x):,} Fashion-MNIST images (kNN k=200 T=0.1 on the test split)",
+        f"SimCLR (T={TEMPERATURE}), ResNet-18, {SIZE} px, batch {BATCH}, CPU, {args.epochs} "
+        f"epochs on {len(train_x):,} Fashion-MNIST images (kNN k=200 T=0.1 on the test split)",
         ["system", "images/s", "vs lightly", "vs ceiling", "kNN accuracy"],
         rows,
     )
@@ -173,7 +176,7 @@ def run_lightly(images: np.ndarray, epochs: int, workers: int):
         num_workers=workers,
         persistent_workers=workers > 0,
     )
-    criterion = NTXentLoss()
+    criterion = NTXentLoss(temperature=TEMPERATURE)
     params = list(backbone.parameters()) + list(head.parameters())
     optimizer = torch.optim.SGD(params, lr=LR, momentum=0.9, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
@@ -226,6 +229,7 @@ def run_sieve(images: np.ndarray, labels: np.ndarray, epochs: int, work: Path):
             holdout=0,
             knn_every=0,
             checkpoint_every=0,
+            options={"temperature": TEMPERATURE},
         )
         decode = {"s": 0.0}
         started = time.perf_counter()
