@@ -12,6 +12,7 @@ from pathlib import Path
 
 from app import __version__
 from app.cli_embed import add_embedding_commands
+from app.cli_select import add_subset_commands
 from app.cli_train import add_train_commands
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import Job, run_job
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     tv.set_defaults(handler=cmd_import_torchvision)
     add_train_commands(commands)
     add_embedding_commands(commands)
+    add_subset_commands(commands)
     return parser
 
 

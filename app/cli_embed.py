@@ -89,7 +89,7 @@ def _embedding_set(project, set_id: int | None):
     return embedding_set
 
 
-def _run(job, cancel: CancelToken):
+def run_cancellable(job, cancel: CancelToken):
     printer = TrainPrinter(quiet=False)
     with stop_on_ctrl_c(cancel):
         try:
@@ -160,7 +160,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         embedding_set = _embedding_set(project, args.set)
         vectors, ids = embedding_set.vectors(), embedding_set.ids()
         cache = embedding_set.folder / "maps"
-        xy = _run(
+        xy = run_cancellable(
             map_job(vectors, args.method, params, CancelToken(), cache_dir=cache), CancelToken()
         )
         names = _names(project, ids)
@@ -271,7 +271,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     with Project.open(args.project) as project:
         embedding_set = _embedding_set(project, args.set)
-        scores = _run(score_job(project, embedding_set, cancel, args.threshold), cancel)
+        scores = run_cancellable(score_job(project, embedding_set, cancel, args.threshold), cancel)
         ids = embedding_set.ids()
         names = _names(project, ids)
     groups = []
@@ -306,7 +306,7 @@ def cmd_export_embeddings(args: argparse.Namespace) -> int:
         job = export_embeddings_job(
             project, embedding_set, path, args.format, cancel, overwrite=args.overwrite
         )
-        count = _run(job, cancel)
+        count = run_cancellable(job, cancel)
     print(f"wrote {count:,} embeddings of set {embedding_set.id} to {path}")
     return 0
 
@@ -317,7 +317,7 @@ def cmd_import_embeddings(args: argparse.Namespace) -> int:
 
     cancel = CancelToken()
     with Project.open(args.project) as project:
-        report = _run(import_embeddings_job(project, Path(args.file), cancel), cancel)
+        report = run_cancellable(import_embeddings_job(project, Path(args.file), cancel), cancel)
     print(f"imported {report.matched:,} embeddings as set {report.embedding_set.id} (active)")
     if report.unmatched:
         shown = ", ".join(report.unmatched[:5])

@@ -54,3 +54,22 @@ def _rows(ids: list[int], key: str, values: np.ndarray):
             yield sample_id, key, int(value)
         elif value == value:
             yield sample_id, key, float(value)
+
+
+def numeric_scores(project: Project, sample_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Every numeric metadata key with one value per sample of ``sample_ids`` (NaN: missing)."""
+    ids = np.asarray(sample_ids, dtype=np.int64)
+    position = {int(sample_id): i for i, sample_id in enumerate(ids.tolist())}
+    out: dict[str, np.ndarray] = {}
+    query = (
+        "SELECT sample_id, key, value FROM metadata WHERE typeof(value) IN ('integer', 'real') "
+        "ORDER BY key"
+    )
+    for sample_id, key, value in project.db.execute(query):
+        row = position.get(sample_id)
+        if row is None:
+            continue
+        if key not in out:
+            out[key] = np.full(len(ids), np.nan)
+        out[key][row] = value
+    return out
