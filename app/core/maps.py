@@ -31,6 +31,7 @@ import numpy as np
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress, run_job
 from app.core.neighbors import knn_graph
+from app.core.paths import user_cache_dir
 from app.core.store.arrays import atomic_file
 from app.core.store.embedding_sets import l2_normalise
 
@@ -61,14 +62,7 @@ _loaded: _Kernels | None = None
 def numba_cache_dir() -> Path:
     """Where numba keeps compiled code: ``$NUMBA_CACHE_DIR`` or a per-user cache folder."""
     override = os.environ.get("NUMBA_CACHE_DIR")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "Sieve" / "Cache" / "numba"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "Sieve" / "numba"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sieve" / "numba"
+    return Path(override) if override else user_cache_dir() / "numba"
 
 
 def project_2d(embeddings: np.ndarray, method: str = "pca", **params: Any) -> np.ndarray:

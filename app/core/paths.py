@@ -32,3 +32,13 @@ def user_data_dir() -> Path:
         return Path.home() / "Library" / "Application Support" / APP_NAME
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "sieve"
+
+
+def user_cache_dir() -> Path:
+    """Per-user caches that may be deleted at any time (compiled numba code, ...)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / APP_NAME / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / APP_NAME
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sieve"
