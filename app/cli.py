@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
+from app.cli_active import add_active_commands
 from app.cli_embed import add_embedding_commands
 from app.cli_select import add_subset_commands
 from app.cli_train import add_train_commands
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_commands(commands)
     add_embedding_commands(commands)
     add_subset_commands(commands)
+    add_active_commands(commands)
     return parser
 
 

@@ -78,7 +78,7 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     imports.set_defaults(handler=cmd_import_embeddings)
 
 
-def _embedding_set(project, set_id: int | None):
+def active_set(project, set_id: int | None):
     from app.core.store.embedding_sets import get_embedding_set, require_active_set
 
     if set_id is None:
@@ -157,7 +157,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     if args.method == "umap":
         params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric}
     with Project.open(args.project) as project:
-        embedding_set = _embedding_set(project, args.set)
+        embedding_set = active_set(project, args.set)
         vectors, ids = embedding_set.vectors(), embedding_set.ids()
         cache = embedding_set.folder / "maps"
         xy = run_cancellable(
@@ -224,7 +224,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
-        embedding_set = _embedding_set(project, args.set)
+        embedding_set = active_set(project, args.set)
         index = NeighborIndex.for_set(embedding_set)
         if args.sample is not None:
             sample_id = _sample_id(project, args.sample)
@@ -270,7 +270,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         raise SieveError(f"--threshold is a cosine similarity up to 1, not {args.threshold}")
     cancel = CancelToken()
     with Project.open(args.project) as project:
-        embedding_set = _embedding_set(project, args.set)
+        embedding_set = active_set(project, args.set)
         scores = run_cancellable(score_job(project, embedding_set, cancel, args.threshold), cancel)
         ids = embedding_set.ids()
         names = _names(project, ids)
@@ -302,7 +302,7 @@ def cmd_export_embeddings(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     path = Path(args.out)
     with Project.open(args.project) as project:
-        embedding_set = _embedding_set(project, args.set)
+        embedding_set = active_set(project, args.set)
         job = export_embeddings_job(
             project, embedding_set, path, args.format, cancel, overwrite=args.overwrite
         )

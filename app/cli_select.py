@@ -13,6 +13,27 @@ from app.core.jobs import CancelToken
 
 
 def add_subset_commands(commands: argparse._SubParsersAction) -> None:
+    from app.cli import positive_float, positive_int
+
+    select = commands.add_parser("select", help="pick an informative subset and save it")
+    select.add_argument("project", help="project folder")
+    select.add_argument("--n", type=positive_int, required=True, help="how many to pick")
+    select.add_argument(
+        "--strategy",
+        action="append",
+        metavar="SPEC",
+        help="diversity[:S], typicality[:S], weight:SCORE[:S], similarity:REF[:S], random "
+        "(repeat to combine; default: typicality:3 + diversity)",
+    )
+    select.add_argument("--balance", metavar="label:TARGET", help="uniform, input or a=0.5,b=0.5")
+    select.add_argument("--exclude-tag", help="samples already chosen (e.g. labelled)")
+    select.add_argument("--min-distance", type=positive_float, help="stop diversity below this")
+    select.add_argument("--seed", type=int, default=0, help="random seed (ties, random)")
+    select.add_argument("--name", required=True, help="save the selection under this name")
+    select.add_argument("--overwrite", action="store_true", help="replace a selection of that name")
+    select.add_argument("--json", action="store_true", help="print JSON")
+    select.set_defaults(handler=cmd_select)
+
     tag = commands.add_parser("tag", help="tag samples, or list tags")
     tag.add_argument("project", help="project folder")
     tag.add_argument("name", nargs="?", help="tag to add to (created when missing)")
@@ -50,6 +71,58 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--val-fraction", type=float, help="also split into train / val")
     export.add_argument("--seed", type=int, default=0, help="seed of the split")
     export.set_defaults(handler=cmd_export)
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from app.cli_embed import active_set, run_cancellable
+    from app.core.selection_spec import (
+        DEFAULT_STRATEGIES,
+        SelectSpec,
+        parse_balance,
+        parse_strategy,
+        selection_job,
+    )
+    from app.core.store.project import Project
+
+    strategies = [parse_strategy(text) for text in args.strategy or []]
+    spec = SelectSpec(
+        n=args.n,
+        strategies=strategies or list(DEFAULT_STRATEGIES),
+        balance=parse_balance(args.balance) if args.balance else None,
+        exclude_tag=args.exclude_tag,
+        min_distance=args.min_distance,
+        seed=args.seed,
+    )
+    cancel = CancelToken()
+    with Project.open(args.project) as project:
+        embedding_set = active_set(project, None)
+        job = selection_job(project, embedding_set, spec, args.name, cancel, args.overwrite)
+        saved = run_cancellable(job, cancel)
+        rows = project.samples_by_id(saved.members.tolist())
+        names = [rows[int(i)].name for i in saved.members]
+    stopped = saved.strategy.get("stopped_early")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "name": saved.name,
+                    "count": len(names),
+                    "strategy": saved.strategy,
+                    "samples": names,
+                    "scores": [None if s != s else round(float(s), 6) for s in saved.scores],
+                }
+            )
+        )
+        return 0
+    print(
+        f"selected {len(names):,} samples as {saved.name!r}"
+        + (f" (stopped early: {stopped})" if stopped else "")
+    )
+    for name in names[:10]:
+        print(f"  {name}")
+    if len(names) > 10:
+        print(f"  ... and {len(names) - 10:,} more (sieve export --selection {saved.name})")
+    return 0
 
 
 def cmd_tag(args: argparse.Namespace) -> int:

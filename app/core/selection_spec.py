@@ -1,0 +1,183 @@
+"""A selection request as data (``SelectSpec``): what the CLI parses, the GUI edits and the
+saved selection stores; ``selection_job`` turns it into strategies over the active embeddings.
+
+Strategy entries are dicts: ``{"kind": "diversity", "strength": 1}``, ``{"kind": "typicality",
+"strength": 3}``, ``{"kind": "weight", "score": "uniqueness", "strength": 1}``, ``{"kind":
+"similarity", "query": "tag:cats", "strength": 1}``, ``{"kind": "random"}``; balancing is
+``{"by": "label", "target": "uniform" | "input" | {class: share}}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.core.errors import SieveError
+from app.core.jobs import CancelToken, Job, Progress
+from app.core.selection import Balancing, Diversity, Random, Similarity, Typicality, Weighting
+from app.core.selection import select as run_selection
+from app.core.store.embedding_sets import EmbeddingSet
+from app.core.store.metadata import numeric_scores
+from app.core.store.project import Project
+from app.core.store.selections import SavedSelection, members_of, save_selection
+
+KINDS = ("diversity", "typicality", "weight", "similarity", "random")
+# Without labels, typicality cubed times diversity: second only to the label-driven recommended
+# strategy in tests/perf/bench_select_active.py (0.761 vs random's 0.744 at 220 labels) and the
+# best one that needs no labels; diversity alone picks outliers (0.630).
+DEFAULT_STRATEGIES: tuple[dict[str, Any], ...] = (
+    {"kind": "typicality", "strength": 3.0},
+    {"kind": "diversity", "strength": 1.0},
+)
+
+
+@dataclass
+class SelectSpec:
+    """Everything one selection run needs besides the project."""
+
+    n: int
+    strategies: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    balance: dict[str, Any] | None = None
+    exclude_tag: str | None = None
+    min_distance: float | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_strategy(text: str) -> dict[str, Any]:
+    """``diversity[:S]``, ``typicality[:S]``, ``weight:SCORE[:S]``, ``similarity:REF[:S]``,
+    ``random`` (REF: ``selection:NAME`` or ``tag:NAME``; S a strength, negative to invert)."""
+    kind, _, rest = text.partition(":")
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise SieveError(f"unknown strategy {kind!r}: choose {', '.join(KINDS)}")
+    if kind == "random":
+        return {"kind": kind}
+    if kind in ("weight", "similarity"):
+        if not rest:
+            example = "weight:uniqueness" if kind == "weight" else "similarity:tag:cats"
+            raise SieveError(f"{kind} needs what to weigh or match, e.g. {example}")
+        target, strength = _split_strength(rest, text)
+        key = "score" if kind == "weight" else "query"
+        return {"kind": kind, key: target, "strength": strength}
+    return {"kind": kind, "strength": _strength(rest, text) if rest else 1.0}
+
+
+def parse_balance(text: str) -> dict[str, Any]:
+    """``label:uniform``, ``label:input`` or ``label:cats=0.7,dogs=0.3``."""
+    by, _, target = text.partition(":")
+    if by != "label":
+        raise SieveError(f"--balance {text!r}: only label balancing exists (label:uniform)")
+    if target in ("", "uniform", "input"):
+        return {"by": "label", "target": target or "uniform"}
+    shares: dict[str, float] = {}
+    for part in target.split(","):
+        name, _, share = part.partition("=")
+        shares[name.strip()] = _strength(share, text)
+    return {"by": "label", "target": shares}
+
+
+def _split_strength(rest: str, text: str) -> tuple[str, float]:
+    head, _, tail = rest.rpartition(":")
+    if head and _is_number(tail):
+        return head, float(tail)
+    return rest, 1.0
+
+
+def _strength(value: str, text: str) -> float:
+    if not _is_number(value):
+        raise SieveError(f"{text!r}: {value!r} is not a number")
+    return float(value)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def selection_job(
+    project: Project,
+    embedding_set: EmbeddingSet,
+    spec: SelectSpec,
+    name: str,
+    cancel: CancelToken,
+    overwrite: bool = False,
+) -> Job[SavedSelection]:
+    """Run ``spec`` over ``embedding_set`` and save the result as selection ``name``."""
+    if spec.n < 1:
+        raise SieveError(f"select at least 1 sample, not {spec.n}")
+    yield Progress("select", 0, None, "loading embeddings")
+    vectors = np.asarray(embedding_set.vectors(), dtype=np.float32)
+    ids = embedding_set.ids()
+    strategies = [_strategy(project, entry, vectors, ids, spec) for entry in spec.strategies]
+    if spec.balance is not None:
+        strategies.append(_balancing(project, spec.balance, ids))
+    if not strategies:
+        raise SieveError("choose at least one strategy")
+    preselected = _excluded_rows(project, spec.exclude_tag, ids)
+    cancel.raise_if_cancelled()
+    yield Progress("select", 0, spec.n, f"selecting {spec.n:,} of {len(ids):,}")
+    result = run_selection(spec.n, strategies, preselected=preselected, seed=spec.seed)
+    cancel.raise_if_cancelled()
+    strategy = {**spec.to_dict(), "embedding_set": embedding_set.id}
+    if result.stopped_early:
+        strategy["stopped_early"] = result.reason
+    saved = save_selection(project, name, ids[result.indices], strategy, result.scores, overwrite)
+    message = f"selected {len(result.indices):,} samples as {name!r}"
+    if result.stopped_early:
+        message += f" (stopped early: {result.reason})"
+    yield Progress("select", len(result.indices), spec.n, message)
+    return saved
+
+
+def _strategy(project, entry, vectors, ids, spec):
+    kind = entry.get("kind")
+    strength = float(entry.get("strength", 1.0))
+    if kind == "diversity":
+        return Diversity(vectors, strength=strength, min_distance=spec.min_distance)
+    if kind == "typicality":
+        return Typicality(vectors, k=int(entry.get("k", 20)), strength=strength)
+    if kind == "weight":
+        values = numeric_scores(project, ids).get(entry["score"])
+        if values is None:
+            known = ", ".join(sorted(numeric_scores(project, ids[:1]))) or "none yet"
+            raise SieveError(f"no score named {entry['score']!r} (scores: {known})")
+        return Weighting(values, strength=strength)
+    if kind == "similarity":
+        rows = np.flatnonzero(np.isin(ids, members_of(project, entry["query"])))
+        if not len(rows):
+            raise SieveError(f"{entry['query']} has no embedded sample to be similar to")
+        return Similarity(vectors, rows, strength=strength)
+    if kind == "random":
+        return Random(seed=spec.seed)
+    raise SieveError(f"unknown strategy {kind!r}: choose {', '.join(KINDS)}")
+
+
+def _balancing(project: Project, balance: dict[str, Any], ids: np.ndarray) -> Balancing:
+    rows = project.samples_by_id(ids.tolist())
+    labels = np.array([rows[int(i)].label or "" for i in ids], dtype=object)
+    known = labels != ""
+    if len(set(labels[known])) < 2:
+        raise SieveError("label balancing needs at least two labels (folder names)")
+    names = sorted(set(labels[known]))
+    codes = np.array([names.index(x) if x else -1 for x in labels], dtype=np.int64)
+    target = balance.get("target", "uniform")
+    if isinstance(target, dict):
+        unknown = [name for name in target if name not in names]
+        if unknown:
+            raise SieveError(f"no label {unknown[0]!r} (labels: {', '.join(names)})")
+        target = {names.index(name): share for name, share in target.items()}
+    return Balancing(codes, target=target, strength=float(balance.get("strength", 1.0)))
+
+
+def _excluded_rows(project: Project, tag: str | None, ids: np.ndarray) -> np.ndarray:
+    if tag is None:
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.isin(ids, members_of(project, f"tag:{tag}")))
