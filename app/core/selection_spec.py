@@ -156,7 +156,7 @@ def _strategy(project, entry, vectors, ids, spec):
             raise SieveError(f"{entry['query']} has no embedded sample to be similar to")
         return Similarity(vectors, rows, strength=strength)
     if kind == "random":
-        return Random(seed=spec.seed)
+        return Random(seed=spec.seed, count=len(ids))
     raise SieveError(f"unknown strategy {kind!r}: choose {', '.join(KINDS)}")
 
 

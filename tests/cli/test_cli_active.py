@@ -118,3 +118,8 @@ def test_bad_strategies_are_refused(demo_dir, capsys) -> None:
     ):
         assert main(["select", demo_dir, "--n", "5", "--strategy", spec, "--name", "z"]) == 1
         assert problem in capsys.readouterr().err
+
+
+def test_random_alone_picks_n_distinct_samples(demo_dir, capsys) -> None:
+    result = select(demo_dir, capsys, "--n", "7", "--strategy", "random", "--name", "luck")
+    assert len(set(result["samples"])) == 7
