@@ -83,3 +83,19 @@ def test_centred_sets_spread_similarities_and_queries_follow(embedded_project) -
     index = NeighborIndex.for_set(embedding_set)
     found, similarity = index.nearest_to_vector(raw[3] * 7.0, 1)
     assert found[0] == ids[3] and similarity[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_single_queries_are_exact_even_over_an_hnsw_index() -> None:
+    vectors = unit_vectors(3000, 64, seed=9)
+    ids = np.arange(3000, dtype=np.int64) * 2
+    graph = build_index(vectors, "hnsw")
+    graph.hnsw.efSearch = 1  # a graph search this narrow misses most true neighbours
+    index = NeighborIndex(graph, ids, vectors)
+    assert index.kind == "hnsw"
+    approx, _ = search(graph, vectors[17:18], 10)
+    assert set(approx[0] * 2) != set(ids[np.argsort(-(vectors @ vectors[17]))[:10]])
+    brute = vectors @ vectors[17]
+    expected = ids[np.argsort(-brute)[:10]]
+    found, sims = index.nearest_to_sample(34, 10)
+    np.testing.assert_array_equal(found, expected)
+    np.testing.assert_allclose(sims, np.sort(brute)[::-1][:10], atol=1e-5)
