@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from app.core.data.images import THUMB_SIZE, encode_thumbnail, open_image
 from app.core.errors import SieveError
@@ -104,6 +104,10 @@ class ThumbnailLoader(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        # Load Qt's image-format plugins here, on the GUI thread, before any worker decodes:
+        # a first plugin load racing between a worker's QImage.fromData and the GUI thread
+        # deadlocked a test run once (the worker held the GIL while waiting for Qt's loader).
+        QImageReader.supportedImageFormats()
         self.thumbs_path = thumbs_path
         self.source = source
         self.generation = 0
