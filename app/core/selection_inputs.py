@@ -24,13 +24,7 @@ STRATEGY_TYPES = (Diversity, Typicality, Similarity, Weighting, Balancing, Rando
 
 def wanted_count(n: int) -> int:
     """``n`` as a count (SieveError unless a non-negative integer)."""
-    try:
-        wanted = operator.index(n)
-    except TypeError:
-        raise SieveError(f"the number of samples to select must be an integer, got {n!r}") from None
-    if wanted < 0:
-        raise SieveError(f"cannot select a negative number of samples ({wanted})")
-    return wanted
+    return _non_negative(n, "the number of samples to select")
 
 
 def strategy_list(strategies: Sequence[Strategy] | Strategy) -> list[Strategy]:
@@ -62,7 +56,7 @@ def sample_count(strategies: list[Strategy]) -> int:
 
 def _rows_of(strategy: Strategy) -> int | None:
     if isinstance(strategy, Random):
-        return None if strategy.count is None else _count(strategy.count)
+        return None if strategy.count is None else _non_negative(strategy.count, "Random: count")
     if isinstance(strategy, (Diversity, Typicality, Similarity)):
         shape = np.shape(strategy.embeddings)
         if len(shape) != 2:
@@ -73,13 +67,13 @@ def _rows_of(strategy: Strategy) -> int | None:
     return len(np.asarray(strategy.labels_or_probabilities))
 
 
-def _count(value: int) -> int:
+def _non_negative(value: int, what: str) -> int:
     try:
         count = operator.index(value)
     except TypeError:
-        raise SieveError(f"Random: count must be an integer, got {value!r}") from None
+        raise SieveError(f"{what} must be an integer, got {value!r}") from None
     if count < 0:
-        raise SieveError(f"Random: count must not be negative ({count})")
+        raise SieveError(f"{what} must not be negative ({count})")
     return count
 
 

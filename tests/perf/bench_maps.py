@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-import argparse
-
+from common import run_parts
 from maps_embed import bench_embed
 from maps_search import bench_search
 from maps_umap import bench_umap
@@ -20,13 +19,5 @@ from maps_umap import bench_umap
 PARTS = {"umap": bench_umap, "search": bench_search, "embed": bench_embed}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=sorted(PARTS), action="append")
-    args = parser.parse_args()
-    for name in args.only or list(PARTS):
-        PARTS[name]()
-
-
 if __name__ == "__main__":
-    main()
+    run_parts(__doc__, PARTS)

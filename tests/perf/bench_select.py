@@ -11,21 +11,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from bench_select_active import bench_active
 from bench_select_diversity import bench_diversity
+from common import run_parts
 
 PARTS = {"diversity": bench_diversity, "active": bench_active}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=sorted(PARTS), action="append")
-    args = parser.parse_args()
-    for name in args.only or list(PARTS):
-        PARTS[name]()
-
-
 if __name__ == "__main__":
-    main()
+    run_parts(__doc__, PARTS)

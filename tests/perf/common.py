@@ -40,3 +40,13 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
     print(line)
+
+
+def run_parts(doc: str, parts: dict[str, Callable[[], object]]) -> None:
+    """Run every benchmark part in one process, or only those named with ``--only``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(parts), action="append")
+    for name in parser.parse_args().only or list(parts):
+        parts[name]()
