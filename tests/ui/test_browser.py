@@ -18,6 +18,7 @@ from app.core.indexing import index_job
 from app.core.jobs import run_job
 from app.core.state import AppState
 from app.core.store.project import Project
+from app.core.store.selections import save_selection
 from app.core.thumbnails import thumbnail_job
 from app.ui.browser.model import BrokenRole, BrowserModel
 from app.ui.browser.view import BrowserView
@@ -154,6 +155,17 @@ def test_filters_change_the_rows(browser: BrowserWidget, state: AppState, qtbot)
     assert model.rowCount() == 18
     bar.folder.setCurrentIndex(bar.folder.findData("clips"))
     assert model.rowCount() == 6
+
+
+def test_a_selection_saved_after_loading_filters_the_grid(
+    browser: BrowserWidget, state: AppState, project_dir: Path
+) -> None:
+    with Project.open(project_dir) as project:
+        members = np.array([row.id for row in project.samples()][4:7], dtype=np.int64)
+        save_selection(project, "picked", members, {"kind": "test"})
+    state.set_filter(state.filter.with_(selection="picked"))
+    assert sorted(browser.order_ids().tolist()) == members.tolist()
+    assert browser.bar.selection.findData("picked") >= 0
 
 
 def test_sort_by_label_descending(browser: BrowserWidget, state: AppState, qtbot) -> None:

@@ -143,6 +143,17 @@ class BrowserWidget(QWidget):
             self._apply_filter()
         self.view.viewport().update()
 
+    def refresh_saved(self) -> None:
+        """Read saved selections and score names again (after a selection or scoring run)."""
+        if self.data is None or self.project_dir is None:
+            return
+        with Project.open(self.project_dir) as project:
+            self.data.selections = saved_selections(project)
+            self.data.score_keys = score_keys(project)
+        self._scores.clear()
+        self._show_choices()
+        self._apply_filter()
+
     def refresh_thumbnails(self) -> None:
         self.model.refresh_thumbnails()
 
@@ -197,6 +208,9 @@ class BrowserWidget(QWidget):
     # ----------------------------------------------------------------- state
     def _on_state(self, event: Event) -> None:
         if event == "filter":
+            wanted = self.state.filter.selection
+            if self.data is not None and wanted is not None and wanted not in self.data.selections:
+                self.refresh_saved()
             self.bar.show_filter(self.state.filter)
             self._apply_filter()
         elif event == "selection":
