@@ -1,0 +1,139 @@
+"""ClassList: the label source, one button per class with its key and count, and the totals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.active_gui import ClassCounts
+from app.ui.active.keys import NUMBER_KEYS
+from app.ui.tags.commands import quoted
+from app.ui.tags.menu import swatch_icon
+
+FOLDERS, TAGS = 0, 1
+
+
+class ClassList(QWidget):
+    """Shows classes; says what the user asked for through signals, decides nothing itself."""
+
+    label_clicked = Signal(int)
+    remove_clicked = Signal(str)
+    add_clicked = Signal()
+    source_chosen = Signal(bool)  # True: folder names
+    rebuilt = Signal()  # new class buttons exist
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source = QComboBox()
+        self.source.addItem("Folder names", True)
+        self.source.addItem("Tags (classes you define)", False)
+        self.source.setToolTip("Where the labels come from")
+        self.source.activated.connect(lambda i: self.source_chosen.emit(self.source.itemData(i)))
+        self.add_button = QPushButton("Add class\u2026")
+        self.add_button.setToolTip("A class is a tag: a new one, or one you have already")
+        self.add_button.clicked.connect(self.add_clicked)
+        self.grid = QGridLayout()
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(6)
+        self.grid.setVerticalSpacing(3)
+        self.grid.setColumnStretch(0, 1)
+        self.totals = QLabel()
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setEnabled(False)
+        self.buttons: list[QPushButton] = []
+        self.count_labels: list[QLabel] = []
+        self._shape: tuple[object, ...] = ()
+
+        source_row = QHBoxLayout()
+        source_row.addWidget(QLabel("Labels from"))
+        source_row.addWidget(self.source, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(source_row)
+        layout.addLayout(self.grid)
+        layout.addWidget(self.add_button)
+        layout.addWidget(self.totals)
+        layout.addWidget(self.hint)
+
+    def show_classes(
+        self,
+        counts: ClassCounts,
+        from_folders: bool,
+        folders_available: bool,
+        colours: Sequence[str],
+        selected: int,
+    ) -> None:
+        """Show ``counts``; class buttons label the ``selected`` samples (tag classes only)."""
+        self.source.setCurrentIndex(FOLDERS if from_folders else TAGS)
+        self.source.model().item(FOLDERS).setEnabled(folders_available or from_folders)
+        shape = (from_folders, counts.names, tuple(colours))
+        if shape != self._shape:
+            self._rebuild(counts.names, from_folders, colours)
+            self._shape = shape
+            self.rebuilt.emit()
+        for i, (button, label, count) in enumerate(
+            zip(self.buttons, self.count_labels, counts.counts, strict=True)
+        ):
+            label.setText(f"{count:,}")
+            button.setEnabled(not from_folders and selected > 0)
+            if not from_folders:
+                key = f" (key {i + 1})" if i < NUMBER_KEYS else ""
+                what = f"the {selected:,} selected samples" if selected else "the selected samples"
+                button.setToolTip(f"Label {what} {quoted(counts.names[i])}{key}")
+        self.add_button.setVisible(not from_folders)
+        self.totals.setText(
+            f"{counts.labelled:,} labelled \u00b7 {counts.unlabelled:,} unlabelled"
+            + (f" \u00b7 {selected:,} selected" if selected else "")
+        )
+        self.hint.setText(self._hint(counts, from_folders, selected))
+        self.hint.setVisible(bool(self.hint.text()))
+
+    def _hint(self, counts: ClassCounts, from_folders: bool, selected: int) -> str:
+        if from_folders:
+            return "Folder names label the samples. Choose Tags to label by hand."
+        if not counts.names:
+            return "Add a class for each kind of sample; then select samples and press its key."
+        if not selected:
+            return "Select samples in the grid or on the map, then press a class key (1\u20139)."
+        return ""
+
+    def _rebuild(self, names: Sequence[str], from_folders: bool, colours: Sequence[str]) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()  # deleteLater waits for the event loop
+                item.widget().deleteLater()
+        self.buttons, self.count_labels = [], []
+        for i, (name, colour) in enumerate(zip(names, colours, strict=True)):
+            key = f"{i + 1}   " if i < NUMBER_KEYS and not from_folders else ""
+            button = QPushButton(swatch_icon(colour), f"{key}{name}")
+            button.setStyleSheet("text-align: left; padding: 3px 8px;")
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(lambda *_, i=i: self.label_clicked.emit(i))
+            count = QLabel()
+            count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            count.setMinimumWidth(count.fontMetrics().horizontalAdvance("888,888"))
+            self.grid.addWidget(button, i, 0)
+            self.grid.addWidget(count, i, 1)
+            if not from_folders:
+                remove = QToolButton()
+                remove.setText("\u2715")
+                remove.setAutoRaise(True)
+                remove.setToolTip(f"Stop using {quoted(name)} as a class (the tag stays)")
+                remove.clicked.connect(lambda *_, name=name: self.remove_clicked.emit(name))
+                self.grid.addWidget(remove, i, 2)
+            self.buttons.append(button)
+            self.count_labels.append(count)
