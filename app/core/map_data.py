@@ -8,19 +8,20 @@ Colour-by keys are strings shared through the app state: ``"label"``, ``"folder"
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.core.catalog import SampleTable, load_table, score_keys, scores, tag_members
-from app.core.embed import EmbedConfig, embed_job
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.maps import map_job
 from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import Project
+
+if TYPE_CHECKING:
+    from app.core.embed import EmbedConfig
 
 UNLABELLED = "(none)"
 NO_EMBEDDINGS = (
@@ -59,22 +60,33 @@ def load_source(project: Project) -> tuple[MapSource, np.ndarray]:
 def layout_job(
     project_dir: Path, method: str, cancel: CancelToken, params: dict[str, Any] | None = None
 ) -> Job[np.ndarray]:
-    """Lay out the active set; the first report carries the :class:`MapSource`.
+    """Lay out the active set, reporting each layout with the :class:`MapSource` it belongs to.
 
-    Reports ``partial={"kind": "source", "source": ...}`` once, then the layouts that
-    :func:`~app.core.maps.map_job` yields (PCA at once, UMAP as it converges), cached per set.
+    Every ``partial={"kind": "layout", "xy": ..., "source": ...}`` stands on its own (a GUI
+    may skip reports): PCA comes at once, UMAP as it converges; layouts are cached per set.
     """
+    from app.core.maps import map_job  # umap and numba load only when a map is made
+
     with Project.open(project_dir) as project:
         yield Progress("map", 0, None, "reading the embeddings")
         source, vectors = load_source(project)
-    yield Progress("map", 0, None, source.set_name, {"kind": "source", "source": source})
-    return (yield from map_job(vectors, method, params, cancel, cache_dir=source.folder / "maps"))
+    job = map_job(vectors, method, params, cancel, cache_dir=source.folder / "maps")
+    while True:
+        try:
+            progress = next(job)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(progress.partial, dict) and progress.partial.get("kind") == "layout":
+            progress = replace(progress, partial={**progress.partial, "source": source})
+        yield progress
 
 
 def embed_and_layout_job(
     project_dir: Path, config: EmbedConfig, method: str, cancel: CancelToken
 ) -> Job[np.ndarray]:
     """Embed every usable sample with ``config`` (the new set becomes active), then lay it out."""
+    from app.core.embed import embed_job  # torch loads only when something is embedded
+
     with Project.open(project_dir) as project:
         yield from embed_job(project, config, cancel)
     return (yield from layout_job(project_dir, method, cancel))

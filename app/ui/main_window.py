@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QWidget,
 )
@@ -25,12 +26,15 @@ from app.core.state import AppState
 from app.core.store.project import find_project_dir
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
+from app.ui.active import ActiveLearningPanel
 from app.ui.browser.widget import BrowserWidget
 from app.ui.detail.widget import DetailView
 from app.ui.dialogs.import_torchvision import ImportTorchvisionDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.shortcuts import ShortcutsDialog
+from app.ui.lazy_panel import LazyPanel
 from app.ui.log_panel import LogPanel
+from app.ui.map import MapPanel
 from app.ui.menus import build_menus
 from app.ui.opening import (
     LoadedProject,
@@ -41,6 +45,7 @@ from app.ui.opening import (
     open_folder_job,
     open_project_job,
 )
+from app.ui.selection import SelectionPanel
 from app.ui.settings import Settings
 from app.ui.status import StatusPanel, plural
 from app.ui.tags.panel import TagPanel
@@ -62,7 +67,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Sieve")
         self.setWindowIcon(app_icon())
-        self.resize(1200, 780)
+        self.resize(1400, 880)
         self.setAcceptDrops(True)
         self.state = AppState()
         self.runner = runner or JobRunner(self)
@@ -79,8 +84,20 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
         self.setCentralWidget(self.pages)
 
+        self.map_panel = MapPanel(self.state)
+        self.map_dock = self._dock("Map", self.map_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.training = LazyPanel(self._build_training, "Loading the training panel…")
+        self.selection_panel = SelectionPanel(self.state)
+        self.active_panel = ActiveLearningPanel(self.state, self.undo_stack)
         self.tag_panel = TagPanel(self.state, self.undo_stack)
-        self.tags_dock = self._dock("Tags", self.tag_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        self.train_dock = self._dock("Train", _scrolled(self.training), left)
+        self.select_dock = self._dock("Select", _scrolled(self.selection_panel), left)
+        self.label_dock = self._dock("Label", _scrolled(self.active_panel), left)
+        self.tags_dock = self._dock("Tags", self.tag_panel, left)
+        for first, second in zip(self.side_docks(), self.side_docks()[1:], strict=False):
+            self.tabifyDockWidget(first, second)
+        self.train_dock.raise_()
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.log_dock.hide()
@@ -99,8 +116,31 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def side_docks(self) -> list[QDockWidget]:
+        """The tabbed panels on the left, in tab order."""
+        return [self.train_dock, self.select_dock, self.label_dock, self.tags_dock]
+
     def docks(self) -> list[QDockWidget]:
-        return [self.tags_dock, self.log_dock]
+        return [self.map_dock, *self.side_docks(), self.log_dock]
+
+    def _build_training(self) -> QWidget:
+        from app.ui.training import TrainingPanel  # torch loads here, not at start-up
+
+        panel = TrainingPanel(self.state)
+        panel.embed_and_map_requested.connect(self.embed_and_map)
+        if self.project is not None:
+            panel.set_project(self.project.path)
+        return panel
+
+    def training_panel(self) -> Any:
+        """The training panel, built now if its tab was never shown."""
+        return self.training.panel()
+
+    def embed_and_map(self, run_id: int | None) -> None:
+        """Embed with a finished run (None: a quick look) and show the map."""
+        self.map_dock.show()
+        self.map_dock.raise_()
+        self.map_panel.embed_and_map(run_id)
 
     def _connect(self) -> None:
         self.welcome.open_folder_clicked.connect(self.choose_folder)
@@ -113,6 +153,12 @@ class MainWindow(QMainWindow):
         self.browser.failed.connect(lambda message: self.show_error(message, ""))
         self.detail.close_requested.connect(self.show_grid)
         self.tag_panel.tags_changed.connect(self._on_tags_changed)
+        self.selection_panel.tags_changed.connect(self._on_tags_changed)
+        self.active_panel.tags_changed.connect(self._on_tags_changed)
+        self.selection_panel.selections_changed.connect(self.browser.refresh_saved)
+        self.map_panel.sample_clicked.connect(self.show_detail)
+        self.map_panel.train_requested.connect(lambda: self._raise(self.train_dock))
+        self.map_panel.source_changed.connect(self._on_embeddings_changed)
         self.tag_panel.show_tag_requested.connect(
             lambda name: self.state.set_filter(self.state.filter.with_(tag=name))
         )
@@ -193,6 +239,11 @@ class MainWindow(QMainWindow):
         self.browser.set_project(loaded.path)
         self.tag_panel.set_project(loaded.path)
         self.detail.set_project(loaded.path)
+        self.map_panel.set_project(loaded.path)
+        self.selection_panel.set_project(loaded.path)
+        self.active_panel.set_project(loaded.path)
+        if self.training.is_built:
+            self.training_panel().set_project(loaded.path)
         self.pages.setCurrentWidget(self.browser)
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
         self.settings.add_recent_project(loaded.path)
@@ -263,9 +314,28 @@ class MainWindow(QMainWindow):
             f"{plural(self.project.labels, 'label')}"
         )
 
+    def _raise(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
+
+    @Slot()
+    def _on_embeddings_changed(self) -> None:
+        """A new embedding set became active: panels that read embeddings or scores re-read."""
+        self.selection_panel.refresh()
+        self.active_panel.refresh()
+        self.browser.refresh_saved()
+
     @Slot()
     def _on_tags_changed(self) -> None:
-        """Repaint tag dots; a tag filter naming a deleted or renamed tag is dropped."""
+        """Every view of tags re-reads them; a tag filter naming a deleted tag is dropped."""
+        sender = self.sender()
+        if sender is not self.tag_panel:
+            self.tag_panel.refresh()
+        if sender is not self.selection_panel:
+            self.selection_panel.refresh()
+        if sender is not self.active_panel:
+            self.active_panel.refresh()
+        self.map_panel.refresh_colours()
         self.browser.refresh_tags()
         names = {tag.name for tag in self.tag_panel.editor.tags()}
         if self.state.filter.tag is not None and self.state.filter.tag not in names:
@@ -342,6 +412,11 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the running job and the views' loaders (idempotent)."""
         self.runner.shutdown()
+        if self.training.is_built:
+            self.training_panel().shutdown()
+        self.map_panel.shutdown()
+        self.selection_panel.shutdown()
+        self.active_panel.shutdown()
         self.browser.shutdown()
         self.detail.shutdown()
         self.tag_panel.set_project(None)
@@ -351,6 +426,15 @@ class MainWindow(QMainWindow):
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.shutdown()
         super().closeEvent(event)
+
+
+def _scrolled(panel: QWidget) -> QScrollArea:
+    """``panel`` in a scroll area, so a tall panel still fits a short dock."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
 
 
 def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> Path | None:

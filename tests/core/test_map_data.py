@@ -35,11 +35,11 @@ def test_layout_reports_the_source_first_then_the_pca_layout(embedded_project) -
     project, embedding_set = embedded_project
     reports, xy = _drive(layout_job(project.path, "pca", CancelToken()))
     partials = [r.partial for r in reports if r.partial is not None]
-    assert partials[0]["kind"] == "source"
+    assert [p["kind"] for p in partials] == ["layout"]
     source = partials[0]["source"]
     assert source.set_id == embedding_set.id
     assert np.array_equal(source.ids, embedding_set.ids())
-    assert partials[1]["kind"] == "layout"
+    assert np.array_equal(partials[0]["xy"], xy)
     assert xy.shape == (len(source.ids), 2)
     again, cached = _drive(layout_job(project.path, "pca", CancelToken()))
     assert "loaded from cache" in [r.message for r in again]
@@ -93,6 +93,6 @@ def test_embed_and_layout_makes_a_new_active_set(embedded_project) -> None:
     project, old = embedded_project
     config = EmbedConfig(backbone="resnet18_small", weights="none", image_size=16, batch_size=8)
     reports, xy = _drive(embed_and_layout_job(project.path, config, "pca", CancelToken()))
-    sources = [r.partial["source"] for r in reports if r.partial and r.partial["kind"] == "source"]
+    sources = [r.partial["source"] for r in reports if r.partial and r.partial["kind"] == "layout"]
     assert sources[0].set_id != old.id
     assert xy.shape == (12, 2)

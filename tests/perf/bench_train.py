@@ -13,7 +13,7 @@ SGD (momentum 0.9, weight decay 5e-4) with the same cosine schedule, CPU. Measur
 Quality: kNN accuracy (k=200, T=0.1) on the 10k test split with the training images as the bank,
 for both trained backbones and the untrained network.
 
-    python tests/perf/bench_train.py            # 8 epochs each (about 15 minutes on 2 cores)
+    python tests/perf/bench_train.py            # 8 epochs, 2 seeds each (~30 min on 2 cores)
     python tests/perf/bench_train.py --epochs 1 # a quick look
 """
 
@@ -55,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=2, help="training runs per system")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for lightly")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sieve-bench")
     args = parser.parse_args()
@@ -67,12 +68,20 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs")
 
     ceilings = [measure_ceiling()]
-    lightly_rate, lightly_backbone = run_lightly(train_x, args.epochs, args.workers)
-    print(f"lightly: {lightly_rate:,.0f} images/s")
-    ceilings.append(measure_ceiling())
-    sieve_rate, decode_s, sieve_backbone = run_sieve(train_x, train_y, args.epochs, args.work)
-    print(f"sieve:   {sieve_rate:,.0f} images/s (decoding once: {decode_s:.1f} s)")
-    ceilings.append(measure_ceiling())
+    lightly_rates, sieve_rates, decodes = [], [], []
+    models: dict[str, list] = {"lightly": [], "sieve": []}
+    for seed in range(args.seeds):
+        rate, backbone = run_lightly(train_x, args.epochs, args.workers, seed)
+        print(f"lightly (seed {seed}): {rate:,.0f} images/s")
+        lightly_rates.append(rate)
+        models["lightly"].append(backbone)
+        ceilings.append(measure_ceiling())
+        rate, decode_s, backbone = run_sieve(train_x, train_y, args.epochs, args.work, seed)
+        print(f"sieve   (seed {seed}): {rate:,.0f} images/s (decoding once: {decode_s:.1f} s)")
+        sieve_rates.append(rate)
+        decodes.append(decode_s)
+        models["sieve"].append(backbone)
+        ceilings.append(measure_ceiling())
     ceiling = sum(ceilings) / len(ceilings)
     print(
         "ceiling: " + ", ".join(f"{c:,.0f}" for c in ceilings) + f" images/s (mean {ceiling:,.0f})"
@@ -82,38 +91,44 @@ def main() -> None:
     bank_y, query_y = torch.from_numpy(train_y).long(), torch.from_numpy(test_y).long()
     torch.manual_seed(0)
     untrained = build_backbone("resnet18", None, SIZE)
+    untrained_knn = knn_of(untrained, bank_x, bank_y, query_x, query_y)
     knn = {
-        name: knn_of(model, bank_x, bank_y, query_x, query_y)
-        for name, model in (
-            ("untrained", untrained),
-            ("lightly", lightly_backbone),
-            ("sieve", sieve_backbone),
-        )
+        name: [knn_of(model, bank_x, bank_y, query_x, query_y) for model in trained]
+        for name, trained in models.items()
     }
+    lightly_rate, sieve_rate = float(np.mean(lightly_rates)), float(np.mean(sieve_rates))
     rows = [
         [
             "lightly loop",
             f"{lightly_rate:,.0f}",
             "1.00x",
             f"{lightly_rate / ceiling:.2f}x",
-            f"{knn['lightly']:.1%}",
+            _accuracies(knn["lightly"]),
         ],
         [
             "sieve",
             f"{sieve_rate:,.0f}",
             f"{sieve_rate / lightly_rate:.2f}x",
             f"{sieve_rate / ceiling:.2f}x",
-            f"{knn['sieve']:.1%}",
+            _accuracies(knn["sieve"]),
         ],
         ["compute ceiling", f"{ceiling:,.0f}", f"{ceiling / lightly_rate:.2f}x", "1.00x", "-"],
-        ["untrained network", "-", "-", "-", f"{knn['untrained']:.1%}"],
+        ["untrained network", "-", "-", "-", f"{untrained_knn:.1%}"],
     ]
     print_table(
         f"SimCLR (T={TEMPERATURE}), ResNet-18, {SIZE} px, batch {BATCH}, CPU, {args.epochs} "
-        f"epochs on {len(train_x):,} Fashion-MNIST images (kNN k=200 T=0.1 on the test split)",
+        f"epochs on {len(train_x):,} Fashion-MNIST images, {args.seeds} seed(s) each "
+        "(kNN k=200 T=0.1 on the test split: mean [per seed])",
         ["system", "images/s", "vs lightly", "vs ceiling", "kNN accuracy"],
         rows,
     )
+    gap = np.mean(knn["sieve"]) - np.mean(knn["lightly"])
+    print(f"Sieve - lightly kNN accuracy (mean of {args.seeds} seeds): {gap * 100:+.2f} points")
+
+
+def _accuracies(values: list[float]) -> str:
+    each = ", ".join(f"{v:.1%}" for v in values)
+    return f"{np.mean(values):.1%} [{each}]" if len(values) > 1 else each
 
 
 def sieve_model() -> torch.nn.Module:
@@ -157,13 +172,13 @@ class _PILImages(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[index]).convert("RGB"))
 
 
-def run_lightly(images: np.ndarray, epochs: int, workers: int):
+def run_lightly(images: np.ndarray, epochs: int, workers: int, seed: int):
     """lightly's SimCLR example loop; returns (images/s, trained backbone)."""
     from lightly.loss import NTXentLoss
     from lightly.models.modules import SimCLRProjectionHead
     from lightly.transforms import SimCLRTransform
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     resnet = torchvision.models.resnet18()
     backbone = torch.nn.Sequential(*list(resnet.children())[:-1])
     head = SimCLRProjectionHead(512, 512, 128)
@@ -203,7 +218,7 @@ def run_lightly(images: np.ndarray, epochs: int, workers: int):
     return rate, Trunk()
 
 
-def run_sieve(images: np.ndarray, labels: np.ndarray, epochs: int, work: Path):
+def run_sieve(images: np.ndarray, labels: np.ndarray, epochs: int, work: Path, seed: int):
     """Sieve's trainer on a PNG folder of the same images; returns (images/s, decode s, model)."""
     root = work / f"fmnist-png-{len(images)}"
     if not (root / ".done").exists():
@@ -230,6 +245,7 @@ def run_sieve(images: np.ndarray, labels: np.ndarray, epochs: int, work: Path):
             knn_every=0,
             checkpoint_every=0,
             options={"temperature": TEMPERATURE},
+            seed=seed,
         )
         decode = {"s": 0.0}
         started = time.perf_counter()

@@ -1,0 +1,381 @@
+"""MapPanel: the embedding map, wired to the shared app state.
+
+The panel lays out the project's active embedding set on its own :class:`JobRunner` (PCA at
+once, UMAP animating in as it converges; a new request cancels the running one), colours it by
+what the app state's ``colour_by`` names, and turns clicks and lassos into edits of the shared
+selection, so the grid follows. A click also highlights the sample's nearest neighbours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import SieveError
+from app.core.map_data import MapSource, colour_data, colour_keys, embed_and_layout_job, layout_job
+from app.core.nearest import load_embeddings, nearest_ids
+from app.core.state import AppState, Event
+from app.core.store.project import Project
+from app.core.store.thumbs import ThumbCache
+from app.engine import JobRunner
+from app.engine.runner import JobFactory
+from app.ui.scatter import EmbeddingScatter
+from app.ui.status import StatusPanel
+
+NEIGHBOURS = 12
+METHODS = {"UMAP": "umap", "PCA": "pca"}
+QUICK_LOOK = {"backbone": "resnet18", "weights": "imagenet"}
+
+
+class MapPanel(QWidget):
+    """The map of the active embedding set; see the module docstring."""
+
+    sample_clicked = Signal(int)
+    train_requested = Signal()
+    source_changed = Signal()
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.runner = JobRunner(self)
+        self._project_dir: Path | None = None
+        self._source: MapSource | None = None
+        self._vectors: np.ndarray | None = None
+        self._thumbs: ThumbCache | None = None
+        self._shown_layout = False
+        self._shown_count = 0
+        self.xy = np.empty((0, 2), dtype=np.float32)
+        self._pending: tuple[JobFactory, str] | None = None
+
+        self.scatter = EmbeddingScatter()
+        self.scatter.set_card_provider(self._card)
+        self.colour_box = QComboBox()
+        self.colour_box.setToolTip("Colour the points by a label, folder, tag, selection or score")
+        self.method_box = QComboBox()
+        self.method_box.addItems(list(METHODS))
+        self.method_box.setToolTip("UMAP keeps neighbours together; PCA is instant and linear")
+        self.k_box = QSpinBox()
+        self.k_box.setRange(1, 200)
+        self.k_box.setValue(NEIGHBOURS)
+        self.k_box.setToolTip("How many nearest neighbours a click highlights")
+        self.caption = QLabel()
+        self.caption.setObjectName("map-caption")
+        self.job_line = StatusPanel(self.runner)
+        self.job_line.counts_label.hide()
+
+        self.empty_text = QLabel()
+        self.empty_text.setWordWrap(True)
+        self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.train_button = QPushButton("Train a model…")
+        self.quick_button = QPushButton("Quick look (pretrained or random weights)")
+        self.quick_button.setToolTip(
+            "Embed with an ImageNet ResNet-18 (random weights when offline) and map at once"
+        )
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._empty_page())
+        self.pages.addWidget(self.scatter)
+        self._layout_widgets()
+        self._connect()
+        self._show_empty("Open a dataset to see its map.")
+
+    def _empty_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(self.empty_text)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.quick_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        return page
+
+    def _layout_widgets(self) -> None:
+        bar = QHBoxLayout()
+        for text, widget in (
+            ("Colour by", self.colour_box),
+            ("Layout", self.method_box),
+            ("Neighbours", self.k_box),
+        ):
+            bar.addWidget(QLabel(text))
+            bar.addWidget(widget)
+        bar.addWidget(self.caption, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.job_line)
+
+    def _connect(self) -> None:
+        self.state.subscribe(self._on_state)
+        self.scatter.clicked.connect(self._on_clicked)
+        self.scatter.lasso_selected.connect(self._on_lasso)
+        self.scatter.selection_cleared.connect(self.state.clear_selection)
+        self.colour_box.activated.connect(self._on_colour_chosen)
+        self.method_box.activated.connect(lambda _: self.refresh())
+        self.train_button.clicked.connect(self.train_requested)
+        self.quick_button.clicked.connect(lambda: self.embed_and_map(None))
+        self.runner.progress.connect(self._on_progress)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.busy_changed.connect(self._on_busy_changed)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def source(self) -> MapSource | None:
+        return self._source
+
+    def set_project(self, path: Path | None) -> None:
+        """Show ``path``'s map (computing it if needed); None clears the panel."""
+        self._close_thumbs()
+        self._project_dir = Path(path) if path is not None else None
+        self._forget_layout()
+        if path is None:
+            self._pending = None
+            self.runner.cancel()
+            self._show_empty("Open a dataset to see its map.")
+            return
+        self._thumbs = ThumbCache(self._project_dir / "thumbs.sqlite")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Lay out the active embedding set again (a cached layout comes back at once)."""
+        if self._project_dir is None:
+            return
+        project_dir, method = self._project_dir, self.method
+        self._request(lambda cancel: layout_job(project_dir, method, cancel), f"{method} map")
+
+    def embed_and_map(self, run_id: int | None) -> None:
+        """Embed with training run ``run_id`` (None: a quick look) and lay the new set out."""
+        if self._project_dir is None:
+            return
+        from app.core.embed import EmbedConfig  # torch loads only when something is embedded
+
+        config = EmbedConfig(**QUICK_LOOK) if run_id is None else EmbedConfig(run=run_id)
+        project_dir, method = self._project_dir, self.method
+        self._forget_layout()
+        self._request(
+            lambda cancel: embed_and_layout_job(project_dir, config, method, cancel),
+            "Embedding and mapping",
+        )
+
+    @property
+    def method(self) -> str:
+        return METHODS[self.method_box.currentText()]
+
+    def shutdown(self) -> None:
+        self._pending = None
+        self.runner.shutdown()
+        self._close_thumbs()
+
+    # ----------------------------------------------------------------- running
+    def _request(self, factory: JobFactory, name: str) -> None:
+        """Start a job; the latest request wins over a running one."""
+        if self.runner.is_busy:
+            self._pending = (factory, name)
+            self.runner.cancel()
+            return
+        self._shown_layout = False
+        self.runner.start(factory, name)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.job_line.setVisible(busy)
+        if not busy and self._pending is not None:
+            factory, name = self._pending
+            self._pending = None
+            self._shown_layout = False
+            self.runner.start(factory, name)
+
+    @Slot(object)
+    def _on_progress(self, progress: Any) -> None:
+        partial = progress.partial
+        if not isinstance(partial, dict):
+            return
+        if partial.get("kind") == "layout":
+            source = partial["source"]
+            if self._source is None or self._source.set_id != source.set_id:
+                self._take_source(source)
+            self._show_layout(np.asarray(partial["xy"]), partial)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        if self._source is None:
+            self._show_empty(message)
+        else:
+            self.caption.setText(message)
+
+    def _take_source(self, source: MapSource) -> None:
+        changed = self._source is None or self._source.set_id != source.set_id
+        self._source = source
+        loaded = load_embeddings(source.folder)
+        self._vectors = loaded[0] if loaded is not None else None
+        self._fill_colour_box()
+        self._shown_layout = False
+        if changed:
+            self.source_changed.emit()
+
+    def _show_layout(self, xy: np.ndarray, partial: dict[str, Any]) -> None:
+        assert self._source is not None
+        self.xy = xy
+        if self._shown_layout and len(xy) == self._shown_count:
+            self.scatter.set_positions(xy)
+        else:
+            categories, values = self._colours(self.state.colour_by)
+            self.scatter.set_points(xy, categories=categories, values=values)
+            self._shown_layout, self._shown_count = True, len(xy)
+            self._sync_marks()
+            self.pages.setCurrentWidget(self.scatter)
+        epoch = partial.get("epoch")
+        method = str(partial.get("method", "")).upper()
+        where = f", epoch {epoch}" if epoch is not None else ""
+        self.caption.setText(f"{len(xy):,} samples · {method}{where} · {self._source.set_name}")
+
+    def _forget_layout(self) -> None:
+        self._source = None
+        self._vectors = None
+        self._shown_layout = False
+
+    def _show_empty(self, text: str) -> None:
+        self.empty_text.setText(text)
+        has_project = self._project_dir is not None
+        self.train_button.setVisible(has_project)
+        self.quick_button.setVisible(has_project)
+        self.pages.setCurrentIndex(0)
+        self.caption.clear()
+
+    # ---------------------------------------------------------------- colours
+    def _fill_colour_box(self) -> None:
+        assert self._project_dir is not None
+        with Project.open(self._project_dir) as project:
+            keys = colour_keys(project)
+        self.colour_box.blockSignals(True)
+        self.colour_box.clear()
+        for key, title in keys:
+            self.colour_box.addItem(title, key)
+        if self.state.colour_by is None:
+            self.state.set_colour_by("label" if self._has_labels() else "folder")
+        self._select_colour_item(self.state.colour_by)
+        self.colour_box.blockSignals(False)
+
+    def refresh_colours(self) -> None:
+        """Re-read what the map can colour by (tags or scores changed) and recolour."""
+        if self._source is not None:
+            self._fill_colour_box()
+            self._recolour()
+
+    def _has_labels(self) -> bool:
+        return self._source is not None and bool(self._source.table.labels)
+
+    def _select_colour_item(self, key: str | None) -> None:
+        index = self.colour_box.findData(key)
+        if index < 0 and key is not None:
+            self.colour_box.addItem(key, key)
+            index = self.colour_box.count() - 1
+        self.colour_box.setCurrentIndex(max(index, 0))
+
+    @Slot(int)
+    def _on_colour_chosen(self, index: int) -> None:
+        self.state.set_colour_by(self.colour_box.itemData(index))
+
+    def _colours(self, key: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self._source is None or key is None or self._project_dir is None:
+            return None, None
+        if key == "selection":
+            inside = np.isin(self._source.ids, self.state.selected)
+            return np.where(inside, "selected", "not selected").astype(object), None
+        try:
+            with Project.open(self._project_dir) as project:
+                return colour_data(project, self._source, key)
+        except SieveError as error:
+            self.caption.setText(str(error))
+            return None, None
+
+    def _recolour(self) -> None:
+        if not self._shown_layout:
+            return
+        categories, values = self._colours(self.state.colour_by)
+        self.scatter.set_colours(categories=categories, values=values)
+
+    # ------------------------------------------------------- state <-> scatter
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Map rows of sample ids (the set's ids are ascending); unknown ids are dropped."""
+        if self._source is None or not len(ids):
+            return np.empty(0, dtype=np.int64)
+        known = self._source.ids
+        position = np.searchsorted(known, ids).clip(0, max(len(known) - 1, 0))
+        return position[known[position] == ids]
+
+    def _sync_marks(self) -> None:
+        self.scatter.set_selection(self._rows(self.state.selected))
+        self.scatter.set_highlight(self._rows(self.state.highlighted))
+        current = self.state.current
+        rows = self._rows(np.array([current], dtype=np.int64)) if current is not None else []
+        self.scatter.set_current(int(rows[0]) if len(rows) else None)
+
+    def _on_state(self, event: Event) -> None:
+        if not self._shown_layout:
+            return
+        if event == "colour_by":
+            self._select_colour_item(self.state.colour_by)
+            self._recolour()
+        elif event in ("selection", "highlight", "current"):
+            self._sync_marks()
+            if event == "selection" and self.state.colour_by == "selection":
+                self._recolour()
+
+    @Slot(int)
+    def _on_clicked(self, row: int) -> None:
+        if self._source is None or row < 0:
+            return
+        sample_id = int(self._source.ids[row])
+        self.state.select([sample_id])
+        self.state.set_current(sample_id)
+        self.state.set_highlight(self.neighbours_of(sample_id))
+        self.sample_clicked.emit(sample_id)
+
+    def neighbours_of(self, sample_id: int) -> np.ndarray:
+        """The ``k`` nearest samples of ``sample_id`` in the active set, best first."""
+        if self._source is None or self._vectors is None:
+            return np.empty(0, dtype=np.int64)
+        found, _ = nearest_ids(self._vectors, self._source.ids, sample_id, self.k_box.value())
+        return found
+
+    @Slot(object, str)
+    def _on_lasso(self, rows: np.ndarray, mode: str) -> None:
+        if self._source is not None:
+            self.state.select(self._source.ids[np.asarray(rows, dtype=np.int64)], mode)
+
+    # --------------------------------------------------------------- hover card
+    def _card(self, row: int) -> tuple[QPixmap | None, str]:
+        if self._source is None or not 0 <= row < len(self._source.ids):
+            return None, ""
+        sample_id = int(self._source.ids[row])
+        table_row = int(self._source.rows[row])
+        name = self._source.table.name(table_row) if table_row >= 0 else f"sample {sample_id}"
+        pixmap = None
+        data = self._thumbs.get(sample_id) if self._thumbs is not None else None
+        if data:
+            pixmap = QPixmap()
+            pixmap.loadFromData(data)
+        return pixmap, name
+
+    def _close_thumbs(self) -> None:
+        if self._thumbs is not None:
+            self._thumbs.close()
+            self._thumbs = None

@@ -1,0 +1,112 @@
+"""The map panel on a real embedded project: layout, colours, click, lasso, shared state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from app.core.nearest import nearest_ids
+from app.core.state import AppState
+from app.ui.map import MapPanel
+
+
+@pytest.fixture
+def panel(qtbot, embedded_project) -> Iterator[MapPanel]:
+    project, _ = embedded_project
+    state = AppState()
+    widget = MapPanel(state)
+    qtbot.addWidget(widget)
+    widget.resize(640, 520)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.method_box.setCurrentText("PCA")
+    widget.set_project(project.path)
+    qtbot.waitUntil(lambda: not widget.runner.is_busy and len(widget.xy) == 12, timeout=20_000)
+    yield widget
+    widget.shutdown()
+
+
+def pixel(panel: MapPanel, row: int) -> QPoint:
+    x, y = panel.scatter.map_to_widget(panel.xy[row])[0]
+    return QPoint(int(np.floor(x)), int(np.floor(y)))
+
+
+def test_the_map_appears_coloured_by_label(panel: MapPanel, screenshots) -> None:
+    assert panel.pages.currentWidget() is panel.scatter
+    assert panel.state.colour_by == "label"
+    assert panel.colour_box.currentData() == "label"
+    assert "12 samples" in panel.caption.text() and "PCA" in panel.caption.text()
+    panel.grab().save(str(screenshots / "map_panel.png"))
+
+
+def test_a_click_selects_the_sample_and_highlights_its_neighbours(qtbot, panel: MapPanel) -> None:
+    row = 5
+    sample_id = int(panel.source.ids[row])
+    with qtbot.waitSignal(panel.sample_clicked) as clicked:
+        QTest.mouseClick(panel.scatter, Qt.MouseButton.LeftButton, pos=pixel(panel, row))
+    assert clicked.args == [sample_id]
+    assert panel.state.current == sample_id
+    assert panel.state.selected.tolist() == [sample_id]
+    vectors = np.load(panel.source.folder / "vectors.npy")
+    expected, _ = nearest_ids(vectors, panel.source.ids, sample_id, panel.k_box.value())
+    assert sorted(panel.state.highlighted.tolist()) == sorted(expected.tolist())
+    assert sample_id not in panel.state.highlighted
+
+
+def test_a_lasso_edits_the_shared_selection(qtbot, panel: MapPanel) -> None:
+    corners = panel.scatter.map_to_widget(panel.xy)
+    left, top = corners.min(axis=0) - 8
+    right, bottom = corners.max(axis=0) + 8
+    path = [QPoint(int(left), int(top)), QPoint(int(right), int(top))]
+    path += [QPoint(int(right), int(bottom)), QPoint(int(left), int(bottom))]
+    QTest.mousePress(panel.scatter, Qt.MouseButton.LeftButton, pos=path[0])
+    for point in path[1:]:
+        for step in range(1, 11):
+            previous = path[path.index(point) - 1]
+            QTest.mouseMove(panel.scatter, previous + (point - previous) * step / 10)
+    QTest.mouseRelease(panel.scatter, Qt.MouseButton.LeftButton, pos=path[-1])
+    assert panel.state.selected.tolist() == sorted(panel.source.ids.tolist())
+    QTest.keyClick(panel.scatter, Qt.Key.Key_Escape)
+    assert len(panel.state.selected) == 0
+
+
+def test_colour_by_follows_the_state_and_the_combo(panel: MapPanel) -> None:
+    panel.state.set_colour_by("folder")
+    assert panel.colour_box.currentData() == "folder"
+    index = panel.colour_box.findData("selection")
+    panel.colour_box.activated.emit(index)
+    assert panel.state.colour_by == "selection"
+    panel.state.select(panel.source.ids[:3])
+    assert panel.scatter.legend.isVisible()
+
+
+def test_the_state_selection_shows_on_the_map(panel: MapPanel) -> None:
+    panel.state.select(panel.source.ids[[1, 4]])
+    assert panel.scatter.selected_rows().tolist() == [1, 4]
+
+
+def test_without_embeddings_it_offers_training_and_a_quick_look(qtbot, tmp_path) -> None:
+    from app.core.indexing import IndexOptions, index_job
+    from app.core.jobs import CancelToken, run_job
+    from app.core.store.project import Project
+    from tests.factories import make_dataset
+
+    root = make_dataset(tmp_path / "data", {"a": 2}, size=(16, 16))
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project, IndexOptions(), CancelToken()))
+        path = project.path
+    widget = MapPanel(AppState())
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.set_project(path)
+    qtbot.waitUntil(lambda: not widget.runner.is_busy, timeout=10_000)
+    assert widget.pages.currentIndex() == 0
+    assert "No embeddings yet" in widget.empty_text.text()
+    assert widget.quick_button.isVisible() and widget.train_button.isVisible()
+    with qtbot.waitSignal(widget.train_requested):
+        widget.train_button.click()
+    widget.shutdown()
