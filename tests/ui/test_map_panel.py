@@ -110,3 +110,19 @@ def test_without_embeddings_it_offers_training_and_a_quick_look(qtbot, tmp_path)
     with qtbot.waitSignal(widget.train_requested):
         widget.train_button.click()
     widget.shutdown()
+
+
+def test_the_view_follows_umap_until_the_user_moves_it(qtbot, embedded_project) -> None:
+    project, _ = embedded_project
+    widget = MapPanel(AppState())
+    qtbot.addWidget(widget)
+    widget.resize(600, 500)
+    widget.show()
+    widget.set_project(project.path)
+    qtbot.waitUntil(lambda: not widget.runner.is_busy and len(widget.xy) == 12, timeout=120_000)
+    assert "UMAP" in widget.caption.text()
+    pixels = widget.scatter.map_to_widget(widget.xy)
+    size = widget.scatter.size()
+    assert (pixels >= 0).all() and (pixels[:, 0] <= size.width()).all()
+    assert (pixels[:, 1] <= size.height()).all()
+    widget.shutdown()

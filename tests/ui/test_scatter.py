@@ -196,11 +196,17 @@ def test_set_colours_switches_colours_without_moving_points(scatter):
     assert colour_at(scatter, point) == MISSING
 
 
-def test_set_positions_keeps_the_view_and_moves_the_points(scatter):
+def test_set_positions_follows_the_points_until_the_user_moves_the_view(scatter, qtbot):
     xy, _ = grid_points()
     scatter.set_selection([5])
+    spread = xy * 10 + 100  # a UMAP epoch spreading out
+    scatter.set_positions(spread)
+    corners = scatter.map_to_widget(spread)
+    assert (corners >= 0).all() and (corners[:, 0] <= scatter.width()).all()
+    assert (corners[:, 1] <= scatter.height()).all()
+    drag(scatter, [QPoint(200, 200), QPoint(260, 230)], button=Qt.MouseButton.RightButton)
     view = scatter.view()
-    moved = xy + 0.5
+    moved = spread + 0.5
     scatter.set_positions(moved)
     assert scatter.view() == view
     x, y = scatter.map_to_widget(moved[5])[0]

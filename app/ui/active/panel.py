@@ -46,7 +46,7 @@ from app.ui.active.history import RoundHistory
 from app.ui.active.jobs import RoundOutcome, fit_job, load_rounds_job, round_job
 from app.ui.active.keys import NumberKeys
 from app.ui.active.labeller import TO_LABEL_TAG, Labeller
-from app.ui.active.progress import ProgressLine
+from app.ui.job_progress import JobProgress
 from app.ui.tags.commands import quoted, samples_text
 from app.ui.tags.editor import PALETTE
 
@@ -89,7 +89,7 @@ class ActiveLearningPanel(QWidget):
         self.probe_box = ProbeBox()
         self.batch_box = BatchBox()
         self.history = RoundHistory()
-        self.progress = ProgressLine(self.runner)
+        self.progress = JobProgress(self.runner)
         self._build_layout()
 
         self.keys = NumberKeys(self.press_number, self)

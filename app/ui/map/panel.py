@@ -33,8 +33,8 @@ from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
+from app.ui.job_progress import JobProgress
 from app.ui.scatter import EmbeddingScatter
-from app.ui.status import StatusPanel
 
 NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
@@ -74,8 +74,7 @@ class MapPanel(QWidget):
         self.k_box.setToolTip("How many nearest neighbours a click highlights")
         self.caption = QLabel()
         self.caption.setObjectName("map-caption")
-        self.job_line = StatusPanel(self.runner)
-        self.job_line.counts_label.hide()
+        self.job_line = JobProgress(self.runner)
 
         self.empty_text = QLabel()
         self.empty_text.setWordWrap(True)
@@ -195,7 +194,6 @@ class MapPanel(QWidget):
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
-        self.job_line.setVisible(busy)
         if not busy and self._pending is not None:
             factory, name = self._pending
             self._pending = None

@@ -62,6 +62,7 @@ class EmbeddingScatter(QWidget):
         self._scene = Scene()
         self._view = Viewport()
         self._fitted = False
+        self._user_moved = False
         self._tool = "lasso"
         self._gesture: Gesture | None = None
         self._card_provider: CardProvider | None = None
@@ -97,9 +98,12 @@ class EmbeddingScatter(QWidget):
         self.update()
 
     def set_positions(self, xy: np.ndarray) -> None:
-        """Moves the same N points (a UMAP epoch), keeping colours, marks and the view."""
+        """Moves the same N points (a UMAP epoch), keeping colours and marks.
+
+        The view follows the points (refits) until the user pans or zooms; then it stays put.
+        """
         self._scene.set_positions(xy)
-        if not self._fitted:
+        if not self._fitted or not self._user_moved:
             self.fit_view()
         self.update()
 
@@ -140,6 +144,7 @@ class EmbeddingScatter(QWidget):
 
     # --------------------------------------------------------------------- view
     def fit_view(self) -> None:
+        self._user_moved = False
         bounds = self._scene.data_bounds()
         self._fitted = bounds is not None
         if bounds is None:
@@ -153,6 +158,7 @@ class EmbeddingScatter(QWidget):
 
     def set_view(self, view: Viewport) -> None:
         self._view = view.resized(self.width(), self.height())
+        self._user_moved = True
         self.update()
 
     def map_to_widget(self, xy: np.ndarray) -> np.ndarray:
@@ -244,6 +250,7 @@ class EmbeddingScatter(QWidget):
         delta = gesture.move(event.position())
         if gesture.dragging and gesture.kind == "pan":
             self._view = self._view.panned(delta.x(), delta.y())
+            self._user_moved = True
         if gesture.dragging:
             self.update()
 
@@ -275,6 +282,7 @@ class EmbeddingScatter(QWidget):
             return
         at = event.position()
         self._view = self._view.zoomed(WHEEL_NOTCH**notches, at.x(), at.y())
+        self._user_moved = True
         self._hide_card()
         self.update()
 

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QPushButton,
-    QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +34,7 @@ from app.core.jobs import Progress
 from app.core.ssl.trainer import TrainResult
 from app.core.state import AppState, Event
 from app.engine import JobRunner
+from app.ui.job_progress import JobProgress
 from app.ui.training.curves import LiveCurves
 from app.ui.training.estimate_box import CpuEstimate
 from app.ui.training.export_dialog import SUFFIXES, ExportDialog, ExportRequest
@@ -49,12 +50,12 @@ from app.ui.training.jobs import (
 )
 from app.ui.training.messages import MessageLabel
 from app.ui.training.preview import DEBOUNCE_MS, AugmentPreview
-from app.ui.training.progress import JobProgress
 from app.ui.training.run_list import RunList
 from app.ui.training.validation import check_config
 
 Phase = Literal["idle", "running", "pausing", "stopping", "paused"]
-SETTINGS_WIDTH = 380
+TABS_MIN_HEIGHT = 420
+CURVES_TAB, PREVIEW_TAB, RUNS_TAB = 0, 1, 2
 
 
 class TrainingPanel(QWidget):
@@ -124,18 +125,6 @@ class TrainingPanel(QWidget):
         settings.addWidget(self.progress)
         settings_box = QGroupBox("Settings")
         settings_box.setLayout(settings)
-        scroll = QScrollArea()
-        scroll.setWidget(settings_box)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(SETTINGS_WIDTH)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-        middle = QSplitter(Qt.Orientation.Vertical)
-        middle.addWidget(self._boxed("Augmentation preview", self.preview))
-        middle.addWidget(self._boxed("Training", self.curves))
-        middle.setStretchFactor(1, 1)
-
         runs = QWidget()
         runs_layout = QVBoxLayout(runs)
         runs_layout.setContentsMargins(0, 0, 0, 0)
@@ -143,14 +132,17 @@ class TrainingPanel(QWidget):
         runs_layout.addWidget(self.export_progress)
         runs_layout.addWidget(self.export_message)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(middle)
-        split.addWidget(self._boxed("Runs", runs))
-        split.setStretchFactor(1, 3)
-        split.setStretchFactor(2, 2)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.curves, "Live curves")
+        self.tabs.addTab(self.preview, "Augmentations")
+        self.tabs.addTab(runs, "Runs")
+        self.tabs.setMinimumHeight(TABS_MIN_HEIGHT)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(settings_box)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
-        split.setSizes([SETTINGS_WIDTH, 680, 440])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
@@ -286,6 +278,7 @@ class TrainingPanel(QWidget):
             return False
         self.session = session
         self.phase = "running"
+        self.tabs.setCurrentIndex(CURVES_TAB)
         self.paused_run = None
         self._listed_run = None
         self.message.clear_message()
@@ -332,6 +325,7 @@ class TrainingPanel(QWidget):
             "success",
         )
         self.refresh_runs(select=result.run_id)
+        self.tabs.setCurrentIndex(RUNS_TAB)
         self._update_controls()
 
     @Slot(str, str)

@@ -1,6 +1,6 @@
-"""A job's progress inside the panel: what it is doing, a bar, and Cancel.
+"""A job's progress inside a panel: what it is doing, a bar with rate and ETA, and Cancel.
 
-The status bar follows the main window's runner; the training panel's runners report here.
+The status bar follows the main window's runner; each panel's own runner reports here.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.core.jobs import Progress
+from app.core.jobs import Progress, RateMeter, format_duration
 from app.engine import JobRunner
 
 
@@ -27,6 +27,8 @@ class JobProgress(QWidget):
         self._runner = runner
         self._on_cancel = on_cancel or runner.cancel
         self._name = ""
+        self._stage = ""
+        self._meter = RateMeter()
         self.text = QLabel()
         self.text.setTextFormat(Qt.TextFormat.PlainText)
         self.text.setWordWrap(True)
@@ -51,7 +53,7 @@ class JobProgress(QWidget):
 
     @Slot(str)
     def _on_started(self, name: str) -> None:
-        self._name = name
+        self._name, self._stage = name, ""
         self.text.setText(f"{name}…")
         self.bar.setRange(0, 0)
         self.cancel_button.setEnabled(True)
@@ -59,10 +61,15 @@ class JobProgress(QWidget):
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
         self.text.setText(progress.message or f"{self._name} · {progress.stage}")
+        if progress.stage != self._stage:
+            self._stage, self._meter = progress.stage, RateMeter()
+        self._meter.update(progress.done)
         if progress.total:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(min(progress.done, progress.total))
-            self.bar.setFormat(f"{progress.stage} · {progress.done:,} / {progress.total:,}")
+            eta = self._meter.eta(progress.done, progress.total)
+            left = f" · ETA {format_duration(eta)}" if eta is not None else ""
+            self.bar.setFormat(f"{progress.done:,} / {progress.total:,}{left}")
         else:
             self.bar.setRange(0, 0)
 
