@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from app.core.active_gui import UNCERTAINTY_KEY
 from app.core.active_loop import (
     NEEDS_TYPICALITY,
     RECOMMENDED,
@@ -31,7 +32,6 @@ from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
 ROUNDS_FILE = "active/rounds.json"
-UNCERTAINTY_KEY = "active_uncertainty"
 HELD_OUT = 0.2
 MIN_FOR_ACCURACY = 10
 

@@ -31,10 +31,6 @@ def tag(project: Project, name: str, ids: list[int]) -> None:
     project.add_tag(project.create_tag(name), ids)
 
 
-def test_uncertainty_key_is_the_rounds_key() -> None:
-    assert UNCERTAINTY_KEY == active_rounds.UNCERTAINTY_KEY
-
-
 def test_label_source_defaults_to_folders_and_is_remembered(embedded_project) -> None:
     project, _ = embedded_project
     assert load_label_source(project) == LabelSource(from_folders=True)
