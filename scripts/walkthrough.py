@@ -140,14 +140,27 @@ def select(window: MainWindow, folder: Path) -> None:
 
 
 def active_round(window: MainWindow, folder: Path) -> None:
+    """Label by hand with tag classes: pick a batch, label it as a user would, fit, repeat."""
     window.label_dock.raise_()
     panel = window.active_panel
-    panel.use_folders(True)
-    for _ in range(2):
-        panel.next_batch()
+    panel.use_folders(False)
+    table = window.browser.data.table
+    names = list(table.labels)
+    for name in names:
+        panel.add_class(name)
+    panel.batch_box.size.setValue(30)
+    for _ in range(3):
+        assert panel.next_batch(), "the next batch did not start"
         wait_until(lambda: not panel.runner.is_busy, "active-learning round")
-    panel.fit_probe()
-    wait_until(lambda: not panel.runner.is_busy, "probe")
+        picks = window.state.selected
+        rows = table.row_of(picks)
+        for index, name in enumerate(names):
+            members = picks[table.label_code[rows] == table.labels.index(name)]
+            if len(members):
+                window.state.select(members)
+                panel.label_class(index)
+        panel.fit_probe()
+        wait_until(lambda: not panel.runner.is_busy, "probe")
     shot(window, folder, "12-active-learning")
     shot(window.label_dock, folder, "13-label-panel")
 

@@ -53,6 +53,8 @@ from app.ui.theme import app_icon
 from app.ui.welcome import WelcomePage
 
 log = logging.getLogger("sieve")
+SIDE_WIDTH = 440
+MAP_WIDTH = 620
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +100,8 @@ class MainWindow(QMainWindow):
         for first, second in zip(self.side_docks(), self.side_docks()[1:], strict=False):
             self.tabifyDockWidget(first, second)
         self.train_dock.raise_()
+        horizontal = Qt.Orientation.Horizontal
+        self.resizeDocks([self.train_dock, self.map_dock], [SIDE_WIDTH, MAP_WIDTH], horizontal)
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.log_dock.hide()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -74,6 +75,7 @@ class MapPanel(QWidget):
         self.k_box.setToolTip("How many nearest neighbours a click highlights")
         self.caption = QLabel()
         self.caption.setObjectName("map-caption")
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.job_line = JobProgress(self.runner)
 
         self.empty_text = QLabel()
@@ -243,6 +245,7 @@ class MapPanel(QWidget):
         method = str(partial.get("method", "")).upper()
         where = f", epoch {epoch}" if epoch is not None else ""
         self.caption.setText(f"{len(xy):,} samples · {method}{where} · {self._source.set_name}")
+        self.caption.setToolTip(self.caption.text())
 
     def _forget_layout(self) -> None:
         self._source = None
@@ -330,6 +333,8 @@ class MapPanel(QWidget):
         if not self._shown_layout:
             return
         if event == "colour_by":
+            if self.colour_box.findData(self.state.colour_by) < 0:
+                self._fill_colour_box()  # a score or tag made after the map was shown
             self._select_colour_item(self.state.colour_by)
             self._recolour()
         elif event in ("selection", "highlight", "current"):

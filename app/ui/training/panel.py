@@ -137,6 +137,7 @@ class TrainingPanel(QWidget):
         self.tabs.addTab(self.preview, "Augmentations")
         self.tabs.addTab(runs, "Runs")
         self.tabs.setMinimumHeight(TABS_MIN_HEIGHT)
+        self.tabs.setCurrentIndex(PREVIEW_TAB)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(settings_box)
