@@ -43,12 +43,29 @@ def positive_float(text: str) -> float:
     return value
 
 
+class SelfTestAction(argparse.Action):
+    """``--self-test [WORK_DIR]``: like ``--version``, runs at once and exits (0 passed, 1 not)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from app.self_test import run_self_test
+
+        parser.exit(run_self_test(values or None))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sieve",
         description="Curate image and video datasets with self-supervised learning.",
     )
     parser.add_argument("--version", action="version", version=f"sieve {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action=SelfTestAction,
+        nargs="?",
+        metavar="WORK_DIR",
+        help="check this installation on the demo dataset, headless, in a temporary folder "
+        "(inside WORK_DIR when given) and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Sieve")
         self.setWindowIcon(app_icon())
-        self.resize(1400, 880)
+        self.resize(1600, 960)
         self.setAcceptDrops(True)
         self.state = AppState()
         self.runner = runner or JobRunner(self)
@@ -100,8 +100,6 @@ class MainWindow(QMainWindow):
         for first, second in zip(self.side_docks(), self.side_docks()[1:], strict=False):
             self.tabifyDockWidget(first, second)
         self.train_dock.raise_()
-        horizontal = Qt.Orientation.Horizontal
-        self.resizeDocks([self.train_dock, self.map_dock], [SIDE_WIDTH, MAP_WIDTH], horizontal)
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.log_dock.hide()
@@ -177,7 +175,13 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        else:  # docks get their sizes once the window is laid out
+            QTimer.singleShot(0, self, self._default_dock_sizes)
         self.browser.set_thumbnail_size(self.settings.thumbnail_size())
+
+    def _default_dock_sizes(self) -> None:
+        horizontal = Qt.Orientation.Horizontal
+        self.resizeDocks([self.train_dock, self.map_dock], [SIDE_WIDTH, MAP_WIDTH], horizontal)
 
     # ---------------------------------------------------------------- opening
     def open_path(self, path: str | Path, project_dir: str | Path | None = None) -> None:

@@ -309,7 +309,8 @@ class EmbeddingScatter(QWidget):
 
     # ------------------------------------------------------------------- layout
     def resizeEvent(self, event: QResizeEvent) -> None:
-        if self._fitted and event.oldSize().isValid() and min(event.oldSize().toTuple()) > 0:
+        old_size_valid = event.oldSize().isValid() and min(event.oldSize().toTuple()) > 0
+        if self._fitted and self._user_moved and old_size_valid:
             self._view = self._view.resized(self.width(), self.height())
         else:
             self.fit_view()
