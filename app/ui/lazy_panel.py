@@ -1,37 +1,49 @@
-"""LazyPanel: a dock's content built the first time it is shown.
+"""LazyPanel: a dock's content built once it is first shown, its heavy imports done off-thread.
 
-The training panel needs torch, which takes seconds to import; the window starts without it and
-builds the panel only when the user first opens its tab.
+The training panel needs torch, which takes seconds to import; the window starts without it.
+On the first show a worker thread imports the panel's modules while the window stays
+responsive, then the panel is built on the GUI thread (cheap, as the modules are loaded).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import logging
+import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+log = logging.getLogger("sieve")
+
 
 class LazyPanel(QWidget):
-    """Builds its panel soon after the first show (or on :meth:`panel`); emits ``built(panel)``.
-
-    The first show only schedules the build, so the window paints before the import runs.
-    """
+    """Builds its panel after the first show (or at once on :meth:`panel`); emits ``built``."""
 
     built = Signal(QWidget)
+    _imported = Signal()
 
     def __init__(
-        self, build: Callable[[], QWidget], waiting_text: str, parent: QWidget | None = None
+        self,
+        build: Callable[[], QWidget],
+        waiting_text: str,
+        modules: tuple[str, ...] = (),
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._build = build
+        self._modules = modules
         self._panel: QWidget | None = None
+        self._loading = False
         self._waiting = QLabel(waiting_text)
         self._waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addWidget(self._waiting)
+        self._imported.connect(self.panel, Qt.ConnectionType.QueuedConnection)
 
     @property
     def is_built(self) -> bool:
@@ -48,5 +60,16 @@ class LazyPanel(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if self._panel is None:
-            QTimer.singleShot(0, self, self.panel)
+        if self._panel is None and not self._loading:
+            self._loading = True
+            threading.Thread(target=self._import, name="sieve-preload", daemon=True).start()
+
+    def _import(self) -> None:
+        """Import the panel's modules (worker thread); a failure surfaces when it is built."""
+        for name in self._modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the build on the GUI thread reports it
+                log.exception("preloading %s failed", name)
+        with contextlib.suppress(RuntimeError):  # the panel was deleted while importing
+            self._imported.emit()

@@ -88,7 +88,9 @@ class MainWindow(QMainWindow):
 
         self.map_panel = MapPanel(self.state)
         self.map_dock = self._dock("Map", self.map_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.training = LazyPanel(self._build_training, "Loading the training panel…")
+        self.training = LazyPanel(
+            self._build_training, "Loading the training panel…", ("app.ui.training.panel",)
+        )
         self.selection_panel = SelectionPanel(self.state)
         self.active_panel = ActiveLearningPanel(self.state, self.undo_stack)
         self.tag_panel = TagPanel(self.state, self.undo_stack)
