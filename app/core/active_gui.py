@@ -14,7 +14,6 @@ import numpy as np
 
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.store.embedding_sets import require_active_set
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -132,13 +131,10 @@ def fit_probe_job(
     """
     from app.core.active_loop import uncertainty
     from app.core.active_probe import fit_probe
-    from app.core.active_rounds import held_out_accuracy, list_rounds, project_labels
+    from app.core.active_rounds import held_out_accuracy, labelled_embeddings, list_rounds
 
-    embedding_set = require_active_set(project)
     yield Progress("probe", 0, None, "reading embeddings and labels")
-    vectors = np.asarray(embedding_set.vectors(mmap=False), dtype=np.float32)
-    ids = embedding_set.ids()
-    labels, names = project_labels(project, ids, label_tags)
+    _, vectors, ids, labels, names = labelled_embeddings(project, label_tags)
     rows = np.flatnonzero(labels >= 0)
     present = len(np.unique(labels[rows]))
     if present < MIN_CLASSES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,6 +83,25 @@ def project_labels(
     return labels, list(label_tags)
 
 
+class Labelled(NamedTuple):
+    """The active set's vectors with a class index per row (-1: unlabelled)."""
+
+    set_id: int
+    vectors: np.ndarray
+    ids: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+
+
+def labelled_embeddings(project: Project, label_tags: list[str] | None = None) -> Labelled:
+    """The active set's embeddings and labels (from folders, or from ``label_tags``)."""
+    embedding_set = require_active_set(project)
+    vectors = np.asarray(embedding_set.vectors(mmap=False), dtype=np.float32)
+    ids = embedding_set.ids()
+    labels, names = project_labels(project, ids, label_tags)
+    return Labelled(embedding_set.id, vectors, ids, labels, names)
+
+
 def held_out_accuracy(
     embeddings: np.ndarray, rows: np.ndarray, labels: np.ndarray, seed: int = 0
 ) -> tuple[float | None, int]:
@@ -115,11 +135,8 @@ def active_round_job(
         raise SieveError(f"unknown strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
     if n < 1:
         raise SieveError(f"the batch needs at least one sample, not {n}")
-    embedding_set = require_active_set(project)
     yield Progress("active", 0, None, "reading embeddings and labels")
-    vectors = np.asarray(embedding_set.vectors(mmap=False), dtype=np.float32)
-    ids = embedding_set.ids()
-    labels, names = project_labels(project, ids, label_tags)
+    set_id, vectors, ids, labels, names = labelled_embeddings(project, label_tags)
     rows = np.flatnonzero(labels >= 0)
     if len(rows) == len(ids):
         raise SieveError(f"all {len(ids):,} samples have a label already: nothing left to pick")
@@ -156,7 +173,7 @@ def active_round_job(
         accuracy=accuracy,
         held_out=held,
         picked=picked,
-        embedding_set=embedding_set.id,
+        embedding_set=set_id,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     save_round(project, record)
