@@ -3,9 +3,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.sieve-installed
 ORACLES := $(VENV)/.sieve-oracles
+PACKAGING := $(VENV)/.sieve-packaging
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo test lint format bench-index clean
+.PHONY: setup run demo test lint format bench-index clean bundle bundle-test install-desktop \
+	uninstall-desktop
 
 setup: $(STAMP)
 
@@ -37,6 +39,26 @@ format: setup
 
 bench-index: setup
 	$(BIN)/python tests/perf/bench_index.py
+
+# The desktop bundle dist/Sieve (docs/packaging.md): PyInstaller, then its smoke test.
+$(PACKAGING): $(STAMP)
+	$(BIN)/python -m pip --disable-pip-version-check -q install -e ".[packaging]"
+	touch $@
+
+bundle: $(PACKAGING)
+	PYTHON=$(BIN)/python bash packaging/build.sh
+
+bundle-test: bundle
+	bash packaging/bundle_test.sh dist/Sieve
+
+# Menu entry, icons and "Open with Sieve" for folders, for this user (the bundle once built).
+DESKTOP_EXEC ?= $(abspath $(if $(wildcard dist/Sieve/Sieve),dist/Sieve/Sieve,$(BIN)/sieve))
+
+install-desktop: setup
+	$(BIN)/python packaging/desktop.py install --exec "$(DESKTOP_EXEC)"
+
+uninstall-desktop: setup
+	$(BIN)/python packaging/desktop.py uninstall
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

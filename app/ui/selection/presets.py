@@ -26,9 +26,10 @@ class Preset:
 
 
 RECOMMENDED = Preset(
-    "Recommended (typical + diverse)",
-    "Recommended for choosing what to label next: typical samples spread over the data "
-    "(typicality\u00b3 \u00d7 diversity).",
+    "Recommended without labels (typical + diverse)",
+    "The best label-free way to choose what to label first: typical samples spread over the "
+    "data (typicality\u00b3 \u00d7 diversity). Once samples are labelled, the Label tab adds "
+    "the probe's margin uncertainty, the benchmark's winner.",
     DEFAULT_STRATEGIES,
 )
 CUSTOM = Preset("Custom", "Your own combination of the rows below.", ())
