@@ -27,15 +27,15 @@ demo: setup
 	$(BIN)/sieve demo
 
 lint: setup
-	$(BIN)/ruff check app tests scripts
-	$(BIN)/ruff format --check app tests scripts
+	$(BIN)/ruff check app tests scripts packaging
+	$(BIN)/ruff format --check app tests scripts packaging
 
 test: lint $(ORACLES)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 format: setup
-	$(BIN)/ruff format app tests scripts
-	$(BIN)/ruff check --fix app tests scripts
+	$(BIN)/ruff format app tests scripts packaging
+	$(BIN)/ruff check --fix app tests scripts packaging
 
 bench-index: setup
 	$(BIN)/python tests/perf/bench_index.py
