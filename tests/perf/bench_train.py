@@ -83,9 +83,8 @@ def main() -> None:
         models["sieve"].append(backbone)
         ceilings.append(measure_ceiling())
     ceiling = float(np.median(ceilings))
-    print(
-        "ceiling: " + ", ".join(f"{c:,.0f}" for c in ceilings) + f" images/s (median {ceiling:,.0f})"
-    )
+    measured = ", ".join(f"{c:,.0f}" for c in ceilings)
+    print(f"ceiling: {measured} images/s (median {ceiling:,.0f})")
 
     bank_x, query_x = preprocess(train_x), preprocess(test_x)
     bank_y, query_y = torch.from_numpy(train_y).long(), torch.from_numpy(test_y).long()
