@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import SieveError
 from app.core.selection_spec import SelectSpec, next_selection_name
+from app.ui.compact import compact
 from app.ui.selection.jobs import PoolInfo
 from app.ui.selection.presets import (
     CUSTOM,
@@ -53,7 +54,7 @@ class StrategyComposer(QWidget):
         self._auto_name = ""
         self._applying = False
 
-        self.preset = QComboBox()
+        self.preset = compact(QComboBox(), 16)
         for preset in PRESETS:
             self.preset.addItem(preset.label)
             self.preset.setItemData(
@@ -66,14 +67,15 @@ class StrategyComposer(QWidget):
 
         self.balance_by = _combo(BALANCE_BY, "Steer the picks' class shares")
         self.balance_target = _combo(BALANCE_TARGETS, "The class shares to aim for")
-        self.dedupe = QCheckBox("Skip near-duplicates closer than")
+        self.dedupe = QCheckBox("Skip near-duplicates")
         self.dedupe.setToolTip("Diversity stops once every candidate is this close to a pick")
         self.min_distance = QDoubleSpinBox(decimals=2, minimum=0.01, maximum=2.0, singleStep=0.02)
         self.min_distance.setValue(DUPLICATE_DISTANCE)
+        self.min_distance.setPrefix("closer than ")
         self.min_distance.setToolTip(
             "Distance between unit embeddings (0 to 2); 0.32 is cosine similarity 0.95"
         )
-        self.exclude = QComboBox()
+        self.exclude = compact(QComboBox())
         self.exclude.setToolTip("Samples with this tag (e.g. already labelled) are never picked")
         self.count = QSpinBox(minimum=1, maximum=1_000_000_000, value=100)
         self.count.setGroupSeparatorShown(True)
@@ -91,7 +93,6 @@ class StrategyComposer(QWidget):
         size.addWidget(self.count, 1)
         size.addWidget(self.percent, 1)
         size.addWidget(self.unit)
-        size.addWidget(self.pool_label, 1)
         balance = QHBoxLayout()
         balance.addWidget(self.balance_by, 1)
         balance.addWidget(self.balance_target, 1)
@@ -101,6 +102,7 @@ class StrategyComposer(QWidget):
         dedupe.addStretch(1)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Preset", self.preset)
         form.addRow("", self.preset_tip)
         form.addRow("Strategies", self.strategies)
@@ -108,6 +110,7 @@ class StrategyComposer(QWidget):
         form.addRow("Duplicates", dedupe)
         form.addRow("Exclude tag", self.exclude)
         form.addRow("Pick", size)
+        form.addRow("", self.pool_label)
         seed = QHBoxLayout()
         seed.addWidget(self.seed)
         seed.addStretch(2)
@@ -226,7 +229,7 @@ class StrategyComposer(QWidget):
 
 
 def _combo(items: Sequence[tuple[str, object]], tip: str) -> QComboBox:
-    combo = QComboBox()
+    combo = compact(QComboBox())
     combo.setToolTip(tip)
     for text, data in items:
         combo.addItem(text, data)

@@ -16,6 +16,7 @@ from typing import TypeVar
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Signal
 from PySide6.QtWidgets import (
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -87,15 +88,12 @@ class SelectionPanel(QWidget):
         picks_layout = QVBoxLayout(picks)
         picks_layout.setContentsMargins(0, 4, 0, 0)
         picks_layout.addWidget(self.table, 1)
-        buttons = QHBoxLayout()
-        for button in (
-            self.tag_button,
-            self.rename_button,
-            self.delete_button,
-            self.clear_button,
-            self.export_button,
-        ):
-            buttons.addWidget(button)
+        buttons = QGridLayout()  # two rows, so the panel fits a narrow dock
+        edits = (self.tag_button, self.rename_button, self.delete_button)
+        for column, button in enumerate(edits):
+            buttons.addWidget(button, 0, column)
+        buttons.addWidget(self.clear_button, 1, 0)
+        buttons.addWidget(self.export_button, 1, 1, 1, 2)
         picks_layout.addLayout(buttons)
         self.tabs = QTabWidget()
         self.tabs.addTab(picks, "Picks")

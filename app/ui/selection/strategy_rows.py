@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SieveError
+from app.ui.compact import compact
 
 # (shown text, row kind, tooltip)
 KINDS: tuple[tuple[str, str, str], ...] = (
@@ -43,13 +44,12 @@ class StrategyRow(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.kind = QComboBox()
+        self.kind = compact(QComboBox())
         for text, kind, tip in KINDS:
             self.kind.addItem(text, kind)
             self.kind.setItemData(self.kind.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.target = QComboBox()
+        self.target = compact(QComboBox(), 6)
         self.target.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.target.setMinimumContentsLength(6)
         self.strength = QDoubleSpinBox()
         self.strength.setRange(-10.0, 10.0)
         self.strength.setSingleStep(0.5)
