@@ -23,7 +23,7 @@ from app.ui.detail.loader import to_qimage
 
 VIEWS = 8
 COLUMNS = 4
-TILE = 88
+TILE = 80
 DEBOUNCE_MS = 200
 
 
@@ -52,9 +52,8 @@ class AugmentPreview(QWidget):
 
         self.source_label = self._tile()
         self.source_caption = QLabel("sample")
-        self.source_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.source_caption.setWordWrap(True)
-        self.source_caption.setMaximumWidth(TILE + 16)
+        self.source_caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.view_labels = [self._tile() for _ in range(VIEWS)]
         self.caption = QLabel()
         self.caption.setWordWrap(True)
@@ -62,19 +61,16 @@ class AugmentPreview(QWidget):
         self.shuffle_button.setToolTip("Draw other random views")
         self.shuffle_button.clicked.connect(self.shuffle)
 
-        source = QVBoxLayout()
+        source = QHBoxLayout()  # the sample above its views, so the preview fits a narrow dock
         source.addWidget(self.source_label)
-        source.addWidget(self.source_caption)
-        source.addStretch(1)
+        source.addWidget(self.source_caption, 1)
         grid = QGridLayout()
         grid.setSpacing(4)
         for index, label in enumerate(self.view_labels):
             grid.addWidget(label, index // COLUMNS, index % COLUMNS)
-        tiles = QHBoxLayout()
+        tiles = QVBoxLayout()
         tiles.addLayout(source)
-        tiles.addSpacing(8)
         tiles.addLayout(grid)
-        tiles.addStretch(1)
         footer = QHBoxLayout()
         footer.addWidget(self.caption, 1)
         footer.addWidget(self.shuffle_button)
