@@ -109,7 +109,12 @@ def train_job(
         record = distributed.broadcast_object(
             create_run(project, config) if distributed.rank() == 0 else None
         )
-    trainer = Trainer(project, record, config, images, device)
+    try:
+        trainer = Trainer(project, record, config, images, device)
+    except Exception as error:
+        if distributed.rank() == 0 and resume is None:  # a new run that never started
+            project.update_run(record.id, status="failed", metrics={"error": str(error)})
+        raise
     return (yield from trainer.run(cancel))
 
 

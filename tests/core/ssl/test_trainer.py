@@ -143,6 +143,15 @@ def test_bad_settings_are_refused_before_any_work(project):
     assert project.summary()["runs"] == []
 
 
+def test_a_run_that_cannot_start_is_marked_failed(project, tmp_path):
+    missing = tmp_path / "no-such-weights.pt"
+    with pytest.raises(SieveError) as raised:
+        train(project, tiny(weights=str(missing)))
+    (run,) = project.training_runs()
+    assert run["status"] == "failed"
+    assert str(raised.value) in get_run(project, run["id"]).metrics["error"]
+
+
 def test_trained_backbone_matches_the_checkpoint(project):
     result, _ = train(project, tiny(epochs=1))
     backbone, record = trained_backbone(project)
