@@ -1,7 +1,8 @@
 """A linear probe on embeddings: multinomial logistic regression fitted with full-batch L-BFGS.
 
 The loss (mean cross-entropy plus ``weight_decay * |W|^2``) is convex and the weights start at
-zero, so a fit has no randomness: the same labelled rows give the same probe.
+zero, so a fit has no randomness: the same labelled rows give the same probe. torch is imported
+by the fit only, so reading round histories (the GUI's Label panel) stays torch-free.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from app.core.active import softmax
 
@@ -50,6 +49,9 @@ def fit_probe(
     weight_decay: float = WEIGHT_DECAY,
 ) -> Probe:
     """Fit a probe on labelled rows (``labels`` any integers, one per row of ``embeddings``)."""
+    import torch
+    import torch.nn.functional as F
+
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(embeddings) or not len(labels):
         raise ValueError(f"{len(labels)} labels for {len(embeddings)} embeddings")

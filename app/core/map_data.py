@@ -65,11 +65,11 @@ def layout_job(
     Every ``partial={"kind": "layout", "xy": ..., "source": ...}`` stands on its own (a GUI
     may skip reports): PCA comes at once, UMAP as it converges; layouts are cached per set.
     """
-    from app.core.maps import map_job  # umap and numba load only when a map is made
-
     with Project.open(project_dir) as project:
         yield Progress("map", 0, None, "reading the embeddings")
         source, vectors = load_source(project)
+    from app.core.maps import map_job  # umap and numba load only when there is a map to make
+
     job = map_job(vectors, method, params, cancel, cache_dir=source.folder / "maps")
     while True:
         try:

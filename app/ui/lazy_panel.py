@@ -1,8 +1,11 @@
-"""LazyPanel: a dock's content built once it is first shown, its heavy imports done off-thread.
+"""LazyPanel: a dock's content built once it is shown and wanted, its heavy imports off-thread.
 
 The training panel needs torch, which takes seconds to import; the window starts without it.
-On the first show a worker thread imports the panel's modules while the window stays
-responsive, then the panel is built on the GUI thread (cheap, as the modules are loaded).
+Once the panel is both shown (:meth:`set_shown`: its dock's tab is the current one) and
+allowed (:meth:`allow`: a project is open, so indexing is over), a worker thread imports its
+modules, then the panel is built on the GUI thread (cheap, as the modules are loaded). Loading
+a C extension holds the GIL, so even off-thread the import costs the GUI short stalls: it
+must not overlap the start-up or indexing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 log = logging.getLogger("sieve")
@@ -30,15 +32,20 @@ class LazyPanel(QWidget):
         self,
         build: Callable[[], QWidget],
         waiting_text: str,
+        loading_text: str,
         modules: tuple[str, ...] = (),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._build = build
         self._modules = modules
+        self._loading_text = loading_text
         self._panel: QWidget | None = None
+        self._allowed = False
+        self._shown = False
         self._loading = False
         self._waiting = QLabel(waiting_text)
+        self._waiting.setWordWrap(True)
         self._waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -58,10 +65,22 @@ class LazyPanel(QWidget):
             self.built.emit(self._panel)
         return self._panel
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
+    def allow(self) -> None:
+        """From now on, being shown loads the panel (now, if it is shown)."""
+        self._allowed = True
+        if self._shown:
+            self._start_loading()
+
+    def set_shown(self, shown: bool) -> None:
+        """Whether the user sees the panel (its dock's tab is the current one)."""
+        self._shown = shown
+        if shown and self._allowed:
+            self._start_loading()
+
+    def _start_loading(self) -> None:
         if self._panel is None and not self._loading:
             self._loading = True
+            self._waiting.setText(self._loading_text)
             threading.Thread(target=self._import, name="sieve-preload", daemon=True).start()
 
     def _import(self) -> None:

@@ -89,7 +89,10 @@ class MainWindow(QMainWindow):
         self.map_panel = MapPanel(self.state)
         self.map_dock = self._dock("Map", self.map_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training = LazyPanel(
-            self._build_training, "Loading the training panel…", ("app.ui.training.panel",)
+            self._build_training,
+            "Open a dataset folder (or the demo) to train a model on it.",
+            "Loading the training panel…",
+            ("app.ui.training.panel",),
         )
         self.selection_panel = SelectionPanel(self.state)
         self.active_panel = ActiveLearningPanel(self.state, self.undo_stack)
@@ -101,7 +104,8 @@ class MainWindow(QMainWindow):
         self.tags_dock = self._dock("Tags", self.tag_panel, left)
         for first, second in zip(self.side_docks(), self.side_docks()[1:], strict=False):
             self.tabifyDockWidget(first, second)
-        self.train_dock.raise_()
+        self.tags_dock.raise_()  # Train loads torch: only once the user opens it
+        self.train_dock.visibilityChanged.connect(self.training.set_shown)
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.log_dock.hide()
@@ -254,6 +258,7 @@ class MainWindow(QMainWindow):
         self.active_panel.set_project(loaded.path)
         if self.training.is_built:
             self.training_panel().set_project(loaded.path)
+        self.training.allow()
         self.pages.setCurrentWidget(self.browser)
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
         self.settings.add_recent_project(loaded.path)

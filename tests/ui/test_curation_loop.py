@@ -77,6 +77,7 @@ def test_train_map_click_lasso_select_and_export_on_the_demo(
     preset = selection.composer.preset
     preset.setCurrentIndex(preset.findText("Diverse", Qt.MatchFlag.MatchStartsWith))
     selection.composer.count.setValue(50)
+    qtbot.waitUntil(selection.run_button.isEnabled, timeout=WAIT_MS)  # the new set is read
     qtbot.mouseClick(selection.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.state.filter.selection is not None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not selection.runner.is_busy, timeout=WAIT_MS)
