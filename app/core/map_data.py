@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 UNLABELLED = "(none)"
 NO_EMBEDDINGS = (
-    "No embeddings yet: train a model in the Training panel and press 'Embed and map', "
+    "No embeddings yet: train a model in the Train tab and press 'Embed and map', "
     "or embed with random weights for a quick look."
 )
 
