@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     from app.core.active_rounds import Round
 
 UNCERTAINTY_COLOUR = f"score:{UNCERTAINTY_KEY}"
-EMBED_FIRST = "Embed the dataset first: Training \u2192 Embed and map"
+EMBED_FIRST = (
+    "Embed the dataset first: Train \u2192 Runs \u2192 Embed and map (or the map's Quick look)"
+)
 NO_PROJECT = "Open a project to run active learning."
 WARNING_STYLE = "color: #e8a33d;"
 
