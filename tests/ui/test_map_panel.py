@@ -126,3 +126,11 @@ def test_the_view_follows_umap_until_the_user_moves_it(qtbot, embedded_project) 
     assert (pixels >= 0).all() and (pixels[:, 0] <= size.width()).all()
     assert (pixels[:, 1] <= size.height()).all()
     widget.shutdown()
+
+
+def test_source_changed_fires_once_per_new_set_not_per_refresh(qtbot, panel: MapPanel) -> None:
+    seen: list[bool] = []
+    panel.source_changed.connect(lambda: seen.append(True))
+    panel.refresh()
+    qtbot.waitUntil(lambda: not panel.runner.is_busy and panel.source is not None, timeout=20_000)
+    assert seen == []

@@ -59,6 +59,7 @@ class MapPanel(QWidget):
         self._thumbs: ThumbCache | None = None
         self._shown_layout = False
         self._shown_count = 0
+        self._announced_set: int | None = None  # the set last announced by source_changed
         self.xy = np.empty((0, 2), dtype=np.float32)
         self._pending: tuple[JobFactory, str] | None = None
 
@@ -145,6 +146,7 @@ class MapPanel(QWidget):
         """Show ``path``'s map (computing it if needed); None clears the panel."""
         self._close_thumbs()
         self._project_dir = Path(path) if path is not None else None
+        self._announced_set = None
         self._forget_layout()
         if path is None:
             self._pending = None
@@ -221,7 +223,8 @@ class MapPanel(QWidget):
             self.caption.setText(message)
 
     def _take_source(self, source: MapSource) -> None:
-        changed = self._source is None or self._source.set_id != source.set_id
+        changed = source.set_id != self._announced_set
+        self._announced_set = source.set_id
         self._source = source
         loaded = load_embeddings(source.folder)
         self._vectors = loaded[0] if loaded is not None else None
