@@ -9,6 +9,7 @@ augmentation generator). It contains only tensors and plain containers, so it lo
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,15 @@ from app.core.errors import SieveError
 from app.core.store.arrays import atomic_file
 
 FORMAT = "sieve-checkpoint"
+DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class CheckpointDiskFull(SieveError):
+    """The disk filled up while a checkpoint was written; the previous checkpoint is intact."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"disk full while saving the checkpoint to {path}")
+        self.path = path
 
 
 @dataclass
@@ -48,6 +58,10 @@ def save_checkpoint(
     scaler: torch.amp.GradScaler | None,
     state: TrainState,
 ) -> None:
+    """Write the checkpoint to a temp file, then replace ``path`` with it in one rename.
+
+    A failed write removes the temp file and leaves the previous checkpoint as it was.
+    """
     payload = {
         "format": FORMAT,
         "version": 1,
@@ -63,8 +77,26 @@ def save_checkpoint(
     try:
         with atomic_file(path) as handle:
             torch.save(payload, handle)
-    except OSError as error:
-        raise SieveError(f"cannot write the checkpoint {path}: {error}") from error
+    except Exception as error:
+        if is_disk_full(error):
+            raise CheckpointDiskFull(path) from error
+        if isinstance(error, OSError):
+            raise SieveError(f"cannot write the checkpoint {path}: {error}") from error
+        raise
+
+
+def is_disk_full(error: BaseException | None) -> bool:
+    """Whether ``error`` or an error it arose from is "no space left" (or over quota).
+
+    torch's writer sometimes reports a failed write as a RuntimeError raised from the OSError.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -9,7 +9,9 @@ takes its slice of every global batch and only rank 0 writes to the project.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -27,6 +29,7 @@ from app.core.ssl import distributed
 from app.core.ssl.augment import IMAGENET_MEAN, IMAGENET_STD, BatchAugment, preset
 from app.core.ssl.backbones import build_backbone, resolve_backbone_name
 from app.core.ssl.checkpoint import (
+    CheckpointDiskFull,
     Position,
     TrainState,
     load_checkpoint,
@@ -48,6 +51,8 @@ from app.core.ssl.runs import (
     run_folder,
 )
 from app.core.store.project import Project
+
+log = logging.getLogger("sieve")
 
 MAX_WARMUP_FRACTION = 0.25
 """Warm-up never takes more than this share of a run (short runs would barely train)."""
@@ -225,12 +230,12 @@ class Trainer:
         try:
             yield from self._prefill(cancel)
             yield from self._epochs(cancel)
-        except (JobCancelled, KeyboardInterrupt, GeneratorExit):
             self._save()
-            self._write_status("stopped")
+        except (JobCancelled, KeyboardInterrupt, GeneratorExit):
+            self._stop()
             raise
         except torch.OutOfMemoryError as error:
-            self._write_status("failed", error="out of GPU memory")
+            self._fail("out of GPU memory")
             smaller = max(2, self.batch_size // 2)
             raise SieveError(
                 f"out of GPU memory at batch size {self.batch_size} "
@@ -238,9 +243,8 @@ class Trainer:
                 f"try --batch-size {smaller}"
             ) from error
         except BaseException as error:
-            self._write_status("failed", error=str(error) or type(error).__name__)
+            self._fail(str(error) or type(error).__name__)
             raise
-        self._save()
         self._write_status(FINISHED)
         return TrainResult(
             self.record.id,
@@ -250,6 +254,24 @@ class Trainer:
             self.checkpoint_path,
             self.messages,
         )
+
+    def _stop(self) -> None:
+        """Checkpoint a cancelled run and mark it stopped (failed if the checkpoint cannot be
+        written: that error then replaces the cancellation)."""
+        try:
+            self._save()
+        except SieveError as error:
+            self._fail(str(error))
+            raise
+        self._write_status("stopped")
+
+    def _fail(self, error: str) -> None:
+        """Mark the run failed; a store that cannot be written (a full disk) leaves it running,
+        which lists as interrupted once this process ends, and must not hide ``error``."""
+        try:
+            self._write_status("failed", error=error)
+        except (sqlite3.Error, OSError):
+            log.warning("cannot mark run %d failed (%s)", self.record.id, error, exc_info=True)
 
     def _prefill(self, cancel: CancelToken) -> Iterator[Progress]:
         """Fill memory banks with real keys before the first step of a new run."""
@@ -463,18 +485,25 @@ class Trainer:
     def _save(self) -> None:
         if self._saved_step == self.state.position.global_step and self.state.position.step == 0:
             return
-        self._saved_step = self.state.position.global_step
         self.state.rng = self._rng_states()
-        if self.rank != 0:
-            return
-        save_checkpoint(
-            self.checkpoint_path,
-            self.config.to_dict(),
-            self.method,
-            self.optimizer,
-            self.scaler,
-            self.state,
-        )
+        if self.rank == 0:
+            try:
+                save_checkpoint(
+                    self.checkpoint_path,
+                    self.config.to_dict(),
+                    self.method,
+                    self.optimizer,
+                    self.scaler,
+                    self.state,
+                )
+            except CheckpointDiskFull as error:
+                hint = self._resume_hint()
+                raise SieveError(f"{error}: free space and resume with {hint}") from error
+        self._saved_step = self.state.position.global_step
+
+    def _resume_hint(self) -> str:
+        run = self.record.id
+        return f"'sieve train {self.project.path} --resume {run}' (in the app: Train, Runs, Resume)"
 
     def _resume(self) -> None:
         payload = load_checkpoint(self.checkpoint_path)
