@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from app.core.data.scan import kind_of, label_of, scan_folder
+from app.core.data.scan import Skipped, kind_of, label_of, readable_name, scan_folder
 from tests.factories import write_image
 
 
@@ -61,3 +61,66 @@ def test_labels_from_first_level_folder():
     assert label_of("cats/sub/a.png") == "cats"
     assert label_of("a.png") is None
     assert kind_of("x.Mkv") == "video" and kind_of("x.gif") is None
+
+
+def nest(root, levels: int, name: str = "d"):
+    """``root/name/name/...`` ``levels`` deep, made one level at a time; the deepest folder."""
+    folder = root
+    for _ in range(levels):
+        folder = folder / name
+        folder.mkdir(parents=True)
+    return folder
+
+
+def test_a_deep_tree_is_walked_in_order(tmp_path):
+    deepest = nest(tmp_path, 1200)
+    write_image(deepest / "bottom.png")
+    write_image(tmp_path / "d" / "z.png")
+    write_image(tmp_path / "top.png")
+    skipped = []
+    found = relpaths(tmp_path, skipped=skipped)
+    assert found == ["d/" * 1200 + "bottom.png", "d/z.png", "top.png"]
+    assert skipped == []
+
+
+def test_an_unreadable_folder_is_skipped_with_a_reason(tmp_path, monkeypatch):
+    write_image(tmp_path / "a" / "one.png")
+    write_image(tmp_path / "locked" / "two.png")
+    write_image(tmp_path / "z.png")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path) == os.fspath(tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    skipped = []
+    assert relpaths(tmp_path, skipped=skipped) == ["a/one.png", "z.png"]
+    assert skipped == [Skipped("locked", "permission denied")]
+
+
+def test_a_path_over_the_system_limit_is_skipped_with_a_reason(tmp_path):
+    write_image(tmp_path / "ok.png")
+    name = "n" * 200
+    fd = os.open(tmp_path, os.O_RDONLY)
+    depth = 0
+    try:
+        while depth * (len(name) + 1) < 4300:
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd, depth = inner, depth + 1
+    finally:
+        os.close(fd)
+    skipped = []
+    assert relpaths(tmp_path, skipped=skipped) == ["ok.png"]
+    assert len(skipped) == 1 and skipped[0].reason == "path too long for the system"
+    assert skipped[0].relpath.startswith(f"{name}/{name}/")
+
+
+def test_names_that_are_not_utf8_keep_their_bytes(tmp_path):
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.png"
+    write_image(tmp_path / os.fsdecode(raw))
+    assert [os.fsencode(p) for p in relpaths(tmp_path)] == [b"caf\xe9.png"]
+    assert readable_name(os.fsdecode(b"caf\xe9.png")) == "caf\ufffd.png"

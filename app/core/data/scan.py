@@ -1,11 +1,14 @@
 """Walking a dataset folder: which files are samples, in a stable order, safely.
 
 Hidden files and folders and the project folder are skipped; folder symlinks are followed once
-(loops are cut); labels come from the first-level sub-folder.
+(loops are cut); labels come from the first-level sub-folder. The walk keeps its own stack, so any
+depth works; what cannot be read (permissions, over-long paths) is reported, not fatal.
+Names that are not valid UTF-8 keep their bytes as surrogate escapes (as ``os.scandir`` gives).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +33,14 @@ class FoundFile:
     broken_link: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A path below the root that could not be read, and why."""
+
+    relpath: str
+    reason: str
+
+
 def kind_of(name: str) -> str | None:
     """'image', 'video' or None (not a sample) from a file name's extension, in any case."""
     suffix = os.path.splitext(name)[1].lower()
@@ -50,12 +61,39 @@ def scan_folder(
     root: str | os.PathLike,
     exclude: Iterable[str | os.PathLike] = (),
     cancel: CancelToken | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> Iterator[FoundFile]:
-    """Yield every image and video below ``root`` in sorted order of relative path."""
+    """Yield every image and video below ``root`` in sorted order of relative path.
+
+    Folders and files that cannot be read are passed over and, when ``skipped`` is given,
+    appended to it with the reason.
+    """
     root = Path(root)
     excluded = {_identity(Path(p)) for p in exclude if Path(p).exists()}
     seen_dirs = {_identity(root)}
-    yield from _walk(root, "", excluded, seen_dirs, cancel)
+    skipped = [] if skipped is None else skipped
+    stack = [("", iter(_listing(root, "", skipped)))]
+    while stack:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        prefix, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        relpath = f"{prefix}{entry.name}"
+        if _is_dir(entry, relpath, skipped):
+            if _enter(entry, relpath, excluded, seen_dirs, skipped):
+                stack.append((f"{relpath}/", iter(_listing(Path(entry.path), relpath, skipped))))
+            continue
+        found = _found(entry, relpath, skipped)
+        if found is not None:
+            yield found
+
+
+def readable_name(relpath: str) -> str:
+    """``relpath`` for display: bytes that are not UTF-8 are shown as U+FFFD."""
+    return relpath.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -63,45 +101,65 @@ def _identity(path: Path) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
-def _walk(
-    folder: Path,
-    prefix: str,
-    excluded: set[tuple[int, int]],
-    seen_dirs: set[tuple[int, int]],
-    cancel: CancelToken | None,
-) -> Iterator[FoundFile]:
-    if cancel is not None:
-        cancel.raise_if_cancelled()
+def _why(error: OSError) -> str:
+    """A short reason for a path that could not be read."""
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.ENAMETOOLONG:
+        return "path too long for the system"
+    return error.strerror or type(error).__name__
+
+
+def _listing(folder: Path, relpath: str, skipped: list[Skipped]) -> list[os.DirEntry]:
+    """The folder's visible entries sorted by name; none (and a note) if it cannot be read."""
     try:
         with os.scandir(folder) as entries:
-            listing = sorted(
+            return sorted(
                 (entry for entry in entries if not entry.name.startswith(".")),
                 key=lambda entry: entry.name,
             )
-    except OSError:
-        return
-    for entry in listing:
-        relpath = f"{prefix}{entry.name}"
-        try:
-            is_dir = entry.is_dir(follow_symlinks=True)
-        except OSError:
-            is_dir = False
-        if is_dir:
-            try:
-                identity = _identity(Path(entry.path))
-            except OSError:
-                continue
-            if identity in excluded or identity in seen_dirs:
-                continue
-            seen_dirs.add(identity)
-            yield from _walk(Path(entry.path), f"{relpath}/", excluded, seen_dirs, cancel)
-            continue
-        kind = kind_of(entry.name)
-        if kind is None:
-            continue
-        try:
-            stat = entry.stat(follow_symlinks=True)
-        except OSError:
-            yield FoundFile(relpath, kind, 0, 0, broken_link=True)
-            continue
-        yield FoundFile(relpath, kind, stat.st_size, stat.st_mtime_ns)
+    except OSError as error:
+        skipped.append(Skipped(relpath or ".", _why(error)))
+        return []
+
+
+def _is_dir(entry: os.DirEntry, relpath: str, skipped: list[Skipped]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError as error:
+        skipped.append(Skipped(relpath, _why(error)))
+        return False
+
+
+def _enter(
+    entry: os.DirEntry,
+    relpath: str,
+    excluded: set[tuple[int, int]],
+    seen_dirs: set[tuple[int, int]],
+    skipped: list[Skipped],
+) -> bool:
+    """Whether to walk into a folder: not excluded, not seen before (a link loop), readable."""
+    try:
+        identity = _identity(Path(entry.path))
+    except OSError as error:
+        skipped.append(Skipped(relpath, _why(error)))
+        return False
+    if identity in excluded or identity in seen_dirs:
+        return False
+    seen_dirs.add(identity)
+    return True
+
+
+def _found(entry: os.DirEntry, relpath: str, skipped: list[Skipped]) -> FoundFile | None:
+    """The sample file ``entry`` is, if any; a dangling link is found as a broken link."""
+    kind = kind_of(entry.name)
+    if kind is None:
+        return None
+    try:
+        stat = entry.stat(follow_symlinks=True)
+    except FileNotFoundError:
+        return FoundFile(relpath, kind, 0, 0, broken_link=True)
+    except OSError as error:
+        skipped.append(Skipped(relpath, _why(error)))
+        return None
+    return FoundFile(relpath, kind, stat.st_size, stat.st_mtime_ns)
