@@ -68,15 +68,17 @@ def cmd_import_predictions(args: argparse.Namespace) -> int:
 
 
 def cmd_label_next(args: argparse.Namespace) -> int:
-    from app.cli_embed import run_cancellable
+    from app.cli_embed import live_rows, run_cancellable
     from app.core.active_rounds import active_round_job
+    from app.core.store.embedding_sets import require_active_set
     from app.core.store.project import Project
 
     label_tags = [t.strip() for t in args.label_tags.split(",")] if args.label_tags else None
     cancel = CancelToken()
     with Project.open(args.project) as project:
+        live = live_rows(project, require_active_set(project))
         job = active_round_job(
-            project, args.n, cancel, args.strategy, label_tags, args.seed, args.tag
+            project, args.n, cancel, args.strategy, label_tags, args.seed, args.tag, live
         )
         record = run_cancellable(job, cancel)
         rows = project.samples_by_id(record.picked.tolist())

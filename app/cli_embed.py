@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,14 @@ def active_set(project, set_id: int | None):
     return embedding_set
 
 
+def live_rows(project, embedding_set):
+    """The set's rows whose samples remain; says on stderr how many were dropped, if any."""
+    live = embedding_set.live(project)
+    if live.note:
+        print(live.note, file=sys.stderr)
+    return live
+
+
 def run_cancellable(job, cancel: CancelToken):
     printer = TrainPrinter(quiet=False)
     with stop_on_ctrl_c(cancel):
@@ -158,12 +167,13 @@ def cmd_map(args: argparse.Namespace) -> int:
         params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric}
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
-        vectors, ids = embedding_set.vectors(), embedding_set.ids()
+        live = live_rows(project, embedding_set)
         cache = embedding_set.folder / "maps"
         xy = run_cancellable(
-            map_job(vectors, args.method, params, CancelToken(), cache_dir=cache), CancelToken()
+            map_job(live.vectors, args.method, params, CancelToken(), cache_dir=cache),
+            CancelToken(),
         )
-        names = _names(project, ids)
+        names = _names(project, live.ids)
     if args.out:
         _write_map_csv(Path(args.out), names, xy)
     if args.json:
@@ -225,7 +235,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
-        index = NeighborIndex.for_set(embedding_set)
+        index = NeighborIndex.for_set(embedding_set, live_rows(project, embedding_set))
         if args.sample is not None:
             sample_id = _sample_id(project, args.sample)
             ids, sims = index.nearest_to_sample(sample_id, args.k)
@@ -271,8 +281,10 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
-        scores = run_cancellable(score_job(project, embedding_set, cancel, args.threshold), cancel)
-        ids = embedding_set.ids()
+        live = live_rows(project, embedding_set)
+        job = score_job(project, embedding_set, cancel, args.threshold, live=live)
+        scores = run_cancellable(job, cancel)
+        ids = live.ids
         names = _names(project, ids)
     groups = []
     for number in range(int(scores.duplicate_group.max()) + 1 if len(ids) else 0):
@@ -303,8 +315,9 @@ def cmd_export_embeddings(args: argparse.Namespace) -> int:
     path = Path(args.out)
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
+        live = live_rows(project, embedding_set)
         job = export_embeddings_job(
-            project, embedding_set, path, args.format, cancel, overwrite=args.overwrite
+            project, embedding_set, path, args.format, cancel, overwrite=args.overwrite, live=live
         )
         count = run_cancellable(job, cancel)
     print(f"wrote {count:,} embeddings of set {embedding_set.id} to {path}")

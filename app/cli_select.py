@@ -74,7 +74,7 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from app.cli_embed import active_set, run_cancellable
+    from app.cli_embed import active_set, live_rows, run_cancellable
     from app.core.selection_spec import (
         DEFAULT_STRATEGIES,
         SelectSpec,
@@ -96,7 +96,8 @@ def cmd_select(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     with Project.open(args.project) as project:
         embedding_set = active_set(project, None)
-        job = selection_job(project, embedding_set, spec, args.name, cancel, args.overwrite)
+        live = live_rows(project, embedding_set)
+        job = selection_job(project, embedding_set, spec, args.name, cancel, args.overwrite, live)
         saved = run_cancellable(job, cancel)
         rows = project.samples_by_id(saved.members.tolist())
         names = [rows[int(i)].name for i in saved.members]

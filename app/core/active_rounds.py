@@ -28,7 +28,7 @@ from app.core.active_probe import fit_probe
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.arrays import atomic_file
-from app.core.store.embedding_sets import require_active_set
+from app.core.store.embedding_sets import LiveRows, require_active_set
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -93,11 +93,15 @@ class Labelled(NamedTuple):
     names: list[str]
 
 
-def labelled_embeddings(project: Project, label_tags: list[str] | None = None) -> Labelled:
-    """The active set's embeddings and labels (from folders, or from ``label_tags``)."""
+def labelled_embeddings(
+    project: Project, label_tags: list[str] | None = None, live: LiveRows | None = None
+) -> Labelled:
+    """The active set's ``live`` rows (default: those whose samples remain) and their labels
+    (from folders, or from ``label_tags``)."""
     embedding_set = require_active_set(project)
-    vectors = np.asarray(embedding_set.vectors(mmap=False), dtype=np.float32)
-    ids = embedding_set.ids()
+    live = embedding_set.live(project, mmap=False) if live is None else live
+    vectors = np.asarray(live.vectors, dtype=np.float32)
+    ids = live.ids
     labels, names = project_labels(project, ids, label_tags)
     return Labelled(embedding_set.id, vectors, ids, labels, names)
 
@@ -129,14 +133,16 @@ def active_round_job(
     label_tags: list[str] | None = None,
     seed: int = 0,
     tag: str | None = None,
+    live: LiveRows | None = None,
 ) -> Job[Round]:
-    """Pick ``n`` samples to label next; tag them ``tag`` (if given) and record the round."""
+    """Pick ``n`` samples to label next among the active set's ``live`` rows (default: those
+    whose samples remain); tag them ``tag`` (if given) and record the round."""
     if strategy not in STRATEGIES:
         raise SieveError(f"unknown strategy {strategy!r}: choose {', '.join(STRATEGIES)}")
     if n < 1:
         raise SieveError(f"the batch needs at least one sample, not {n}")
     yield Progress("active", 0, None, "reading embeddings and labels")
-    set_id, vectors, ids, labels, names = labelled_embeddings(project, label_tags)
+    set_id, vectors, ids, labels, names = labelled_embeddings(project, label_tags, live)
     rows = np.flatnonzero(labels >= 0)
     if len(rows) == len(ids):
         raise SieveError(f"all {len(ids):,} samples have a label already: nothing left to pick")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.arrays import atomic_file
 from app.core.store.embedding_sets import (
     EmbeddingSet,
+    LiveRows,
     create_embedding_set,
     finish_embedding_set,
 )
@@ -34,6 +36,7 @@ FORMATS = ("lightly-csv", "npy")
 _EMBEDDING_COLUMN = re.compile(r"embedding_(\d+)$")
 _LIGHTLY_EXTRA_COLUMNS = ("masked", "selected")
 _REPORT_EVERY = 20_000
+_SHOWN = 5
 
 
 @dataclass
@@ -56,15 +59,18 @@ def export_embeddings_job(
     fmt: str,
     cancel: CancelToken,
     overwrite: bool = False,
+    live: LiveRows | None = None,
 ) -> Job[int]:
-    """Write ``embedding_set`` to ``path`` as ``fmt``; returns the number of rows written."""
+    """Write the set's ``live`` rows (default: those whose samples remain) to ``path`` as
+    ``fmt``; returns the number of rows written."""
     if fmt not in FORMATS:
         raise SieveError(f"unknown embeddings format {fmt!r}: choose {', '.join(FORMATS)}")
     targets = [path, filenames_path(path)] if fmt == "npy" else [path]
     existing = [target for target in targets if target.exists()]
     if existing and not overwrite:
         raise SieveError(f"{existing[0]} exists: choose another name or pass --overwrite")
-    vectors, ids = embedding_set.vectors(), embedding_set.ids()
+    live = embedding_set.live(project) if live is None else live
+    vectors, ids = live.vectors, live.ids
     rows = project.samples_by_id(ids.tolist())
     names = [rows[int(i)].name for i in ids]
     try:
@@ -116,15 +122,16 @@ def import_embeddings_job(project: Project, path: Path, cancel: CancelToken) -> 
         names, vectors = _read_npy(path)
     else:
         names, vectors = _read_csv(path, cancel)
+    _check_names(names, path)
+    _check_vectors(vectors, names, path)
     cancel.raise_if_cancelled()
     by_name = {row.name: row.id for row in project.samples()}
-    matched_rows, ids, unmatched, seen = [], [], [], set()
+    matched_rows, ids, unmatched = [], [], []
     for position, name in enumerate(names):
         sample_id = by_name.get(name)
-        if sample_id is None or sample_id in seen:
+        if sample_id is None:
             unmatched.append(name)
             continue
-        seen.add(sample_id)
         matched_rows.append(position)
         ids.append(sample_id)
     if not ids:
@@ -158,7 +165,7 @@ def _read_npy(path: Path) -> tuple[list[str], np.ndarray]:
         raise SieveError(
             f"{path.name} holds {vectors.shape} values for {len(names)} names in {names_file.name}"
         )
-    return names, _finite(vectors.astype(np.float32), path)
+    return names, vectors.astype(np.float32)
 
 
 def _read_csv(path: Path, cancel: CancelToken) -> tuple[list[str], np.ndarray]:
@@ -184,7 +191,7 @@ def _read_csv(path: Path, cancel: CancelToken) -> tuple[list[str], np.ndarray]:
         vectors = np.array(values, dtype=np.float32).reshape(len(names), len(columns))
     except ValueError as error:
         raise SieveError(f"{path.name} has a value that is not a number: {error}") from error
-    return names, _finite(vectors, path)
+    return names, vectors
 
 
 def _embedding_columns(header: list[str] | None, path: Path) -> list[int]:
@@ -206,8 +213,33 @@ def _embedding_columns(header: list[str] | None, path: Path) -> list[int]:
     return [numbered[i] for i in range(len(numbered))]
 
 
-def _finite(vectors: np.ndarray, path: Path) -> np.ndarray:
-    bad = ~np.isfinite(vectors).all(axis=1)
-    if bad.any():
-        raise SieveError(f"{path.name}: row {int(np.argmax(bad)) + 1} has a NaN or infinite value")
-    return vectors
+def _check_names(names: list[str], path: Path) -> None:
+    """Refuse a file that names a sample more than once: which row would be its embedding?"""
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        shown = ", ".join(repeated[:_SHOWN]) + (", ..." if len(repeated) > _SHOWN else "")
+        raise SieveError(
+            f"{path.name} names {len(repeated):,} file(s) more than once (duplicates: {shown}); "
+            "each file may have one embedding"
+        )
+
+
+def _check_vectors(vectors: np.ndarray, names: list[str], path: Path) -> None:
+    """Refuse rows with a NaN or infinite value, and zero vectors (they have no direction)."""
+    problems = (
+        ("hold NaN or infinite values", ~np.isfinite(vectors).all(axis=1)),
+        ("are zero vectors", ~vectors.any(axis=1)),
+    )
+    for what, bad in problems:
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            raise SieveError(f"{path.name}: {_rows_named(rows, names)} {what}; fix or drop them")
+
+
+def _rows_named(rows: np.ndarray, names: list[str]) -> str:
+    """``rows 3, 6 (a.png, b.png)``: the first few rows, counted from 1 as data rows."""
+    shown = rows[:_SHOWN].tolist()
+    more = f", ... ({len(rows):,} in all)" if len(rows) > _SHOWN else ""
+    numbers = ", ".join(str(row + 1) for row in shown) + more
+    files = ", ".join(names[row] for row in shown) + (", ..." if more else "")
+    return f"{'row' if len(rows) == 1 else 'rows'} {numbers} ({files})"

@@ -41,20 +41,35 @@ class MapSource:
     table: SampleTable
     rows: np.ndarray
     """Per map point: its row in ``table``."""
+    vectors: np.ndarray
+    """Per map point: its unit vector (the set's rows whose samples are still usable)."""
+    note: str = ""
+    """The set's rows left off the map, for the user ("" when none): their samples are gone."""
 
 
 def load_source(project: Project) -> tuple[MapSource, np.ndarray]:
-    """``(source, unit vectors)`` of the active embedding set; a readable error when none."""
+    """``(source, unit vectors)`` of the active set's live rows; a readable error when none.
+
+    Rows whose samples are gone from the project are left off: the map draws no ghost points.
+    """
     embedding_set = active_embedding_set(project)
     if embedding_set is None:
         raise SieveError(NO_EMBEDDINGS)
-    ids = np.asarray(embedding_set.ids(), dtype=np.int64)
+    live = embedding_set.live(project, mmap=False)
+    ids = np.asarray(live.ids, dtype=np.int64)
+    vectors = np.asarray(live.vectors, dtype=np.float32)
     table = load_table(project)
-    rows = table.row_of(ids)
     source = MapSource(
-        embedding_set.id, embedding_set.describe(), embedding_set.folder, ids, table, rows
+        embedding_set.id,
+        embedding_set.describe(),
+        embedding_set.folder,
+        ids,
+        table,
+        table.row_of(ids),
+        vectors,
+        live.note,
     )
-    return source, np.asarray(embedding_set.vectors(mmap=False), dtype=np.float32)
+    return source, vectors
 
 
 def layout_job(
@@ -68,6 +83,8 @@ def layout_job(
     with Project.open(project_dir) as project:
         yield Progress("map", 0, None, "reading the embeddings")
         source, vectors = load_source(project)
+    if source.note:
+        yield Progress("map", 0, None, source.note)
     from app.core.maps import map_job  # umap and numba load only when there is a map to make
 
     job = map_job(vectors, method, params, cancel, cache_dir=source.folder / "maps")

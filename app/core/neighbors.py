@@ -4,7 +4,8 @@ Rows are L2-normalised, so inner product is cosine similarity. Up to :data:`EXAC
 index is exact (``IndexFlatIP``); above it is an HNSW graph (approximate, about a millisecond a
 query at 1M rows) for batch work such as kNN graphs. Single queries (a sample's or an image's
 neighbours) are always exact, searched in the graph's flat storage. The index is saved next to
-the embeddings and reloaded while they are unchanged.
+the embeddings and reloaded while they and the set's live rows are unchanged: an index is
+built over :meth:`EmbeddingSet.live` rows, so it never answers with a sample that is gone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress, run_job
 from app.core.store.arrays import atomic_file
-from app.core.store.embedding_sets import EmbeddingSet, l2_normalise
+from app.core.store.embedding_sets import EmbeddingSet, LiveRows, l2_normalise
 
 EXACT_LIMIT = 200_000
 HNSW_M = 32
@@ -127,12 +128,16 @@ class NeighborIndex:
         return "hnsw" if isinstance(self.index, faiss.IndexHNSWFlat) else "exact"
 
     @classmethod
-    def for_set(cls, embedding_set: EmbeddingSet) -> NeighborIndex:
-        """The set's saved index, or a new one (then saved) when missing or stale."""
-        vectors, ids = embedding_set.vectors(), embedding_set.ids()
+    def for_set(cls, embedding_set: EmbeddingSet, live: LiveRows | None = None) -> NeighborIndex:
+        """The set's saved index over ``live`` rows (default: every row), or a new one (then
+        saved) when missing or stale."""
+        if live is None:
+            ids, vectors = embedding_set.ids(), embedding_set.vectors()
+        else:
+            ids, vectors = live.ids, live.vectors
         path = embedding_set.folder / INDEX_FILE
         stamp = path.with_suffix(".key")
-        key = _vectors_key(embedding_set.folder)
+        key = _vectors_key(embedding_set.folder) + _rows_key(live)
         index = None
         if path.exists() and stamp.exists() and stamp.read_text() == key:
             index = faiss.read_index(str(path))
@@ -191,6 +196,13 @@ def _vectors_key(folder: Path) -> str:
     with path.open("rb") as handle:
         head = hashlib.sha1(handle.read(1 << 20)).hexdigest()
     return f"{stat.st_size}:{stat.st_mtime_ns}:{head}"
+
+
+def _rows_key(live: LiveRows | None) -> str:
+    """Identifies which rows an index holds: empty for all of them, else a digest of the rows."""
+    if live is None or not live.dropped:
+        return ""
+    return ":" + hashlib.sha1(np.ascontiguousarray(live.rows).tobytes()).hexdigest()
 
 
 def _save_index(index: faiss.Index, path: Path) -> None:

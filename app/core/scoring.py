@@ -8,7 +8,7 @@ from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.neighbors import NeighborIndex, knn_graph_job
 from app.core.scores import DUPLICATE_THRESHOLD, TYPICALITY_K, Scores, compute_scores
-from app.core.store.embedding_sets import EmbeddingSet
+from app.core.store.embedding_sets import EmbeddingSet, LiveRows
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -21,14 +21,17 @@ def score_job(
     cancel: CancelToken,
     threshold: float = DUPLICATE_THRESHOLD,
     k: int = TYPICALITY_K,
+    live: LiveRows | None = None,
 ) -> Job[Scores]:
-    """Compute every score of ``embedding_set`` and store them per sample (metadata keys)."""
+    """Compute every score of the set's ``live`` rows (default: those whose samples are usable)
+    and store them per sample (metadata keys); the scores' rows are ``live``'s rows."""
     if not 0.0 < threshold <= 1.0:
         raise SieveError(
             f"the duplicate threshold is a cosine similarity in (0, 1], not {threshold}"
         )
     yield Progress("scores", 0, None, "loading the neighbour index")
-    neighbours = NeighborIndex.for_set(embedding_set)
+    live = embedding_set.live(project) if live is None else live
+    neighbours = NeighborIndex.for_set(embedding_set, live)
     rows, similarities = yield from knn_graph_job(
         neighbours.vectors, k + 1, neighbours.index, cancel
     )

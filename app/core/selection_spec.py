@@ -31,7 +31,7 @@ from app.core.selection import (
     Weighting,
 )
 from app.core.selection import select as run_selection
-from app.core.store.embedding_sets import EmbeddingSet
+from app.core.store.embedding_sets import EmbeddingSet, LiveRows
 from app.core.store.metadata import numeric_scores
 from app.core.store.project import Project
 from app.core.store.selections import SavedSelection, members_of, save_selection
@@ -79,9 +79,9 @@ class SelectSpec:
 class SelectionRun:
     """A finished selection run: the saved selection and what the pick loop reported.
 
-    ``rows``: the picks' rows in the embedding set, in pick order; ``distances``: each pick's
-    distance to the nearest earlier pick or excluded sample (None without a Diversity strategy);
-    ``pool``: the candidate rows (embedded samples minus the excluded tag's).
+    ``rows``: the picks' rows in the embedding set's arrays, in pick order; ``distances``: each
+    pick's distance to the nearest earlier pick or excluded sample (None without a Diversity
+    strategy); ``pool``: the candidate rows (live embedded samples minus the excluded tag's).
     """
 
     saved: SavedSelection
@@ -158,9 +158,11 @@ def selection_job(
     name: str,
     cancel: CancelToken,
     overwrite: bool = False,
+    live: LiveRows | None = None,
 ) -> Job[SavedSelection]:
-    """Run ``spec`` over ``embedding_set`` and save the result as selection ``name``."""
-    run = yield from selection_run_job(project, embedding_set, spec, name, cancel, overwrite)
+    """Run ``spec`` over the set's ``live`` rows (default: those whose samples remain) and save
+    the result as selection ``name``."""
+    run = yield from selection_run_job(project, embedding_set, spec, name, cancel, overwrite, live)
     return run.saved
 
 
@@ -171,13 +173,15 @@ def selection_run_job(
     name: str,
     cancel: CancelToken,
     overwrite: bool = False,
+    live: LiveRows | None = None,
 ) -> Job[SelectionRun]:
     """:func:`selection_job`, returning the rows and pick distances besides the selection."""
     if spec.fraction is None and spec.n < 1:
         raise SieveError(f"select at least 1 sample, not {spec.n}")
     yield Progress("select", 0, None, "loading embeddings")
-    vectors = np.asarray(embedding_set.vectors(), dtype=np.float32)
-    ids = embedding_set.ids()
+    live = embedding_set.live(project) if live is None else live
+    vectors = np.asarray(live.vectors, dtype=np.float32)
+    ids = live.ids
     strategies = [_strategy(project, entry, vectors, ids, spec) for entry in spec.strategies]
     if spec.balance is not None:
         strategies.append(_balancing(project, spec.balance, ids))
@@ -198,7 +202,7 @@ def selection_run_job(
     if result.stopped_early:
         message += f" (stopped early: {result.reason})"
     yield Progress("select", len(result.indices), wanted, message)
-    return SelectionRun(saved, result.indices, result.distances, pool)
+    return SelectionRun(saved, live.rows[result.indices], result.distances, live.rows[pool])
 
 
 def _strategy(project, entry, vectors, ids, spec):

@@ -11,6 +11,10 @@ A set lives in ``<project>/embeddings/set-<id>/``:
 
 One set is *active*: the one neighbours, maps, scores and selection use when no set is named.
 It is the one named by the ``embeddings.active`` metadata key, else the newest finished set.
+
+Samples leave a project (their files deleted, missing or broken) while their sets keep their
+rows: readers take :meth:`EmbeddingSet.live`, the rows whose samples are still usable, and never
+rewrite the arrays, so a file that comes back under its old sample id gets its row back.
 """
 
 from __future__ import annotations
@@ -61,6 +65,21 @@ class EmbeddingSet:
         """N int64 sample ids, in row order."""
         return self._load(IDS, False)
 
+    def live(self, project: Project, mmap: bool = True) -> LiveRows:
+        """The rows whose samples are usable in ``project`` now (the arrays stay untouched)."""
+        ids, vectors = self.ids(), self.vectors(mmap)
+        keep = np.isin(ids, usable_sample_ids(project))
+        if keep.all():
+            return LiveRows(self.id, np.arange(len(ids), dtype=np.int64), ids, vectors, 0)
+        if not keep.any():
+            raise SieveError(
+                f"none of the {len(ids):,} samples of embedding set {self.id} is left in the "
+                "project: embed again"
+            )
+        rows = np.flatnonzero(keep)
+        dropped = len(ids) - len(rows)
+        return LiveRows(self.id, rows, ids[rows], np.asarray(vectors[rows]), dropped)
+
     def to_set_space(self, vectors: np.ndarray) -> np.ndarray:
         """Backbone outputs (rows) made comparable with this set's rows: normalised, centred."""
         vectors = l2_normalise(np.atleast_2d(vectors))
@@ -78,6 +97,42 @@ class EmbeddingSet:
         dim = self.metrics.get("dim", "?")
         count = self.metrics.get("count", "?")
         return f"set {self.id}: {source}, {count} x {dim}, {self.status}"
+
+
+@dataclass(frozen=True, eq=False)
+class LiveRows:
+    """The rows of a set whose samples are usable: what every reader of a set works on.
+
+    ``rows``: their positions in the set's arrays (ascending); ``ids``: their sample ids;
+    ``vectors``: their vectors (the set's own memory map when no row was dropped);
+    ``dropped``: how many rows belong to samples that are gone.
+    """
+
+    set_id: int
+    rows: np.ndarray
+    ids: np.ndarray
+    vectors: np.ndarray
+    dropped: int
+
+    @property
+    def note(self) -> str:
+        """One line for the user when rows were dropped, else ``""``."""
+        if not self.dropped:
+            return ""
+        if self.dropped == 1:
+            what = "1 row dropped (its sample is gone from the project)"
+        else:
+            what = f"{self.dropped:,} rows dropped (their samples are gone from the project)"
+        return f"embedding set {self.set_id}: {what}"
+
+
+def usable_sample_ids(project: Project) -> np.ndarray:
+    """Ascending ids of the samples a set's rows may stand for: status ok, file ok."""
+    query = (
+        "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id "
+        "WHERE s.status = 'ok' AND f.status = 'ok' ORDER BY s.id"
+    )
+    return np.fromiter((row[0] for row in project.db.execute(query)), dtype=np.int64)
 
 
 def set_folder(project: Project, set_id: int) -> Path:

@@ -17,7 +17,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
 from app.core.errors import SieveError
-from app.core.nearest import load_embeddings, nearest_ids
+from app.core.nearest import load_embeddings, nearest_ids, usable_rows
 from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import THUMBS_NAME, Project
 from app.core.store.thumbs import ThumbCache
@@ -106,7 +106,9 @@ class NeighbourStrip(QWidget):
             if loaded is None:
                 self._answered.emit(sample_id, None, None, [], HINT)
                 return
-            ids, sims = nearest_ids(*loaded, sample_id, self.k)
+            with Project.open(project_dir) as project:
+                usable = usable_rows(project, loaded[1])
+            ids, sims = nearest_ids(*loaded, sample_id, self.k, usable)
             cache = ThumbCache(project_dir / THUMBS_NAME)
             try:
                 data = cache.get_many(ids.tolist())

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import SieveError
 from app.core.map_data import MapSource, colour_data, colour_keys, embed_and_layout_job, layout_job
-from app.core.nearest import load_embeddings, nearest_ids
+from app.core.nearest import nearest_ids
 from app.core.state import AppState, Event
 from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
@@ -226,8 +226,7 @@ class MapPanel(QWidget):
         changed = source.set_id != self._announced_set
         self._announced_set = source.set_id
         self._source = source
-        loaded = load_embeddings(source.folder)
-        self._vectors = loaded[0] if loaded is not None else None
+        self._vectors = source.vectors
         self._fill_colour_box()
         self._shown_layout = False
         if changed:

@@ -70,7 +70,7 @@ def pool_info_job(project_dir: Path, cancel: CancelToken | None = None) -> Job[P
     yield Progress("read", 0, None, "reading tags and scores")
     with Project.open(project_dir) as project:
         embedding_set = active_embedding_set(project)
-        ids = np.empty(0, np.int64) if embedding_set is None else embedding_set.ids()
+        ids = np.empty(0, np.int64) if embedding_set is None else embedding_set.live(project).ids
         tags = project.tags()
         tagged = {tag.name: int(np.isin(project.tagged(tag.id), ids).sum()) for tag in tags}
         return PoolInfo(
@@ -92,7 +92,7 @@ def run_selection_job(
         run = yield from selection_run_job(project, embedding_set, spec, name, cancel)
         yield Progress("describe", 0, None, "reading names and classes")
         table = load_table(project)
-        embedded = embedding_set.ids()
+        embedded = embedding_set.live(project).ids
         coverage = yield from coverage_job(
             embedding_set.vectors(), run.rows, cancel, candidates=run.pool
         )
