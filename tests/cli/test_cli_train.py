@@ -16,6 +16,8 @@ import torch
 from app.cli import main
 from app.core.ssl.backbones import load_backbone_file
 from app.core.ssl.methods import METHODS
+from app.core.ssl.runs import train_runs
+from app.core.store.project import Project
 from tests.core.ssl.test_trainer import make_demo_slice
 from tests.factories import free_port
 
@@ -101,8 +103,10 @@ def test_kill_9_mid_training_then_resume(project_dir, capsys):
     killed_at = torch.load(checkpoint, weights_only=True)["position"]["global_step"]
     assert 1 <= killed_at < 36, f"killed after step {killed_at} of 36"
 
+    with Project.open(project_dir) as project:
+        assert [run.status for run in train_runs(project)] == ["interrupted"]
     assert main(["info", project_dir, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["runs"][0]["status"] == "running"
+    assert json.loads(capsys.readouterr().out)["runs"][0]["status"] == "interrupted"
     assert main(["train", project_dir, "--resume", "1"]) == 0
     out = capsys.readouterr().out
     assert "resumed run 1" in out and "run 1 finished: 3 epochs" in out
@@ -119,9 +123,6 @@ def test_torchrun_two_processes_train_one_run(project_dir, capsys):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run 1 finished: 2 epochs") == 1
-
-    from app.core.ssl.runs import train_runs
-    from app.core.store.project import Project
 
     with Project.open(project_dir) as project:
         runs = train_runs(project)

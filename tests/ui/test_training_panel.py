@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from app.core.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
+from app.core.process_owner import ProcessOwner
 from app.core.ssl.config import TrainConfig
 from app.core.ssl.methods import METHODS
 from app.core.ssl.runs import train_runs
@@ -372,3 +375,22 @@ def test_a_failing_run_shows_a_readable_message(qtbot, panel, tmp_path):
     assert text.startswith("Training failed:") and "missing.pt" in text
     assert "Traceback" not in text
     assert panel.start_button.isEnabled() and panel.form.isEnabled()
+
+
+def test_a_killed_run_is_listed_interrupted_and_can_be_resumed(qtbot, trained_dir):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with Project.open(trained_dir) as project:
+        [run] = project.runs()
+        metrics = {**run["metrics"], "owner": ProcessOwner.of(gone.pid).to_dict()}
+        project.update_run(run["id"], status="running", metrics=metrics)
+    panel = TrainingPanel(AppState())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_project(trained_dir)
+    assert panel.runs.table.topLevelItem(0).text(1) == "interrupted"
+    assert panel.runs.resume_button.isEnabled()
+    click(qtbot, panel.runs.resume_button)
+    qtbot.waitUntil(lambda: panel.phase == "idle" and not panel.runner.is_busy, timeout=WAIT_MS)
+    assert [run.status for run in runs_of(trained_dir)] == ["finished"]
+    panel.shutdown()

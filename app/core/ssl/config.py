@@ -57,13 +57,16 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: dict[str, Any], check: bool = True) -> TrainConfig:
+        """The config of ``data``, validated unless ``check`` is False (a stored run's config
+        loads as it was recorded, even where today's ranges are stricter)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise SieveError(f"unknown training settings: {', '.join(unknown)}")
         config = cls(**data)
-        config.validate()
+        if check:
+            config.validate()
         return config
 
     def validate(self) -> None:

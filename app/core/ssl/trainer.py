@@ -10,7 +10,6 @@ takes its slice of every global batch and only rank 0 writes to the project.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from torch import nn
 
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import CancelToken, Job, Progress, RateMeter, format_duration
+from app.core.process_owner import ProcessOwner
 from app.core.ssl import distributed
 from app.core.ssl.augment import IMAGENET_MEAN, IMAGENET_STD, BatchAugment, preset
 from app.core.ssl.backbones import build_backbone, resolve_backbone_name
@@ -176,6 +176,7 @@ class Trainer:
         self.autocast_dtype = resolve_precision(config.precision, device)
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype == torch.float16 else None
         self.state = TrainState()
+        self.owner = ProcessOwner.current()
         self._saved_step = -1
 
     # ------------------------------------------------------------------ setup
@@ -546,7 +547,7 @@ class Trainer:
             "world_size": self.world,
             "history": self.state.history,
             "messages": self.messages[-50:],
-            "pid": os.getpid(),
+            "owner": self.owner.to_dict(),
         }
         if error:
             metrics["error"] = error

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.ssl.config import config_fields
-from app.core.ssl.runs import FINISHED, RunRecord
+from app.core.ssl.runs import FINISHED, INTERRUPTED, RUNNING, RunRecord
 from app.ui.training.curves import MonitorPlot
 from app.ui.training.form import label_for
 from app.ui.training.validation import format_pairs
@@ -30,11 +30,12 @@ from app.ui.training.validation import format_pairs
 COLUMNS = ("Run", "Status", "Method", "Backbone", "Epochs", "Loss", "kNN")
 STATUS_COLOURS = {
     FINISHED: QColor(92, 184, 92),
-    "running": QColor(90, 160, 235),
+    RUNNING: QColor(90, 160, 235),
     "stopped": QColor(224, 160, 48),
+    INTERRUPTED: QColor(224, 160, 48),
     "failed": QColor(255, 107, 107),
 }
-RESUMABLE = ("stopped", "failed")
+RESUMABLE = ("stopped", INTERRUPTED, "failed")
 
 
 def last_value(record: RunRecord, key: str) -> float | None:
@@ -104,7 +105,9 @@ class RunList(QWidget):
         )
         self.export_button.clicked.connect(lambda: self._emit(self.export_requested))
         self.resume_button = QPushButton("Resume run")
-        self.resume_button.setToolTip("Continue this stopped run from its last checkpoint")
+        self.resume_button.setToolTip(
+            "Continue this stopped, interrupted or failed run from its last checkpoint"
+        )
         self.resume_button.clicked.connect(lambda: self._emit(self.resume_requested))
 
         buttons = QHBoxLayout()
