@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import __version__
 from app.cli_active import add_active_commands
@@ -19,6 +20,10 @@ from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import Job, run_job
 from app.core.paths import user_data_dir
 from app.progress_bar import TerminalProgress
+
+if TYPE_CHECKING:
+    from app.core.indexing import IndexResult
+    from app.core.store.project import Project
 
 log = logging.getLogger("sieve")
 
@@ -77,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--video-fps", type=positive_float, help="sample videos at this rate")
     index.add_argument("--no-thumbnails", action="store_true", help="skip video thumbnails now")
     index.add_argument("--workers", type=positive_int, help="decoding threads (default: cores)")
+    index.add_argument(
+        "--prune",
+        action="store_true",
+        help="forget files that are missing (with their tags, selections and scores)",
+    )
+    index.add_argument(
+        "--force", action="store_true", help="with --prune: prune even when most files are missing"
+    )
+    index.add_argument(
+        "--yes", action="store_true", help="index a whole disk or home folder without asking"
+    )
     index.set_defaults(handler=cmd_index)
 
     info = commands.add_parser("info", help="summarise a project")
@@ -149,27 +165,80 @@ def counts_text(summary: dict) -> str:
     )
 
 
+def check_index_target(data: str, yes: bool) -> None:
+    """Refuse an empty path; a whole disk or the home folder only with --yes or a 'y'."""
+    if not data.strip():
+        raise SieveError("the dataset folder is an empty path: name the folder to index")
+    path = Path(data).expanduser().resolve()
+    if yes or (path != Path(path.anchor) and path != Path.home().resolve()):
+        return
+    what = "a whole disk" if path == Path(path.anchor) else "your home folder"
+    if not sys.stdin.isatty():
+        raise SieveError(
+            f"{path} is {what}: indexing walks everything below it; pass --yes to index it anyway"
+        )
+    answer = input(f"{path} is {what}: index everything below it? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise SieveError(f"not indexing {path}")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from app.core.indexing import IndexOptions, index_job
     from app.core.thumbnails import thumbnail_job
 
+    check_index_target(args.data, args.yes)
     workers = {"workers": args.workers} if args.workers else {}
     options = IndexOptions(every_nth=args.every_nth, video_fps=args.video_fps, **workers)
     with open_or_index_target(args.data, args.project) as project:
         result = run_with_progress(index_job(project, options))
+        warning = result.missing_warning(project.dataset_root)
+        if warning is not None:
+            hint = "'sieve index --prune' forgets them"
+            print(f"sieve: warning: {warning} ({hint})", file=sys.stderr)
+        forgotten = prune_missing(project, args.force) if args.prune else None
         if not args.no_thumbnails:
             run_with_progress(thumbnail_job(project, workers=args.workers))
-        summary = project.summary()
-        print(
-            f"indexed {summary['dataset']}: {counts_text(summary)}, "
-            f"{len(summary['broken']):,} broken; {result.added:,} new, {result.changed:,} "
-            f"changed, {result.removed:,} removed, {result.unchanged:,} unchanged "
-            f"in {result.seconds:.1f} s"
-        )
-        for entry in summary["broken"]:
-            print(f"broken: {entry['path']}: {entry['reason']}")
+        if project.thumbs.set_aside is not None:
+            print(
+                f"note: the thumbnail cache was broken: set aside as {project.thumbs.set_aside} "
+                "and made again"
+            )
+        print_index_report(project.summary(), result, forgotten)
         print(f"project: {project.path}")
     return 0
+
+
+def prune_missing(project: Project, force: bool) -> int:
+    """Forget the missing files, unless most files are missing and ``force`` is not given."""
+    from app.core.indexing import forget_missing, mostly_missing
+
+    if mostly_missing(project) and not force:
+        raise SieveError(
+            f"not pruning: {project.missing_count():,} files are missing, most of the project "
+            f"(is the drive with {project.dataset_root} mounted?); pass --force to forget them"
+        )
+    return forget_missing(project)
+
+
+def print_index_report(summary: dict, result: IndexResult, forgotten: int | None) -> None:
+    """What ``sieve index`` did, then each broken, missing and unreadable path."""
+    print(
+        f"indexed {summary['dataset']}: {counts_text(summary)}, "
+        f"{len(summary['broken']):,} broken, {summary['missing']:,} missing; {result.added:,} "
+        f"new, {result.changed:,} changed, {result.returned:,} back, {result.unchanged:,} "
+        f"unchanged in {result.seconds:.1f} s"
+    )
+    for entry in summary["broken"]:
+        print(f"broken: {entry['path']}: {entry['reason']}")
+    for entry in summary["unreadable"]:
+        print(f"unreadable: {entry['path']}: {entry['reason']}")
+    if forgotten is not None:
+        print(f"forgot {forgotten:,} missing file{'' if forgotten == 1 else 's'}")
+    elif summary["missing"]:
+        print(
+            f"{summary['missing']:,} missing files are kept with their tags: "
+            "'sieve index --prune' forgets them"
+        )
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -188,6 +257,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"labels   {labels}")
     print(f"broken   {len(summary['broken']):,}")
     for entry in summary["broken"]:
+        print(f"         {entry['path']}: {entry['reason']}")
+    print(f"missing  {summary['missing']:,}")
+    if summary["unreadable"]:
+        print(f"unreadable {len(summary['unreadable']):,}")
+    for entry in summary["unreadable"]:
         print(f"         {entry['path']}: {entry['reason']}")
     print(f"runs     {len(summary['runs'])}")
     for run in summary["runs"]:
@@ -262,8 +336,16 @@ def setup_logging() -> Path | None:
     return folder / "sieve.log"
 
 
+def keep_undecodable_names(stream: object) -> None:
+    """Print file names that are not UTF-8 as their own bytes instead of failing on them."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_undecodable_names(sys.stdout)
     log_path = setup_logging()
     try:
         return args.handler(args)

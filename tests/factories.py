@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -64,3 +65,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def nested(root: Path, levels: int, name: str = "d") -> Path:
+    """``root/name/name/...`` ``levels`` deep, made one level at a time; the deepest folder."""
+    folder = root
+    for _ in range(levels):
+        folder = folder / name
+        folder.mkdir(parents=True)
+    return folder
+
+
+def remove_tree(root: Path) -> None:
+    """Delete a folder tree of any depth (``shutil.rmtree`` recurses once per level)."""
+    stack = [root]
+    while stack:
+        entries = list(os.scandir(stack[-1]))
+        folders = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        if folders:
+            stack.extend(folders)
+            continue
+        for entry in entries:
+            os.unlink(entry.path)
+        stack.pop().rmdir()

@@ -2,13 +2,16 @@
 
 Files are compared with the project by size and modification time: new and changed ones are
 decoded (images fully, which validates them and yields their thumbnail in the same pass; videos
-are probed for their frames), removed ones are dropped with their tags, unchanged ones are left
-alone with their tags. Results are committed in small transactions, so a killed run loses at most
-one batch and the next run carries on.
+are probed for their frames), unchanged ones are left alone with their tags. Files no longer found
+are marked missing, never deleted: an unmounted drive must not cost the curation. They keep their
+ids, tags, selections and scores, come back as they were (probed again) when found again, and are
+forgotten only by :func:`forget_missing`. Results are committed in small transactions, so a killed
+run loses at most one batch and the next run carries on.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import deque
@@ -18,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
-from app.core.data.scan import FoundFile, label_of, scan_folder
+from app.core.data.scan import FoundFile, Skipped, label_of, scan_folder
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
+from app.core.store.db import raw
 from app.core.store.project import Project
+
+log = logging.getLogger("sieve")
 
 BATCH_SIZE = 256
 SCAN_REPORT_EVERY = 2000
@@ -53,13 +59,50 @@ class IndexOptions:
 
 @dataclass
 class IndexResult:
+    """What an index run found: files by fate, usable samples, and what could not be read."""
+
     added: int = 0
     changed: int = 0
-    removed: int = 0
+    returned: int = 0  # missing files found again
     unchanged: int = 0
+    missing: int = 0  # files of the project not found now (kept, not usable)
+    found: int = 0  # sample files found on disk
     samples: int = 0
     broken: int = 0
+    unreadable: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+
+    @property
+    def mostly_missing(self) -> bool:
+        """Most known files are gone (or none was found): more likely unmounted than deleted."""
+        return _mostly_missing(self.missing, self.missing + self.found)
+
+    def missing_warning(self, root: Path) -> str | None:
+        """A loud sentence when most files are missing, else None."""
+        if not self.mostly_missing:
+            return None
+        return (
+            f"{self.missing:,} of {self.missing + self.found:,} files of the project are missing "
+            f"from {root}: is the drive mounted? They are kept with their tags, selections and "
+            "scores (marked missing) until you forget them"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A file as the project knows it."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    missing: bool
+
+    def needs_probe(self, found: FoundFile, resample_videos: bool) -> bool:
+        return (
+            self.missing
+            or (self.size, self.mtime_ns) != (found.size, found.mtime_ns)
+            or (found.kind == "video" and resample_videos)
+        )
 
 
 @dataclass(frozen=True)
@@ -85,35 +128,27 @@ def index_job(
         raise SieveError(f"the dataset folder {root} does not exist (moved or unmounted?)")
 
     found: list[FoundFile] = []
-    for item in scan_folder(root, exclude=[project.path], cancel=cancel):
+    skipped: list[Skipped] = []
+    for item in scan_folder(root, exclude=[project.path], cancel=cancel, skipped=skipped):
         found.append(item)
         if len(found) % SCAN_REPORT_EVERY == 0:
             yield Progress("scan", len(found), None, f"found {len(found):,} files")
     yield Progress("scan", len(found), len(found), f"found {len(found):,} files")
 
-    known = {
-        relpath: (file_id, size, mtime_ns)
-        for file_id, relpath, size, mtime_ns in project.db.execute(
-            "SELECT id, relpath, size, mtime_ns FROM files"
-        )
-    }
+    known = _known_files(project)
     resample_videos = project.get_meta("video_sampling") != options.sampling_key
     todo = [
         item
         for item in found
-        if item.relpath not in known
-        or known[item.relpath][1:] != (item.size, item.mtime_ns)
-        or (item.kind == "video" and resample_videos)
+        if item.relpath not in known or known[item.relpath].needs_probe(item, resample_videos)
     ]
-    present = {item.relpath for item in found}
-    removed_ids = [file_id for relpath, (file_id, *_) in known.items() if relpath not in present]
-    result = IndexResult(
-        changed=sum(item.relpath in known for item in todo),
-        removed=len(removed_ids),
-    )
-    result.added = len(todo) - result.changed
+    result = _classify(todo, known)
+    result.found = len(found)
     result.unchanged = len(found) - len(todo)
-    _remove_files(project, removed_ids)
+    present = {item.relpath for item in found}
+    _mark_missing(project, [f.id for p, f in known.items() if p not in present and not f.missing])
+    result.unreadable = [{"path": s.relpath, "reason": s.reason} for s in skipped]
+    project.set_unreadable(result.unreadable)
 
     done = 0
     batch: list[_Probed] = []
@@ -128,10 +163,75 @@ def index_job(
     project.set_meta("video_sampling", options.sampling_key)
     yield Progress("index", done, len(todo), "done")
 
+    result.missing = project.missing_count()
     result.samples = project.sample_count(status="ok")
     result.broken = len(project.broken())
     result.seconds = time.monotonic() - started
+    _log_outcome(root, result)
     return result
+
+
+def mostly_missing(project: Project) -> bool:
+    """Whether most of the project's files were missing at the last index."""
+    total = project.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    return _mostly_missing(project.missing_count(), total)
+
+
+def forget_missing(project: Project) -> int:
+    """Delete the files marked missing with their samples, tags, selection places and scores.
+
+    The one way Sieve forgets a file: the user asks for it (``sieve index --prune``, or the
+    GUI's File menu after a confirmation). Returns how many files were forgotten.
+    """
+    file_ids = [row[0] for row in project.db.execute("SELECT id FROM files WHERE missing")]
+    _remove_files(project, file_ids)
+    if file_ids:
+        log.info("forgot %d missing files of %s", len(file_ids), project.path)
+    return len(file_ids)
+
+
+def _mostly_missing(missing: int, total: int) -> bool:
+    return missing > 0 and missing * 2 > total
+
+
+def _known_files(project: Project) -> dict[str, _Known]:
+    query = "SELECT relpath, id, size, mtime_ns, missing FROM files"
+    return {
+        relpath: _Known(file_id, size, mtime_ns, bool(missing))
+        for relpath, file_id, size, mtime_ns, missing in project.db.execute(query)
+    }
+
+
+def _classify(todo: list[FoundFile], known: dict[str, _Known]) -> IndexResult:
+    """Count the files to probe as new, changed, or missing ones found again."""
+    result = IndexResult()
+    for item in todo:
+        before = known.get(item.relpath)
+        if before is None:
+            result.added += 1
+        elif before.missing:
+            result.returned += 1
+        else:
+            result.changed += 1
+    return result
+
+
+def _mark_missing(project: Project, file_ids: list[int]) -> None:
+    """Files not found any more: kept with everything attached, but no longer usable."""
+    with project.db:
+        project.db.executemany(
+            "UPDATE files SET missing = 1 WHERE id = ?", ((i,) for i in file_ids)
+        )
+
+
+def _log_outcome(root: Path, result: IndexResult) -> None:
+    warning = result.missing_warning(root)
+    if warning is not None:
+        log.warning("%s", warning)
+    elif result.missing:
+        log.info("%d files of the project are missing from %s", result.missing, root)
+    for entry in result.unreadable:
+        log.warning("could not read %s in %s: %s", entry["path"], root, entry["reason"])
 
 
 def _probe_all(
@@ -225,14 +325,14 @@ def _upsert_file(project: Project, probed: _Probed) -> int:
     )
     project.db.execute(
         "INSERT INTO files(relpath, kind, size, mtime_ns, status, reason, n_frames, fps) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(relpath) DO UPDATE SET "
+        "VALUES (CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(relpath) DO UPDATE SET "
         "kind = excluded.kind, size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "status = excluded.status, reason = excluded.reason, n_frames = excluded.n_frames, "
-        "fps = excluded.fps",
-        (found.relpath, *row),
+        "fps = excluded.fps, missing = 0",
+        (raw(found.relpath), *row),
     )
-    query = "SELECT id FROM files WHERE relpath = ?"
-    return project.db.execute(query, (found.relpath,)).fetchone()[0]
+    query = "SELECT id FROM files WHERE relpath = CAST(? AS TEXT)"
+    return project.db.execute(query, (raw(found.relpath),)).fetchone()[0]
 
 
 def _upsert_image_sample(project: Project, file_id: int, probed: _Probed) -> int:
@@ -242,7 +342,7 @@ def _upsert_image_sample(project: Project, file_id: int, probed: _Probed) -> int
     values = (
         image.width if image else None,
         image.height if image else None,
-        label_of(probed.found.relpath),
+        raw(label_of(probed.found.relpath)),
         "broken" if reason else "ok",
         reason,
     )
@@ -251,14 +351,14 @@ def _upsert_image_sample(project: Project, file_id: int, probed: _Probed) -> int
     ).fetchone()
     if row is not None:
         project.db.execute(
-            "UPDATE samples SET width = ?, height = ?, label = ?, status = ?, reason = ? "
-            "WHERE id = ?",
+            "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = ?, "
+            "reason = ? WHERE id = ?",
             (*values, row[0]),
         )
         return row[0]
     cursor = project.db.execute(
         "INSERT INTO samples(file_id, frame, width, height, label, status, reason) "
-        "VALUES (?, NULL, ?, ?, ?, ?, ?)",
+        "VALUES (?, NULL, ?, ?, CAST(? AS TEXT), ?, ?)",
         (file_id, *values),
     )
     return int(cursor.lastrowid)
@@ -276,17 +376,17 @@ def _replace_frames(project: Project, file_id: int, probed: _Probed) -> list[int
     gone = [sample_id for frame, sample_id in existing.items() if frame not in wanted]
     project.db.executemany("DELETE FROM samples WHERE id = ?", ((i,) for i in gone))
     video = probed.video
-    label = label_of(probed.found.relpath)
+    label = raw(label_of(probed.found.relpath))
     if video is not None:
         kept = [existing[frame] for frame in probed.frames if frame in existing]
         project.db.executemany(
-            "UPDATE samples SET width = ?, height = ?, label = ?, status = 'ok', reason = NULL "
-            "WHERE id = ?",
+            "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = 'ok', "
+            "reason = NULL WHERE id = ?",
             ((video.width, video.height, label, sample_id) for sample_id in kept),
         )
         project.db.executemany(
             "INSERT INTO samples(file_id, frame, width, height, label, status) "
-            "VALUES (?, ?, ?, ?, ?, 'ok')",
+            "VALUES (?, ?, ?, ?, CAST(? AS TEXT), 'ok')",
             (
                 (file_id, frame, video.width, video.height, label)
                 for frame in probed.frames

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -170,3 +171,58 @@ def test_output_piped_into_a_closed_reader_exits_quietly():
     err = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141
     assert "unexpected error" not in err and "Traceback" not in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_empty_path_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(make_dataset(tmp_path / "data", {"a": 1}))
+    assert main(["index", ""]) == 1
+    assert "empty path" in capsys.readouterr().err
+    assert not (tmp_path / "data" / ".sieve").exists()
+
+
+def test_a_whole_disk_or_the_home_folder_needs_a_yes(tmp_path, monkeypatch, capsys):
+    home = make_dataset(tmp_path / "home", {"a": 1})
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    for folder in ("/", str(home), "~"):
+        assert main(["index", folder]) == 1
+        assert "--yes" in capsys.readouterr().err
+    assert not (home / ".sieve").exists()
+
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert main(["index", str(home)]) == 1 and not (home / ".sieve").exists()
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    assert main(["index", str(home), "--no-thumbnails"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["index", str(home), "--yes", "--no-thumbnails"]) == 0
+
+
+def test_info_counts_missing_and_lists_unreadable_folders(dataset, monkeypatch, capsys):
+    assert main(["index", str(dataset), "--no-thumbnails"]) == 0
+    (dataset / "cats" / "000.png").unlink()
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path) == os.fspath(dataset / "videos"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    capsys.readouterr()
+    assert main(["index", str(dataset), "--no-thumbnails"]) == 0
+    out = capsys.readouterr().out
+    assert "unreadable: videos: permission denied" in out and "--prune" in out
+    monkeypatch.undo()
+    assert main(["info", str(dataset), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["missing"] == 2  # the deleted image and the clip in the unreadable folder
+    assert info["unreadable"] == [{"path": "videos", "reason": "permission denied"}]
+    assert main(["info", str(dataset)]) == 0
+    text = capsys.readouterr().out
+    assert "missing  2" in text and "videos: permission denied" in text

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from app.core.data.scan import Skipped, kind_of, label_of, readable_name, scan_folder
-from tests.factories import write_image
+from tests.factories import nested, remove_tree, write_image
 
 
 def relpaths(root, **kwargs):
@@ -63,22 +65,22 @@ def test_labels_from_first_level_folder():
     assert kind_of("x.Mkv") == "video" and kind_of("x.gif") is None
 
 
-def nest(root, levels: int, name: str = "d"):
-    """``root/name/name/...`` ``levels`` deep, made one level at a time; the deepest folder."""
-    folder = root
-    for _ in range(levels):
-        folder = folder / name
-        folder.mkdir(parents=True)
-    return folder
+@pytest.fixture()
+def deep(tmp_path):
+    """1,200 nested folders below ``tmp_path/deep``, removed afterwards (pytest cannot)."""
+    root = tmp_path / "deep"
+    deepest = nested(root, 1200)
+    yield root, deepest
+    remove_tree(root)
 
 
-def test_a_deep_tree_is_walked_in_order(tmp_path):
-    deepest = nest(tmp_path, 1200)
+def test_a_deep_tree_is_walked_in_order(deep):
+    root, deepest = deep
     write_image(deepest / "bottom.png")
-    write_image(tmp_path / "d" / "z.png")
-    write_image(tmp_path / "top.png")
+    write_image(root / "d" / "z.png")
+    write_image(root / "top.png")
     skipped = []
-    found = relpaths(tmp_path, skipped=skipped)
+    found = relpaths(root, skipped=skipped)
     assert found == ["d/" * 1200 + "bottom.png", "d/z.png", "top.png"]
     assert skipped == []
 

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from app.core.errors import SieveError
+from app.core.store.db import connect, raw
 from app.core.store.project import DB_NAME, Project
-from app.core.store.schema import SCHEMA_VERSION, migrate
+from app.core.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from app.core.store.thumbs import ThumbCache
 from tests.factories import make_dataset
 
 
@@ -155,3 +157,81 @@ def test_db_file_is_in_project_folder(tmp_path):
     data = make_dataset(tmp_path / "data", {"a": 1})
     Project.for_dataset(data).close()
     assert (data / ".sieve" / DB_NAME).is_file()
+
+
+def version_1_project(folder: Path, dataset: Path) -> Path:
+    """A project folder as the first release wrote it: one file, one tagged sample."""
+    folder.mkdir()
+    conn = sqlite3.connect(folder / DB_NAME)
+    conn.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+    with conn:
+        conn.execute("INSERT INTO meta VALUES ('dataset_root', ?)", (str(dataset),))
+        conn.execute(
+            "INSERT INTO files(relpath, kind, size, mtime_ns, status) "
+            "VALUES ('a/000.png', 'image', 1, 1, 'ok')"
+        )
+        conn.execute("INSERT INTO samples(file_id, label, status) VALUES (1, 'a', 'ok')")
+        conn.execute("INSERT INTO tags(name) VALUES ('keep')")
+        conn.execute("INSERT INTO sample_tags VALUES (1, 1)")
+    conn.close()
+    return folder
+
+
+def test_a_first_release_project_opens_upgraded_with_its_rows(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    folder = version_1_project(tmp_path / "old", data)
+    with Project.open(folder) as project:
+        assert project.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [(row.id, row.relpath, row.status) for row in project.samples()] == [
+            (1, "a/000.png", "ok")
+        ]
+        assert project.tagged(project.tag_id("keep")) == [1]
+        assert project.missing_count() == 0 and project.summary()["missing"] == 0
+
+
+def test_text_that_is_not_utf8_round_trips_exactly(tmp_path):
+    conn = connect(tmp_path / "x.sqlite")
+    conn.execute("CREATE TABLE t (name TEXT UNIQUE)")
+    names = [os.fsdecode(b"caf\xe9.png"), "café.png", os.fsdecode(b"\xff\xfe/\x80"), "plain"]
+    conn.executemany("INSERT INTO t VALUES (CAST(? AS TEXT))", ((raw(n),) for n in names))
+    stored = [row[0] for row in conn.execute("SELECT name FROM t ORDER BY rowid")]
+    assert stored == names
+    assert [row[0] for row in conn.execute("SELECT typeof(name) FROM t")] == ["text"] * 4
+    query = "SELECT rowid FROM t WHERE name = CAST(? AS TEXT)"
+    assert [conn.execute(query, (raw(n),)).fetchone()[0] for n in names] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b"this is not a database " * 100),
+        lambda path: sqlite3.connect(path).executescript("CREATE TABLE thumbs (x);"),
+        lambda path: path.write_bytes(_malformed_cache(path)),
+    ],
+    ids=["garbage", "wrong schema", "malformed"],
+)
+def test_a_broken_thumbnail_cache_is_set_aside_and_made_again(tmp_path, damage, caplog):
+    path = tmp_path / "thumbs.sqlite"
+    damage(path)
+    cache = ThumbCache(path)
+    assert cache.set_aside is not None and cache.set_aside.parent == tmp_path
+    assert cache.set_aside.name.startswith("thumbs.sqlite.broken-")
+    cache.put_many([(1, b"jpeg")])
+    assert cache.get(1) == b"jpeg" and cache.count() == 1
+    cache.close()
+    assert "thumbnail cache was broken" in caplog.text
+    again = ThumbCache(path)
+    assert again.set_aside is None and again.get(1) == b"jpeg"
+    again.close()
+
+
+def _malformed_cache(path: Path) -> bytes:
+    """A real cache with pages overwritten: the header is fine, the rest is not."""
+    cache = ThumbCache(path)
+    cache.put_many((i, os.urandom(3000)) for i in range(300))
+    cache.close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = os.urandom(3996)
+    for sidecar in ("-wal", "-shm"):
+        path.with_name(path.name + sidecar).unlink(missing_ok=True)
+    return bytes(data)

@@ -1,4 +1,9 @@
-"""Opening SQLite the way every Sieve process does: WAL, a busy timeout, foreign keys."""
+"""Opening SQLite the way every Sieve process does: WAL, a busy timeout, foreign keys.
+
+File names that are not valid UTF-8 reach Python as ``str`` with surrogate escapes (what
+``os.scandir`` gives). They are bound as their raw bytes with :func:`raw` and ``CAST(? AS TEXT)``,
+stored as TEXT, and read back as the same ``str`` (the connection decodes with surrogateescape).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,21 @@ from app.core.errors import SieveError
 BUSY_TIMEOUT_S = 30.0
 
 
+def raw(text: str | None) -> bytes | None:
+    """``text`` as bytes to bind with ``CAST(? AS TEXT)``: surrogate escapes become their bytes."""
+    return None if text is None else text.encode("utf-8", "surrogateescape")
+
+
+def decode_text(data: bytes) -> str:
+    """The connections' text factory: UTF-8, with stray bytes kept as surrogate escapes."""
+    return data.decode("utf-8", "surrogateescape")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (or create) a database shared safely by the GUI and CLI processes."""
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+        conn.text_factory = decode_text
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -25,13 +25,14 @@ from app import __version__
 from app.core.data.video import frame_name
 from app.core.errors import SieveError
 from app.core.store.arrays import ArrayStore
-from app.core.store.db import connect
+from app.core.store.db import connect, raw
 from app.core.store.schema import migrate
 from app.core.store.thumbs import ThumbCache
 
 PROJECT_DIRNAME = ".sieve"
 DB_NAME = "project.sqlite"
 THUMBS_NAME = "thumbs.sqlite"
+UNREADABLE_KEY = "index.unreadable"
 _CHUNK = 900
 
 
@@ -47,7 +48,7 @@ class SampleRow:
     width: int | None
     height: int | None
     label: str | None
-    status: str  # "ok" | "broken"
+    status: str  # "ok" | "broken" | "missing" (the file was not found at the last index)
     reason: str | None
 
     @property
@@ -66,9 +67,12 @@ class Tag:
     count: int
 
 
-_SAMPLE_COLUMNS = """
+# A sample of a file that was not found at the last index is "missing": kept with its tags,
+# selections and scores, but not usable (only "ok" samples are trained on, embedded, counted).
+_STATUS = "CASE WHEN f.missing THEN 'missing' ELSE s.status END"
+_SAMPLE_COLUMNS = f"""
     s.id, f.relpath, CASE WHEN s.frame IS NULL THEN 'image' ELSE 'frame' END,
-    s.frame, f.n_frames, s.width, s.height, s.label, s.status, s.reason
+    s.frame, f.n_frames, s.width, s.height, s.label, {_STATUS}, s.reason
 """
 _SAMPLE_FROM = "FROM samples s JOIN files f ON f.id = s.file_id"
 _SAMPLE_ORDER = "ORDER BY f.relpath, IFNULL(s.frame, -1)"
@@ -186,21 +190,23 @@ class Project:
 
     # ----------------------------------------------------------------- samples
     def sample_count(self, status: str | None = None) -> int:
+        """All samples, or those with ``status`` ("ok", "broken" or "missing")."""
         if status is None:
             return self.db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-        query = "SELECT COUNT(*) FROM samples WHERE status = ?"
+        query = f"SELECT COUNT(*) {_SAMPLE_FROM} WHERE {_STATUS} = ?"
         return self.db.execute(query, (status,)).fetchone()[0]
 
     def samples(
         self, label: str | None = None, status: str | None = None, tag: str | None = None
     ) -> list[SampleRow]:
         """Samples in stable order (relative path, then frame), optionally filtered."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | bytes | None] = []
         if label is not None:
-            where.append("s.label = ?")
-            args.append(label)
+            where.append("s.label = CAST(? AS TEXT)")
+            args.append(raw(label))
         if status is not None:
-            where.append("s.status = ?")
+            where.append(f"{_STATUS} = ?")
             args.append(status)
         if tag is not None:
             where.append(
@@ -219,7 +225,7 @@ class Project:
         if "thumbcache" not in attached:
             self.db.execute("ATTACH DATABASE ? AS thumbcache", (str(cache_path),))
         query = (
-            f"SELECT {_SAMPLE_COLUMNS} {_SAMPLE_FROM} WHERE s.status = 'ok' AND s.id NOT IN "
+            f"SELECT {_SAMPLE_COLUMNS} {_SAMPLE_FROM} WHERE {_STATUS} = 'ok' AND s.id NOT IN "
             f"(SELECT sample_id FROM thumbcache.thumbs) {_SAMPLE_ORDER}"
         )
         return [SampleRow(*row) for row in self.db.execute(query)]
@@ -235,8 +241,8 @@ class Project:
     def label_counts(self) -> dict[str, int]:
         """Usable samples per label (broken ones are listed by :meth:`broken` instead)."""
         query = (
-            "SELECT label, COUNT(*) FROM samples WHERE label IS NOT NULL AND status = 'ok' "
-            "GROUP BY label ORDER BY label"
+            f"SELECT s.label, COUNT(*) {_SAMPLE_FROM} WHERE s.label IS NOT NULL AND "
+            f"{_STATUS} = 'ok' GROUP BY s.label ORDER BY s.label"
         )
         return dict(self.db.execute(query).fetchall())
 
@@ -245,21 +251,33 @@ class Project:
         query = (
             "SELECT f.relpath, COALESCE(f.reason, s.reason) FROM files f "
             "LEFT JOIN samples s ON s.file_id = f.id AND s.status = 'broken' "
-            "WHERE f.status = 'broken' OR s.id IS NOT NULL "
+            "WHERE NOT f.missing AND (f.status = 'broken' OR s.id IS NOT NULL) "
             "GROUP BY f.id ORDER BY f.relpath"
         )
         return [{"path": path, "reason": reason} for path, reason in self.db.execute(query)]
+
+    def missing_count(self) -> int:
+        """Files not found at the last index (kept with their samples until pruned)."""
+        return self.db.execute("SELECT COUNT(*) FROM files WHERE missing").fetchone()[0]
+
+    def unreadable(self) -> list[dict[str, str]]:
+        """Folders and files the last index could not read: ``{"path", "reason"}`` each."""
+        return json.loads(self.get_meta(UNREADABLE_KEY) or "[]")
+
+    def set_unreadable(self, entries: list[dict[str, str]]) -> None:
+        """Record what the index could not read (replacing the last index's list)."""
+        self.set_meta(UNREADABLE_KEY, json.dumps(entries))
 
     def summary(self) -> dict[str, Any]:
         """What ``sieve info --json`` prints."""
         kinds = dict(
             self.db.execute(
-                "SELECT CASE WHEN frame IS NULL THEN 'images' ELSE 'frames' END, COUNT(*) "
-                "FROM samples WHERE status = 'ok' GROUP BY 1"
+                "SELECT CASE WHEN s.frame IS NULL THEN 'images' ELSE 'frames' END, COUNT(*) "
+                f"{_SAMPLE_FROM} WHERE {_STATUS} = 'ok' GROUP BY 1"
             ).fetchall()
         )
         videos = self.db.execute(
-            "SELECT COUNT(*) FROM files WHERE kind = 'video' AND status = 'ok'"
+            "SELECT COUNT(*) FROM files WHERE kind = 'video' AND status = 'ok' AND NOT missing"
         ).fetchone()[0]
         return {
             "project": str(self.path),
@@ -270,6 +288,8 @@ class Project:
             "videos": videos,
             "labels": self.label_counts(),
             "broken": self.broken(),
+            "missing": self.missing_count(),
+            "unreadable": self.unreadable(),
             "tags": {tag.name: tag.count for tag in self.tags()},
             "runs": self.training_runs(),
             "embeddings": self.embedding_runs(),

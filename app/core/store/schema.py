@@ -84,6 +84,11 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX metadata_key ON metadata(key);
     """,
+    # 1 -> 2: files no longer found are kept, marked missing, until the user prunes them.
+    """
+    ALTER TABLE files ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX files_missing ON files(missing) WHERE missing;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
