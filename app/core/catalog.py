@@ -1,6 +1,7 @@
 """The project's samples as numpy columns, for browsing and filtering millions of them.
 
-One row per sample in browsing order (relative path, then frame). Strings are kept once per file
+One row per sample in browsing order (relative path, then frame), including the samples of files
+that were missing at the last index (``missing``: shown, not usable). Strings are kept once per file
 (``relpaths``) and once per label (``labels``); rows point into them with int32 codes. Each column
 group is read with one SQL query straight into numpy, and sorted in numpy, not in SQLite.
 """
@@ -30,6 +31,7 @@ class SampleTable:
     label_code: np.ndarray  # int32 into labels, -1 for none
     labels: list[str]
     broken: np.ndarray  # bool
+    missing: np.ndarray  # bool: the file was not found at the last index (shown, not usable)
     width: np.ndarray  # int32, 0 when unknown
     height: np.ndarray  # int32, 0 when unknown
     reason: dict[int, str] = field(default_factory=dict)  # sample id -> why it is broken
@@ -40,6 +42,11 @@ class SampleTable:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def unusable(self) -> np.ndarray:
+        """Per row: broken, or its file was not found at the last index."""
+        return self.broken | self.missing
 
     def name(self, row: int) -> str:
         """The sample's name: its relative path, or lightly's frame name for a video frame."""
@@ -110,7 +117,8 @@ class SampleTable:
 def empty_table() -> SampleTable:
     """A table with no rows."""
     i32 = np.empty(0, dtype=np.int32)
-    return SampleTable(_I64, i32, [], i32, i32, i32, [], np.empty(0, bool), i32, i32)
+    no = np.empty(0, dtype=bool)
+    return SampleTable(_I64, i32, [], i32, i32, i32, [], no, no, i32, i32)
 
 
 # group_concat hands a whole column to Python as one string, which numpy parses in C: several
@@ -123,6 +131,9 @@ _VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL"
 _SAMPLES = (
     "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
     "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples"
+)
+_MISSING = (
+    "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.missing"
 )
 _LABELS = (
     "SELECT label, group_concat(id) FROM samples WHERE label IS NOT NULL "
@@ -167,6 +178,7 @@ def load_table(project: Project) -> SampleTable:
         label_code=np.full(len(ids), -1, dtype=np.int32),
         labels=[],
         broken=np.zeros(len(ids), dtype=bool),
+        missing=np.zeros(len(ids), dtype=bool),
         width=width[order].astype(np.int32),
         height=height[order].astype(np.int32),
         reason=reason,
@@ -176,13 +188,15 @@ def load_table(project: Project) -> SampleTable:
         table.label_code[table.row_of(_ints(members))] = code
     if reason:
         table.broken[table.row_of(np.fromiter(reason, np.int64, len(reason)))] = True
+    (missing_ids,) = project.db.execute(_MISSING).fetchone()
+    table.missing[table.row_of(_ints(missing_ids))] = True
     return table
 
 
 def _reasons(project: Project) -> dict[int, str]:
     query = (
         "SELECT s.id, COALESCE(s.reason, f.reason, 'unreadable') FROM samples s "
-        "JOIN files f ON f.id = s.file_id WHERE s.status = 'broken'"
+        "JOIN files f ON f.id = s.file_id WHERE s.status = 'broken' AND NOT f.missing"
     )
     return dict(project.db.execute(query).fetchall())
 

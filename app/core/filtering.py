@@ -28,8 +28,8 @@ def filter_mask(
 ) -> np.ndarray:
     """Per row: whether ``flt`` lets it through (every set criterion must hold)."""
     mask = np.ones(len(table), dtype=bool)
-    if flt.broken is not None:
-        mask &= table.broken if flt.broken else ~table.broken
+    if flt.broken is not None:  # True: only the unusable rows (broken or missing files)
+        mask &= table.unusable if flt.broken else ~table.unusable
     if flt.labels:
         codes = [i for i, label in enumerate(table.labels) if label in flt.labels]
         mask &= np.isin(table.label_code, codes)

@@ -109,3 +109,20 @@ def test_empty_project(tmp_path: Path) -> None:
         table = load_table(project)
         assert len(table) == 0 and table.row_of(np.array([1])).tolist() == [-1]
         assert tag_members(project) == {} and score_keys(project) == []
+
+
+def test_samples_of_missing_files_are_shown_but_not_usable(project: Project) -> None:
+    root = project.dataset_root
+    (root / "cats" / "001.png").unlink()
+    (root / "dogs" / "bad.png").unlink()
+    (root / "clips" / "walk.mp4").unlink()
+    run_job(index_job(project))
+    table = load_table(project)
+    assert len(table) == 19
+    missing = {table.name(int(row)) for row in np.flatnonzero(table.missing)}
+    assert missing == {"cats/001.png", "dogs/bad.png"} | {
+        frame_name("clips/walk.mp4", i, 12) for i in range(12)
+    }
+    assert not table.broken.any() and table.reason == {}
+    assert table.unusable.tolist() == table.missing.tolist()
+    assert table.missing.tolist() == [row.status == "missing" for row in project.samples()]

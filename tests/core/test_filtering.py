@@ -32,6 +32,7 @@ def synthetic(relpaths: list[str], labels: list[str | None], broken: list[bool])
         label_code=np.array(codes, dtype=i32),
         labels=names,
         broken=np.array(broken, dtype=bool),
+        missing=np.zeros(n, dtype=bool),
         width=np.full(n, 8, i32),
         height=np.full(n, 8, i32),
     )
@@ -120,3 +121,10 @@ def test_a_million_rows_stay_fast() -> None:
         assert time.perf_counter() - started < 1.0, flt
         assert len(shown)
     assert len(apply_filter(table, Filter(text="img00123"), {})) == 100
+
+
+def test_usable_only_hides_missing_rows_and_the_other_choice_shows_them(table) -> None:
+    table.missing[1] = True
+    assert apply_filter(table, Filter(broken=False), {}).tolist() == [0, 2, 4]
+    assert apply_filter(table, Filter(broken=True), {}).tolist() == [1, 3]
+    assert apply_filter(table, Filter(), {}).tolist() == [0, 1, 2, 3, 4]

@@ -268,6 +268,7 @@ def million_table(n: int = 1_000_000) -> SampleTable:
         label_code=(np.arange(n) % 100).astype(i32),
         labels=[f"class{i:03d}" for i in range(100)],
         broken=np.zeros(n, bool),
+        missing=np.zeros(n, bool),
         width=np.full(n, 64, i32),
         height=np.full(n, 48, i32),
     )
