@@ -19,7 +19,7 @@ from app.core.ssl.methods import METHODS
 from app.core.ssl.runs import train_runs
 from app.core.store.project import Project
 from tests.core.ssl.test_trainer import make_demo_slice
-from tests.factories import free_port
+from tests.factories import free_port, make_dataset
 
 TINY = ["--image-size", "16", "--batch-size", "16", "--backbone", "resnet18", "--device", "cpu"]
 
@@ -78,6 +78,35 @@ def test_bad_training_arguments_fail_with_one_line(project_dir, capsys, args, me
     assert main(["train", project_dir, *args]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--weights", "missing.pt"], "missing.pt"),
+        (["--option", "nonsense=1"], "unknown option(s) for simclr: nonsense"),
+        (["--augment", "blur_prob=3"], "blur_prob must be in [0, 1]"),
+        (["--backbone", "resnet19"], "resnet19"),
+        (["--method", "nope"], "unknown method"),
+    ],
+)
+def test_rejected_train_arguments_leave_no_run(project_dir, capsys, args, message):
+    assert main(["train", project_dir, *TINY, "--epochs", "1", *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    with Project.open(project_dir) as project:
+        assert project.runs() == []
+
+
+def test_a_dataset_too_small_to_train_leaves_no_run(tmp_path, capsys):
+    root = tmp_path / "one"
+    make_dataset(root, {"a": 1}, size=(24, 24))
+    assert main(["index", str(root)]) == 0
+    assert main(["train", str(root), *TINY, "--epochs", "1"]) == 1
+    assert "at least 2 images" in capsys.readouterr().err
+    with Project.open(root) as project:
+        assert project.runs() == []
+        assert not project.checkpoints_dir.exists()
 
 
 def test_export_without_a_finished_run_is_refused(project_dir, tmp_path, capsys):

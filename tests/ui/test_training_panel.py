@@ -365,16 +365,28 @@ def test_shutdown_is_idempotent_and_stops_training(qtbot, panel, project_dir, mo
     assert record.status == "stopped"
 
 
-def test_a_failing_run_shows_a_readable_message(qtbot, panel, tmp_path):
+def test_a_failing_run_shows_a_readable_message(qtbot, panel, project_dir, tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a weights file")
     fill(panel, **TINY)
-    panel.form.editors["weights"].combo.setEditText(str(tmp_path / "missing.pt"))
+    panel.form.editors["weights"].combo.setEditText(str(broken))
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.phase == "idle" and not panel.runner.is_busy, timeout=WAIT_MS)
     assert panel.message.level == "error"
     text = panel.message.text()
-    assert text.startswith("Training failed:") and "missing.pt" in text
+    assert text.startswith("Training failed:") and "broken.pt" in text
     assert "Traceback" not in text
     assert panel.start_button.isEnabled() and panel.form.isEnabled()
+    assert runs_of(project_dir) == []
+
+
+def test_a_missing_weights_file_is_refused_before_starting(qtbot, panel, project_dir, tmp_path):
+    fill(panel, **TINY)
+    panel.form.editors["weights"].combo.setEditText(str(tmp_path / "missing.pt"))
+    click(qtbot, panel.start_button)
+    assert panel.message.level == "error" and "Cannot start" in panel.message.text()
+    assert "missing.pt" in panel.message.text() and not panel.runner.is_busy
+    assert runs_of(project_dir) == []
 
 
 def test_a_killed_run_is_listed_interrupted_and_can_be_resumed(qtbot, trained_dir):

@@ -222,6 +222,13 @@ def build_backbone(name: str, weights: str | Path | None = None, image_size: int
     return _with_checkpoint(spec, Path(choice), image_size)
 
 
+def check_weights(weights: str | Path | None) -> None:
+    """Refuse a weights file that is missing or empty, before any work (none / imagenet pass)."""
+    choice = _weights_choice(weights)
+    if choice is not None and choice != "imagenet":
+        _existing_file(choice)
+
+
 def _weights_choice(weights: str | Path | None) -> str | Path | None:
     if weights is None or isinstance(weights, Path):
         return weights

@@ -36,6 +36,7 @@ from app.core.ssl.checkpoint import (
     restore,
     save_checkpoint,
 )
+from app.core.ssl.checks import check_config, check_dataset
 from app.core.ssl.config import TrainConfig
 from app.core.ssl.data import BatchPrefetcher, TrainImages, train_images_job
 from app.core.ssl.devices import resolve_device, resolve_precision
@@ -91,7 +92,11 @@ def train_job(
     cancel: CancelToken | None = None,
     resume: int | None = None,
 ) -> Job[TrainResult]:
-    """Train a new run from ``config``, or continue run ``resume`` with its stored config."""
+    """Train a new run from ``config``, or continue run ``resume`` with its stored config.
+
+    Everything that can refuse the run (settings, weights, data, building the model) happens
+    before a new run's row exists, so a rejected run leaves no record behind.
+    """
     cancel = cancel or CancelToken()
     if (config is None) == (resume is None):
         raise SieveError("give either a training config or a run to resume")
@@ -100,27 +105,23 @@ def train_job(
         check_resumable(record)
         config = record.config
     assert config is not None
-    config.validate()
+    check_config(config if record is None else replace(config, weights="none"))
     config = resolve_config(config)
     device = resolve_device(config.device, distributed.local_rank())
     distributed.init_from_env(device.type)
+    check_dataset(project, config, distributed.world_size())
     if distributed.rank() == 0:
         images = yield from train_images_job(project, config.image_size, cancel, config.workers)
         distributed.barrier()
     else:
         distributed.barrier()
         images = yield from train_images_job(project, config.image_size, cancel, config.workers)
+    trainer = Trainer(project, config, images, device, initial_weights=record is None)
     if record is None:
         record = distributed.broadcast_object(
             create_run(project, config) if distributed.rank() == 0 else None
         )
-    try:
-        trainer = Trainer(project, record, config, images, device)
-    except Exception as error:
-        if distributed.rank() == 0 and resume is None:  # a new run that never started
-            project.update_run(record.id, status="failed", metrics={"error": str(error)})
-        raise
-    return (yield from trainer.run(cancel))
+    return (yield from trainer.run(record, cancel))
 
 
 class Trainer:
@@ -129,26 +130,27 @@ class Trainer:
     def __init__(
         self,
         project: Project,
-        record: RunRecord,
         config: TrainConfig,
         images: TrainImages,
         device: torch.device,
+        initial_weights: bool = True,
     ) -> None:
+        """Build the model and optimizer; ``initial_weights`` False skips loading
+        ``config.weights`` (a resumed run's weights come from its checkpoint)."""
         self.project = project
-        self.record = record
         self.config = config
         self.images = images
         self.device = device
         self.rank = distributed.rank()
         self.world = distributed.world_size()
         self.messages: list[str] = [f"{m}" for m in images.skipped[:20]]
-        self.checkpoint_path = run_folder(project, record.id) / "checkpoint.pt"
         self.train_rows, self.held_rows = self._split()
         self.batch_size = self._batch_size()
         self.steps_per_epoch = len(self.train_rows) // self.batch_size
         self.total_steps = self.steps_per_epoch * config.epochs
         torch.manual_seed(config.seed)
-        backbone = build_backbone(config.backbone, config.weights, config.image_size)
+        weights = config.weights if initial_weights else "none"
+        backbone = build_backbone(config.backbone, weights, config.image_size)
         if getattr(backbone, "load_message", None):
             self.messages.append(backbone.load_message)
         self.method: Method = build_method(
@@ -224,7 +226,10 @@ class Trainer:
         return nn.parallel.DistributedDataParallel(method, device_ids=ids)
 
     # ------------------------------------------------------------------ run
-    def run(self, cancel: CancelToken) -> Job[TrainResult]:
+    def run(self, record: RunRecord, cancel: CancelToken) -> Job[TrainResult]:
+        """Train run ``record`` (a new one, or one to resume from its checkpoint)."""
+        self.record = record
+        self.checkpoint_path = run_folder(self.project, record.id) / "checkpoint.pt"
         if self.record.checkpoint is not None and self.record.status != "created":
             self._resume()
         self._write_status("running")

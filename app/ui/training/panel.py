@@ -31,6 +31,7 @@ from app.core.data.images import ImageError
 from app.core.data.video import VideoError
 from app.core.errors import SieveError
 from app.core.jobs import Progress
+from app.core.ssl.checks import check_config
 from app.core.ssl.trainer import TrainResult
 from app.core.state import AppState, Event
 from app.engine import JobRunner
@@ -51,7 +52,6 @@ from app.ui.training.jobs import (
 from app.ui.training.messages import MessageLabel
 from app.ui.training.preview import DEBOUNCE_MS, AugmentPreview
 from app.ui.training.run_list import RunList
-from app.ui.training.validation import check_config
 
 Phase = Literal["idle", "running", "pausing", "stopping", "paused"]
 TABS_MIN_HEIGHT = 420

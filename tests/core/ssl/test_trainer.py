@@ -143,13 +143,16 @@ def test_bad_settings_are_refused_before_any_work(project):
     assert project.summary()["runs"] == []
 
 
-def test_a_run_that_cannot_start_is_marked_failed(project, tmp_path):
+def test_a_run_that_cannot_start_leaves_no_record(project, tmp_path):
     missing = tmp_path / "no-such-weights.pt"
-    with pytest.raises(SieveError) as raised:
+    with pytest.raises(SieveError, match="not found: .*no-such-weights.pt"):
         train(project, tiny(weights=str(missing)))
-    (run,) = project.training_runs()
-    assert run["status"] == "failed"
-    assert str(raised.value) in get_run(project, run["id"]).metrics["error"]
+    assert not (project.path / "cache").exists()
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a weights file")
+    with pytest.raises(SieveError, match="broken.pt is not a readable PyTorch weights file"):
+        train(project, tiny(weights=str(broken)))
+    assert project.training_runs() == [] and not project.checkpoints_dir.exists()
 
 
 def test_trained_backbone_matches_the_checkpoint(project):
