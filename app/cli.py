@@ -278,6 +278,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    """Print one name per line; a name holding a line break is skipped with a warning."""
+    from app.core.export import has_line_break, line_break_warning
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
@@ -285,8 +287,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
             names = [entry["path"] for entry in project.broken()]
         else:
             names = [row.name for row in project.samples(label=args.label, status="ok")]
-    if names:
-        sys.stdout.write("\n".join(names) + "\n")
+    for name in filter(has_line_break, names):
+        print(f"sieve: warning: {line_break_warning(name)}", file=sys.stderr)
+    kept = [name for name in names if not has_line_break(name)]
+    if kept:
+        sys.stdout.write("\n".join(kept) + "\n")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,11 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
         "--format", choices=("txt", "csv", "json", "copy", "symlink"), required=True
     )
     export.add_argument("--out", required=True, help="file (txt/csv/json) or folder (copy/symlink)")
-    export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files (not needed to finish an interrupted copy or link export)",
+    )
     export.add_argument("--val-fraction", type=float, help="also split into train / val")
     export.add_argument("--seed", type=int, default=0, help="seed of the split")
     export.set_defaults(handler=cmd_export)
@@ -244,5 +249,5 @@ def cmd_export(args: argparse.Namespace) -> int:
     for path, count in report.written.items():
         print(f"{count:,} samples -> {path}")
     for problem in report.skipped:
-        print(f"skipped: {problem}")
+        print(f"skipped: {problem}", file=sys.stderr)
     return 0 if not report.skipped else 1

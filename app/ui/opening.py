@@ -96,7 +96,7 @@ def export_names_job(
     yield Progress("export", 0, len(sample_ids))
     with Project.open(project_dir) as project:
         rows = project.samples_by_id([int(i) for i in sample_ids])
-    names = [rows[int(i)].name for i in sample_ids if int(i) in rows]
-    count = export_filenames(names, path)
+        names = [rows[int(i)].name for i in sample_ids if int(i) in rows]
+        count = export_filenames(names, path, project)
     yield Progress("export", count, len(sample_ids))
     return count

@@ -83,6 +83,8 @@ def test_export_formats_from_the_cli(data, tmp_path, capsys) -> None:
     args = ["export", str(data), "--selection", "picked", "--format", "copy", "--out", str(folder)]
     assert main(args) == 0
     assert (folder / "cats" / "000.png").read_bytes() == (data / "cats" / "000.png").read_bytes()
+    assert main(args) == 0
+    (folder / "cats" / "000.png").write_bytes(b"changed")
     assert main(args) == 1
     assert "exists" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from app.core.errors import SieveError
 from app.core.export import export_filenames, export_subset_job
 from app.core.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
+from app.core.store.arrays import atomic_file
 from app.core.store.project import Project, SampleRow
 from tests.factories import make_dataset, write_clip
 
@@ -147,3 +151,97 @@ def test_unknown_format_and_bad_split_are_refused(mixed, tmp_path) -> None:
         export(mixed, ["cats/000.png"], "zip", tmp_path / "s.zip")
     with pytest.raises(SieveError, match="between 0 and 1"):
         export(mixed, ["cats/000.png"], "txt", tmp_path / "s.txt", val_fraction=1.5)
+
+
+# Data safety: refused targets, atomic files, names a list cannot hold
+
+
+def test_targets_in_the_dataset_or_the_project_are_refused(mixed, tmp_path) -> None:
+    root = mixed.dataset_root
+    for fmt, out in [
+        ("copy", root),
+        ("symlink", root / "cats"),
+        ("copy", mixed.path / "exported"),
+        ("txt", root / "cats" / "000.png"),
+        ("csv", mixed.path / "subset.csv"),
+    ]:
+        with pytest.raises(SieveError, match="choose a folder outside the dataset"):
+            export(mixed, ["cats/000.png"], fmt, out, overwrite=True)
+    assert (root / "cats" / "000.png").is_file() and not (root / "cats" / "000.png").is_symlink()
+    assert not (mixed.path / "exported").exists() and not (mixed.path / "subset.csv").exists()
+
+
+def test_a_list_of_names_is_refused_in_the_dataset_when_the_project_is_given(mixed) -> None:
+    target = mixed.dataset_root / "cats" / "000.png"
+    original = target.read_bytes()
+    with pytest.raises(SieveError, match="choose a folder outside the dataset"):
+        export_filenames(["cats/001.png"], target, mixed)
+    assert target.read_bytes() == original
+
+
+def test_a_split_part_linked_elsewhere_is_refused_before_writing(mixed, tmp_path) -> None:
+    out, elsewhere = tmp_path / "subset", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "val").symlink_to(elsewhere)
+    names = sorted(by_name(mixed))
+    with pytest.raises(SieveError, match="nothing was written"):
+        export(mixed, names, "copy", out, val_fraction=0.5)
+    assert list(elsewhere.iterdir()) == [] and [p.name for p in out.iterdir()] == ["val"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+def test_written_files_follow_the_umask(mixed, tmp_path, umask) -> None:
+    old = os.umask(umask)
+    try:
+        with atomic_file(tmp_path / "plain.bin") as handle:
+            handle.write(b"x")
+        export(mixed, ["cats/000.png"], "txt", tmp_path / "s.txt")
+        export(mixed, ["cats/000.png", "clips/walk-2-mp4.png"], "copy", tmp_path / "copy")
+    finally:
+        os.umask(old)
+    for path in [
+        tmp_path / "plain.bin",
+        tmp_path / "s.txt",
+        tmp_path / "copy" / "cats" / "000.png",
+        tmp_path / "copy" / "clips" / "walk-2-mp4.png",
+    ]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+def test_names_with_line_breaks_are_skipped_in_lists_of_names(mixed, tmp_path) -> None:
+    path = tmp_path / "names.txt"
+    assert export_filenames(["a.png", "b\nc.png", "d\r.png", "e.png"], path) == 2
+    assert path.read_text() == "a.png\ne.png\n"
+    with mixed.db:
+        mixed.db.execute(
+            "UPDATE files SET relpath = 'cats/x' || char(13) || 'y.png' "
+            "WHERE relpath = 'cats/001.png'"
+        )
+    report = export(mixed, ["cats/000.png", "cats/x\ry.png"], "txt", tmp_path / "s.txt")
+    assert report.written == {str(tmp_path / "s.txt"): 1}
+    assert report.skipped == ["'cats/x\\ry.png': a name holding a line break (skipped)"]
+    export(mixed, ["cats/000.png", "cats/x\ry.png"], "csv", tmp_path / "s.csv")
+    with (tmp_path / "s.csv").open(newline="") as handle:
+        assert [r["name"] for r in csv.DictReader(handle)] == ["cats/000.png", "cats/x\ry.png"]
+
+
+def test_undecodable_names_are_written_raw_in_txt_and_escaped_in_csv_and_json(
+    mixed, tmp_path, monkeypatch
+) -> None:
+    name = b"caf\xe9.png".decode("utf-8", "surrogateescape")
+    real = mixed.samples_by_id
+
+    def with_odd_name(ids):
+        return {i: dataclasses.replace(row, relpath=name) for i, row in real(ids).items()}
+
+    monkeypatch.setattr(mixed, "samples_by_id", with_odd_name)
+    row_id = by_name(mixed)["cats/000.png"].id
+    for fmt in ("txt", "csv", "json"):
+        run_job(export_subset_job(mixed, [row_id], fmt, tmp_path / f"s.{fmt}", CancelToken()))
+    assert (tmp_path / "s.txt").read_bytes() == b"caf\xe9.png\n"
+    assert (
+        (tmp_path / "s.csv").read_text(encoding="utf-8").splitlines()[1].startswith("caf\\xe9.png,")
+    )
+    samples = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["samples"]
+    assert samples[0]["name"] == "caf\\xe9.png"

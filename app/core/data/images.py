@@ -3,13 +3,23 @@
 Everything a user's folder can hold (palette, alpha, 16-bit, CMYK, truncated, corrupt, empty,
 mislabelled and decompression-bomb files) either becomes a normal 8-bit image or an
 :class:`ImageError` whose message says why, never a crash. Files are only ever read.
+
+Memory is bounded: a small file can hold a huge image (a 329 KB PNG of 13000 x 13000 16-bit
+pixels is 338 MB decoded). JPEGs decode at reduced scale, wide modes become 8-bit a strip of
+rows at a time (reduced on the way when a smaller image is asked for), and every full decode
+first reserves its estimated bytes from :data:`DECODE_BUDGET`, so parallel decodes of large
+images wait for each other instead of multiplying the peak.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +31,8 @@ THUMB_SIZE = 192
 THUMB_QUALITY = 85
 BACKGROUND = (128, 128, 128)  # neutral grey behind transparent pixels
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+DEFAULT_BUDGET_BYTES = 1 << 30
+_STRIP_PIXELS = 1 << 20  # wide-mode pixels turned into 8-bit at a time (8 MB as float64)
 
 
 class ImageError(SieveError):
@@ -41,14 +53,77 @@ class ImageProbe:
         return self.reason is None
 
 
+class DecodeBudget:
+    """Bytes that decodes in flight may take together, handed out first come, first served.
+
+    A decode larger than the whole budget still runs, but alone.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = int(capacity)
+        self._in_use = 0
+        self._queue: deque[object] = deque()
+        self._changed = threading.Condition()
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    def acquire(self, amount: int) -> None:
+        """Wait until ``amount`` bytes fit (or nothing else runs), then take them."""
+        ticket = object()
+        with self._changed:
+            self._queue.append(ticket)
+            try:
+                self._changed.wait_for(lambda: self._queue[0] is ticket and self._fits(amount))
+            finally:
+                self._queue.remove(ticket)
+                self._changed.notify_all()
+            self._in_use += amount
+
+    def release(self, amount: int) -> None:
+        with self._changed:
+            self._in_use -= amount
+            self._changed.notify_all()
+
+    @contextmanager
+    def reserve(self, amount: int) -> Iterator[None]:
+        """Hold ``amount`` bytes for the body of a ``with`` block."""
+        self.acquire(amount)
+        try:
+            yield
+        finally:
+            self.release(amount)
+
+    def _fits(self, amount: int) -> bool:
+        return self._in_use == 0 or self._in_use + amount <= self.capacity
+
+
+DECODE_BUDGET = DecodeBudget(DEFAULT_BUDGET_BYTES)
+"""Shared by every decode in this process (indexing, thumbnails, embedding, training data)."""
+
+
+def decode_estimate(image: Image.Image) -> int:
+    """Peak bytes of decoding ``image`` (opened, not loaded): its pixels and one working copy."""
+    return 2 * image.width * image.height * _bytes_per_pixel(image.mode)
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4  # Pillow keeps every other mode (RGB included) in 4 bytes a pixel
+
+
 def open_image(path: str | os.PathLike, draft_size: tuple[int, int] | None = None) -> Image.Image:
     """Decode an image as 8-bit ``RGB`` or ``L``, upright, with alpha composited on grey.
 
     ``draft_size`` lets JPEG decode at a reduced scale (DCT scaling) no smaller than the size.
     Raises :class:`ImageError` with a readable reason for every kind of bad file.
     """
-    image, _ = _decode(path, draft_size)
-    return image
+    with _decoded(path, draft_size) as (image, _):
+        return image
 
 
 def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None) -> Image.Image:
@@ -60,8 +135,8 @@ def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None)
 def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageProbe:
     """Fully decode (at reduced scale where possible) to validate, and make the thumbnail."""
     try:
-        image, (width, height) = _decode(path, (thumb_size, thumb_size))
-        thumbnail = encode_thumbnail(image, thumb_size)
+        with _decoded(path, (thumb_size, thumb_size)) as (image, (width, height)):
+            thumbnail = _thumbnail_in_place(image, thumb_size)
     except ImageError as error:
         return ImageProbe(None, None, None, str(error))
     return ImageProbe(width, height, thumbnail)
@@ -70,6 +145,11 @@ def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageP
 def encode_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
     """JPEG bytes of ``image`` fitted into ``size`` x ``size`` (aspect kept)."""
     image = image.copy() if image.width > size or image.height > size else image
+    return _thumbnail_in_place(image, size)
+
+
+def _thumbnail_in_place(image: Image.Image, size: int) -> bytes:
+    """:func:`encode_thumbnail` that shrinks ``image`` itself (no full-size copy)."""
     image.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
@@ -78,21 +158,30 @@ def encode_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
     return buffer.getvalue()
 
 
-def _decode(
+@contextmanager
+def _decoded(
     path: str | os.PathLike, draft_size: tuple[int, int] | None
-) -> tuple[Image.Image, tuple[int, int]]:
-    """Return the normalised image and its full upright size (before any draft reduction)."""
-    try:
+) -> Iterator[tuple[Image.Image, tuple[int, int]]]:
+    """The normalised image and its full upright size (before any reduction), its decode's
+    bytes held from :data:`DECODE_BUDGET` while the ``with`` block runs."""
+    with _reasons(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if os.path.getsize(path) == 0:
             raise ImageError("empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                size = _upright_size(image)
-                if draft_size is not None and image.format == "JPEG":
-                    image.draft(None, _fit(image.size, draft_size))
+        with Image.open(path) as image:
+            size = _upright_size(image)
+            if draft_size is not None and image.format == "JPEG":
+                image.draft(None, _fit(image.size, draft_size))
+            with DECODE_BUDGET.reserve(decode_estimate(image)):
                 image.load()
-                return _normalise(image), size
+                yield _normalise(image, draft_size), size
+
+
+@contextmanager
+def _reasons() -> Iterator[None]:
+    """Turn every way a file fails to decode into an :class:`ImageError` saying why."""
+    try:
+        yield
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
@@ -124,9 +213,13 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
     return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
 
 
-def _normalise(image: Image.Image) -> Image.Image:
-    """Apply EXIF orientation and turn any mode into 8-bit ``RGB`` or ``L``."""
-    image = ImageOps.exif_transpose(image) or image
+def _normalise(image: Image.Image, draft_size: tuple[int, int] | None = None) -> Image.Image:
+    """Apply EXIF orientation and turn any mode into 8-bit ``RGB`` or ``L``.
+
+    ``image`` is turned upright in place (a copy would double a large image's memory); wide
+    modes are reduced on the way, no smaller than ``draft_size`` (as JPEG drafts are).
+    """
+    ImageOps.exif_transpose(image, in_place=True)
     mode = image.mode
     if mode in ("RGB", "L"):
         return image
@@ -138,7 +231,7 @@ def _normalise(image: Image.Image) -> Image.Image:
     if mode == "1":
         return image.convert("L")
     if mode.startswith("I") or mode == "F":
-        return _wide_to_8bit(image)
+        return _wide_to_8bit(image, _reduction(image.size, draft_size))
     return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX
 
 
@@ -148,14 +241,53 @@ def _composite(rgba: Image.Image) -> Image.Image:
     return background
 
 
-def _wide_to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit and 32-bit single-channel images: 16-bit range scaled, others stretched."""
-    values = np.asarray(image, dtype=np.float64)
-    if image.mode.startswith("I;16") or (
-        image.mode == "I" and values.min() >= 0 and values.max() <= 65535
-    ):
-        scaled = values / 257.0
-    else:
-        low, high = float(values.min()), float(values.max())
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+def _reduction(size: tuple[int, int], draft_size: tuple[int, int] | None) -> int:
+    """The largest whole factor that keeps ``size`` no smaller than its fit in ``draft_size``."""
+    if draft_size is None:
+        return 1
+    width, height = _fit(size, draft_size)
+    return max(1, min(size[0] // width, size[1] // height))
+
+
+def _wide_to_8bit(image: Image.Image, factor: int = 1) -> Image.Image:
+    """16-bit and 32-bit single-channel images: 16-bit range scaled, others stretched.
+
+    Converted a strip of rows at a time (never a full-size float copy), each ``factor`` x
+    ``factor`` block averaged into one pixel on the way.
+    """
+    low, scale = _wide_scale(image)
+    width, height = image.size
+    out = np.empty((-(-height // factor), -(-width // factor)), dtype=np.uint8)
+    step = max(1, _STRIP_PIXELS // (width * factor)) * factor
+    for top in range(0, height, step):
+        strip = image.crop((0, top, width, min(top + step, height)))
+        values = _block_means(np.asarray(strip, dtype=np.float64), factor)
+        row = top // factor
+        out[row : row + len(values)] = np.clip(np.rint((values - low) * scale), 0, 255)
+    return Image.fromarray(out)
+
+
+def _wide_scale(image: Image.Image) -> tuple[float, float]:
+    """``(low, scale)`` taking a wide mode's values to 0..255: the 16-bit range, else min..max."""
+    if image.mode.startswith("I;16"):
+        return 0.0, 1.0 / 257.0
+    low, high = (float(value) for value in image.getextrema())
+    if image.mode == "I" and low >= 0 and high <= 65535:
+        return 0.0, 1.0 / 257.0
+    return low, 255.0 / (high - low) if high > low else 0.0
+
+
+def _block_means(values: np.ndarray, factor: int) -> np.ndarray:
+    """Means of ``factor`` x ``factor`` blocks; edge blocks average the pixels they have."""
+    if factor == 1:
+        return values
+    rows, cols = values.shape
+    padded = np.pad(values, ((0, -rows % factor), (0, -cols % factor)))
+    sums = padded.reshape(padded.shape[0] // factor, factor, -1, factor).sum(axis=(1, 3))
+    return sums / np.outer(_block_sizes(rows, factor), _block_sizes(cols, factor))
+
+
+def _block_sizes(length: int, factor: int) -> np.ndarray:
+    sizes = np.full(-(-length // factor), factor, dtype=np.float64)
+    sizes[-1] = length - factor * (len(sizes) - 1)
+    return sizes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -15,16 +16,38 @@ import numpy as np
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system tells (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _umask_once()
+
+
+@functools.cache
+def _umask_once() -> int:
+    """The umask read by setting it and back, once (a file made meanwhile is only stricter)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """Open a temp file beside ``path``; on success it replaces ``path`` in one rename.
 
-    Readers see the old file or the new one, never a torn one, even after a crash.
+    Readers see the old file or the new one, never a torn one, even after a crash. The file
+    gets the mode of a newly created one (``0o666`` less the umask), not ``mkstemp``'s 0600.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.chmod(tmp, 0o666 & ~_umask())
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
