@@ -79,13 +79,7 @@ class IndexResult:
 
     def missing_warning(self, root: Path) -> str | None:
         """A loud sentence when most files are missing, else None."""
-        if not self.mostly_missing:
-            return None
-        return (
-            f"{self.missing:,} of {self.missing + self.found:,} files of the project are missing "
-            f"from {root}: is the drive mounted? They are kept with their tags, selections and "
-            "scores (marked missing) until you forget them"
-        )
+        return _missing_warning(self.missing, self.missing + self.found, root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +167,12 @@ def index_job(
 
 def mostly_missing(project: Project) -> bool:
     """Whether most of the project's files were missing at the last index."""
-    total = project.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-    return _mostly_missing(project.missing_count(), total)
+    return _mostly_missing(project.missing_count(), _file_count(project))
+
+
+def missing_warning(project: Project) -> str | None:
+    """The loud sentence of :meth:`IndexResult.missing_warning`, from the project's counts."""
+    return _missing_warning(project.missing_count(), _file_count(project), project.dataset_root)
 
 
 def forget_missing(project: Project) -> int:
@@ -192,6 +190,20 @@ def forget_missing(project: Project) -> int:
 
 def _mostly_missing(missing: int, total: int) -> bool:
     return missing > 0 and missing * 2 > total
+
+
+def _missing_warning(missing: int, total: int, root: Path) -> str | None:
+    if not _mostly_missing(missing, total):
+        return None
+    return (
+        f"{missing:,} of {total:,} files of the project are missing from {root}: is the drive "
+        "mounted? They are kept with their tags, selections and scores (marked missing) until "
+        "you forget them"
+    )
+
+
+def _file_count(project: Project) -> int:
+    return project.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
 
 def _known_files(project: Project) -> dict[str, _Known]:

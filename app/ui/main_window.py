@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.core.data.scan import readable_name
 from app.core.errors import SieveError
 from app.core.state import AppState
 from app.core.store.project import find_project_dir
@@ -40,6 +41,7 @@ from app.ui.opening import (
     LoadedProject,
     export_names_job,
     fill_thumbnails_job,
+    forget_missing_job,
     import_torchvision_job_then_open,
     open_demo_job,
     open_folder_job,
@@ -263,7 +265,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
         self.settings.add_recent_project(loaded.path)
         self.welcome.set_recent(self.settings.recent_projects())
+        self._update_forget_action()
         log.info("opened %s (%d samples)", loaded.path, loaded.samples)
+        if loaded.warning is not None:
+            log.warning("%s", loaded.warning)
+            self.show_message(QMessageBox.Icon.Warning, loaded.warning, "")
 
     @Slot()
     def _on_browser_loaded(self) -> None:
@@ -279,6 +285,42 @@ class MainWindow(QMainWindow):
     def _on_thumbnails_made(self, made: int) -> None:
         if made:
             self.browser.refresh_thumbnails()
+
+    # ------------------------------------------------------------ missing files
+    @Slot()
+    def forget_missing(self) -> None:
+        """Ask, then forget the missing files with their tags, selection places and scores."""
+        project = self.project
+        if project is None or not project.missing_files or self.runner.is_busy:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Forget missing files",
+            _forget_question(project),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        path = project.path
+        self._start(
+            lambda cancel: forget_missing_job(path, cancel),
+            "Forgetting missing files",
+            self._on_forgotten,
+        )
+
+    def _on_forgotten(self, loaded: LoadedProject) -> None:
+        before = self.project.missing_files if self.project is not None else 0
+        self._show(loaded)
+        forgotten = plural(before - loaded.missing_files, "missing file")
+        self.statusBar().showMessage(f"Forgot {forgotten}", 5000)
+
+    def _update_forget_action(self) -> None:
+        count = self.project.missing_files if self.project is not None else 0
+        action = self.actions.forget_missing
+        what = plural(count, "missing file") if count else "missing files"
+        action.setText(f"Forget {what}…")
+        action.setEnabled(count > 0 and not self.runner.is_busy)
 
     # ----------------------------------------------------------- page & view
     @Slot(int)
@@ -323,10 +365,17 @@ class MainWindow(QMainWindow):
     def _on_counts_changed(self, shown: int, total: int, selected: int) -> None:
         if self.project is None:
             return
+        project = self.project
         shown_text = plural(total, "sample") if shown == total else f"{shown:,} of {total:,}"
+        problems = f"{project.broken_files:,} broken"
+        if project.missing_files:
+            problems += f" · {project.missing_files:,} missing"
+        if project.unreadable:
+            problems += f" · {len(project.unreadable):,} unreadable"
         self.status_panel.set_counts(
-            f"{shown_text} · {selected:,} selected · {self.project.broken_files:,} broken · "
-            f"{plural(self.project.labels, 'label')}"
+            f"{shown_text} · {selected:,} selected · {problems} · "
+            f"{plural(project.labels, 'label')}",
+            _problem_details(project),
         )
 
     def _raise(self, dock: QDockWidget) -> None:
@@ -380,12 +429,17 @@ class MainWindow(QMainWindow):
             action.setEnabled(not busy)
         for action in self.actions.needs_project:
             action.setEnabled(self.project is not None)
+        self._update_forget_action()
         self.welcome.set_enabled_actions(not busy)
 
     @Slot(str, str)
     def show_error(self, message: str, details: str) -> None:
         """A non-blocking error dialog: the readable line, the traceback under Details."""
-        box = QMessageBox(QMessageBox.Icon.Critical, "Sieve", message, parent=self)
+        self.show_message(QMessageBox.Icon.Critical, message, details)
+
+    def show_message(self, icon: QMessageBox.Icon, message: str, details: str) -> None:
+        """A non-blocking message box; ``details`` (if any) under Details."""
+        box = QMessageBox(icon, "Sieve", message, parent=self)
         if details:
             box.setDetailedText(details)
             box.setInformativeText("The full report is under Details and in the log file.")
@@ -441,6 +495,34 @@ class MainWindow(QMainWindow):
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.shutdown()
         super().closeEvent(event)
+
+
+def _forget_question(project: LoadedProject) -> str:
+    question = (
+        f"Forget {plural(project.missing_files, 'missing file')} of {project.dataset_root}?\n\n"
+        "Their samples leave the project with their tags, selection places and scores; this "
+        "cannot be undone. The files themselves are not touched."
+    )
+    if project.warning is not None:
+        question += (
+            "\n\nMost of the project's files are missing: is the drive mounted? If it is only "
+            "unplugged, choose No and open the folder again once it is back."
+        )
+    return question
+
+
+def _problem_details(project: LoadedProject) -> str:
+    """The status line's tooltip: what is missing and what could not be read."""
+    lines = []
+    if project.missing_files:
+        lines.append(
+            f"{plural(project.missing_files, 'file')} not found at the last index: kept with "
+            "their tags; File > Forget missing files… forgets them."
+        )
+    if project.unreadable:
+        lines.append("Could not read:")
+        lines.extend(f"  {readable_name(entry)}" for entry in project.unreadable)
+    return "\n".join(lines)
 
 
 def _scrolled(panel: QWidget) -> QScrollArea:

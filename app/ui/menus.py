@@ -31,6 +31,7 @@ class WindowActions:
     select_none: QAction
     recent_menu: QMenu
     tag_menu: QMenu
+    forget_missing: QAction
 
     @property
     def opening(self) -> list[QAction]:
@@ -61,6 +62,9 @@ def build_menus(window: MainWindow) -> WindowActions:
     export_shown = export_menu.addAction(
         "Names of the samples &shown…", partial(window.export_names, "shown")
     )
+    file_menu.addSeparator()
+    forget_missing = file_menu.addAction("Forget missing files…", window.forget_missing)
+    forget_missing.setEnabled(False)
     file_menu.addSeparator()
     file_menu.addAction("&Quit", window.close).setShortcut(QKeySequence.StandardKey.Quit)
 
@@ -116,6 +120,7 @@ def build_menus(window: MainWindow) -> WindowActions:
         select_none,
         recent_menu,
         tag_menu,
+        forget_missing,
     )
 
 

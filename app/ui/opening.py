@@ -14,7 +14,7 @@ import numpy as np
 from app.core.data.torchvision_import import import_torchvision_job
 from app.core.demo import demo_project_job
 from app.core.export import export_filenames
-from app.core.indexing import index_job
+from app.core.indexing import forget_missing, index_job, missing_warning
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.project import Project
 from app.core.thumbnails import thumbnail_job
@@ -32,6 +32,9 @@ class LoadedProject:
     samples: int
     broken_files: int
     labels: int
+    missing_files: int = 0
+    unreadable: tuple[str, ...] = ()  # "path: reason" of what the last index could not read
+    warning: str | None = None  # most files are missing: is the drive mounted?
 
 
 def load_project(project: Project) -> Job[LoadedProject]:
@@ -43,6 +46,9 @@ def load_project(project: Project) -> Job[LoadedProject]:
         samples=project.sample_count(status="ok"),
         broken_files=len(project.broken()),
         labels=len(project.label_counts()),
+        missing_files=project.missing_count(),
+        unreadable=tuple(f"{e['path']}: {e['reason']}" for e in project.unreadable()),
+        warning=missing_warning(project),
     )
 
 
@@ -81,6 +87,14 @@ def import_torchvision_job_then_open(
         cancel=cancel,
     )
     return (yield from open_folder_job(imported.out_dir, None, cancel))
+
+
+def forget_missing_job(project_dir: Path, cancel: CancelToken | None = None) -> Job[LoadedProject]:
+    """Forget the project's missing files (the user confirmed it), then load the project."""
+    yield Progress("forget", 0, None, "forgetting missing files")
+    with Project.open(project_dir) as project:
+        forget_missing(project)
+        return (yield from load_project(project))
 
 
 def fill_thumbnails_job(project_dir: Path, cancel: CancelToken | None = None) -> Job[int]:

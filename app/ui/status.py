@@ -53,8 +53,10 @@ class StatusPanel(QWidget):
         runner.busy_changed.connect(self._on_busy_changed)
         self._on_busy_changed(runner.is_busy)
 
-    def set_counts(self, text: str) -> None:
+    def set_counts(self, text: str, details: str = "") -> None:
+        """The idle line; ``details`` (e.g. what could not be read) is its tooltip."""
         self.counts_label.setText(text)
+        self.counts_label.setToolTip(details)
 
     @Slot(str)
     def _on_started(self, name: str) -> None:

@@ -70,9 +70,11 @@ class Tag:
 # A sample of a file that was not found at the last index is "missing": kept with its tags,
 # selections and scores, but not usable (only "ok" samples are trained on, embedded, counted).
 _STATUS = "CASE WHEN f.missing THEN 'missing' ELSE s.status END"
+MISSING_REASON = "the file was not found at the last index"
 _SAMPLE_COLUMNS = f"""
     s.id, f.relpath, CASE WHEN s.frame IS NULL THEN 'image' ELSE 'frame' END,
-    s.frame, f.n_frames, s.width, s.height, s.label, {_STATUS}, s.reason
+    s.frame, f.n_frames, s.width, s.height, s.label, {_STATUS},
+    CASE WHEN f.missing THEN '{MISSING_REASON}' ELSE s.reason END
 """
 _SAMPLE_FROM = "FROM samples s JOIN files f ON f.id = s.file_id"
 _SAMPLE_ORDER = "ORDER BY f.relpath, IFNULL(s.frame, -1)"

@@ -1,4 +1,4 @@
-"""Painting one grid cell: thumbnail, elided name, selection, a broken badge and tag dots.
+"""Painting one grid cell: thumbnail, elided name, selection, a broken or missing badge, tag dots.
 
 All cells have the same size (set with :meth:`BrowserDelegate.set_thumbnail_size`), so the view
 lays a million rows out without asking for per-item size hints. Tag dots are looked up for the
@@ -13,8 +13,8 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.store.project import Tag
-from app.ui.browser.model import BrokenRole, SampleIdRole
-from app.ui.placeholders import broken_pixmap, loading_pixmap
+from app.ui.browser.model import BrokenRole, MissingRole, SampleIdRole
+from app.ui.placeholders import broken_pixmap, loading_pixmap, missing_pixmap
 
 MIN_SIZE, MAX_SIZE, DEFAULT_SIZE = 64, 256, 128
 PAD = 6
@@ -66,8 +66,9 @@ class BrowserDelegate(QStyledItemDelegate):
             painter.setBrush(fill)
             painter.drawRoundedRect(QRectF(rect).adjusted(1, 1, -1, -1), 6, 6)
         tile = QRect(rect.x() + (rect.width() - size) // 2, rect.y() + PAD, size, size)
-        broken = bool(index.data(BrokenRole))
-        if broken:
+        if index.data(MissingRole):
+            painter.drawPixmap(tile, missing_pixmap(size))
+        elif index.data(BrokenRole):
             painter.drawPixmap(tile, broken_pixmap(size))
             reason = index.data(Qt.ItemDataRole.ToolTipRole) or ""
             self._paint_reason(painter, tile, reason.partition("broken: ")[2])

@@ -24,7 +24,7 @@ from app.ui.browser.delegate import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 
 DEBOUNCE_MS = 150
 TOP_LEVEL = "(top level)"
-BROKEN_CHOICES = (("All samples", None), ("Usable only", False), ("Broken only", True))
+BROKEN_CHOICES = (("All samples", None), ("Usable only", False), ("Broken or missing", True))
 
 
 MIN_COMBO_CHARS = 4

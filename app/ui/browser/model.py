@@ -18,13 +18,15 @@ import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QStringListModel, Qt, Slot
 
 from app.core.catalog import SampleTable, empty_table
-from app.core.store.project import THUMBS_NAME
+from app.core.data.scan import readable_name
+from app.core.store.project import MISSING_REASON, THUMBS_NAME
 from app.ui.browser.loader import ThumbnailLoader
-from app.ui.placeholders import broken_pixmap, loading_pixmap
+from app.ui.placeholders import broken_pixmap, loading_pixmap, missing_pixmap
 
 SampleIdRole = Qt.ItemDataRole.UserRole + 1
 BrokenRole = Qt.ItemDataRole.UserRole + 2
 TableRowRole = Qt.ItemDataRole.UserRole + 3
+MissingRole = Qt.ItemDataRole.UserRole + 4
 PLACEHOLDER_SIZE = 128
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -111,7 +113,7 @@ class BrowserModel(QStringListModel):
             return None
         table_row = int(self.order[row])
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.table.name(table_row)
+            return readable_name(self.table.name(table_row))
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(table_row)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -120,6 +122,8 @@ class BrowserModel(QStringListModel):
             return int(self.table.ids[table_row])
         if role == BrokenRole:
             return bool(self.table.broken[table_row])
+        if role == MissingRole:
+            return bool(self.table.missing[table_row])
         if role == TableRowRole:
             return table_row
         return None
@@ -138,9 +142,11 @@ class BrowserModel(QStringListModel):
         return False
 
     def tooltip(self, table_row: int) -> str:
-        """Name, label and size, or why the sample is broken."""
+        """Name, label and size, or why the sample is missing or broken."""
         table = self.table
-        name = table.name(table_row)
+        name = readable_name(table.name(table_row))
+        if table.missing[table_row]:
+            return f"{name}\nmissing: {MISSING_REASON}"
         if table.broken[table_row]:
             reason = table.reason.get(int(table.ids[table_row]), "unreadable")
             return f"{name}\nbroken: {reason}"
@@ -155,11 +161,13 @@ class BrowserModel(QStringListModel):
 
     def thumbnail(self, table_row: int) -> Any:
         """The loaded thumbnail pixmap, or None (it is then requested)."""
-        if self._loader is None or self.table.broken[table_row]:
+        if self._loader is None or self.table.broken[table_row] or self.table.missing[table_row]:
             return None
         return self._loader.pixmap(int(self.table.ids[table_row]))
 
     def _decoration(self, table_row: int) -> Any:
+        if self.table.missing[table_row]:
+            return missing_pixmap(PLACEHOLDER_SIZE)
         if self.table.broken[table_row]:
             return broken_pixmap(PLACEHOLDER_SIZE)
         pixmap = self.thumbnail(table_row)
@@ -169,7 +177,9 @@ class BrowserModel(QStringListModel):
         """On a pool thread: the image file of a usable image sample (frames have none)."""
         rows = self.table.row_of(np.array([sample_id]))
         row = int(rows[0])
-        if row < 0 or self._root is None or self.table.frame[row] >= 0 or self.table.broken[row]:
+        if row < 0 or self._root is None or self.table.frame[row] >= 0:
+            return None
+        if self.table.broken[row] or self.table.missing[row]:
             return None
         return self._root / self.table.relpaths[self.table.file_index[row]]
 

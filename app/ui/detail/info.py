@@ -46,7 +46,7 @@ def sample_fields(project: Project, row: SampleRow) -> dict[str, str]:
         "size": f"{row.width} × {row.height}" if row.width and row.height else "unknown",
         "label": row.label or "(none)",
         "frame": frame,
-        "status": "" if row.status == "ok" else f"broken: {row.reason or 'unreadable'}",
+        "status": "" if row.status == "ok" else f"{row.status}: {row.reason or 'unreadable'}",
         "tags": ", ".join(project.tags_of(row.id)) or "(none)",
         "scores": "\n".join(f"{key}: {format_value(value)}" for key, value in scores.items())
         or "(none)",

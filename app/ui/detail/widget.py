@@ -154,7 +154,7 @@ class DetailView(QWidget):
             return
         if self.row.status != "ok":
             self.loader.cancel()
-            self.image_view.show_message(f"broken: {self.row.reason or 'unreadable'}")
+            self.image_view.show_message(f"{self.row.status}: {self.row.reason or 'unreadable'}")
         else:
             self.image_view.show_message(LOADING)
             self.loader.request(self.row)
