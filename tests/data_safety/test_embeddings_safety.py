@@ -182,6 +182,43 @@ def test_a_file_that_comes_back_gets_its_embedding_back(pruned, tmp_path, capsys
     assert set(GONE) <= set((tmp_path / "all.filenames.txt").read_text().splitlines())
 
 
+def test_files_missing_at_the_last_index_leave_the_map_until_they_return(
+    embedded_project, capsys
+) -> None:
+    project, embedding_set = embedded_project
+    before = set_files(embedding_set)
+    path = str(project.path)
+    with project.db:
+        project.db.execute("UPDATE files SET missing = 1 WHERE relpath IN (?, ?)", GONE)
+    assert main(["map", path, "--method", "pca", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert last_json(captured.out)["points"] == 10 and DROPPED in captured.err
+    with project.db:
+        project.db.execute("UPDATE files SET missing = 0")
+    assert main(["map", path, "--method", "pca", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert last_json(captured.out)["points"] == 12 and "dropped" not in captured.err
+    assert set_files(embedding_set) == before
+
+
+def test_deleted_files_reindexed_then_pruned_keep_every_command_working(
+    embedded_project, capsys
+) -> None:
+    project, embedding_set = embedded_project
+    root, path = project.dataset_root, str(project.path)
+    for relpath in GONE:
+        (root / relpath).unlink()
+    for extra in ([], ["--prune"]):
+        assert main(["index", str(root), *extra]) == 0
+        capsys.readouterr()
+        assert main(["duplicates", path, "--json"]) == 0
+        assert main(["select", path, "--n", "10", "--name", "s", "--overwrite", "--json"]) == 0
+        captured = capsys.readouterr()
+        assert not set(GONE) & set(last_json(captured.out)["samples"])
+        assert captured.err.count(DROPPED) == 2
+    assert embedding_set.ids().shape == (12,)
+
+
 def _write_npy(folder: Path, names: list[str], vectors: np.ndarray) -> Path:
     path = folder / "imported.npy"
     np.save(path, vectors.astype(np.float32))

@@ -127,10 +127,11 @@ class LiveRows:
 
 
 def usable_sample_ids(project: Project) -> np.ndarray:
-    """Ascending ids of the samples a set's rows may stand for: status ok, file ok."""
+    """Ascending ids of the samples a set's rows may stand for: status ok, file ok and present
+    (a file missing at the last index keeps its samples, unusable until it comes back)."""
     query = (
         "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id "
-        "WHERE s.status = 'ok' AND f.status = 'ok' ORDER BY s.id"
+        "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing ORDER BY s.id"
     )
     return np.fromiter((row[0] for row in project.db.execute(query)), dtype=np.int64)
 
