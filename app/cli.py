@@ -278,8 +278,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    """Print one name per line; a name holding a line break is skipped with a warning."""
-    from app.core.export import has_line_break, line_break_warning
+    """Print one name per line (its bytes as on disk); a name with a line break: a warning."""
+    from app.core.export import has_line_break, line_break_warning, raw_name
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
@@ -289,9 +289,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
             names = [row.name for row in project.samples(label=args.label, status="ok")]
     for name in filter(has_line_break, names):
         print(f"sieve: warning: {line_break_warning(name)}", file=sys.stderr)
-    kept = [name for name in names if not has_line_break(name)]
-    if kept:
-        sys.stdout.write("\n".join(kept) + "\n")
+    kept = [raw_name(name) + b"\n" for name in names if not has_line_break(name)]
+    sys.stdout.flush()
+    sys.stdout.buffer.write(b"".join(kept))
     return 0
 
 

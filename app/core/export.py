@@ -100,7 +100,7 @@ def export_filenames(names: Iterable[str], path: str | Path, project: Project | 
         real = _real_location(path, {})
         _Guard.of(project, []).check(real, _shown(path, real))
     kept = [name for name in names if not has_line_break(name)]
-    _write(path, b"".join(_raw(name) + b"\n" for name in kept))
+    _write(path, b"".join(raw_name(name) + b"\n" for name in kept))
     return len(kept)
 
 
@@ -286,11 +286,11 @@ def _txt_bytes(rows: list[SampleRow], report: ExportReport) -> tuple[bytes, int]
         if has_line_break(row.name):
             report.skipped.append(line_break_warning(row.name))
         else:
-            kept.append(_raw(row.name) + b"\n")
+            kept.append(raw_name(row.name) + b"\n")
     return b"".join(kept), len(kept)
 
 
-def _raw(name: str) -> bytes:
+def raw_name(name: str) -> bytes:
     """A name's bytes as on disk (bytes that are not UTF-8 come back from surrogate escapes)."""
     return name.encode("utf-8", "surrogateescape")
 
@@ -299,7 +299,7 @@ def _printable(text: str | None) -> str | None:
     """``text`` with each byte that is not UTF-8 written as ``\\xNN``."""
     if text is None:
         return None
-    return _raw(text).decode("utf-8", "backslashreplace")
+    return raw_name(text).decode("utf-8", "backslashreplace")
 
 
 def _table_text(fmt: str, rows: list[SampleRow], scores: dict[str, np.ndarray]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -291,3 +292,21 @@ def test_names_with_a_line_break_are_skipped_by_ls_and_txt(data, tmp_path, capsy
     assert main(["export", str(data), "--tag", "all", "--format", "txt", "--out", str(out)]) == 1
     assert "skipped: 'cats/a\\nb.png'" in capsys.readouterr().err
     assert out.read_text().splitlines() == ["cats/000.png", "dogs/000.png", "dogs/001.png"]
+
+
+def test_names_that_are_not_utf8_are_listed_and_exported_as_on_disk(tmp_path, capsysbinary) -> None:
+    data = make_dataset(tmp_path / "data", {"cats": 1}, size=(8, 8))
+    odd = os.fsdecode(bytes(data / "cats") + b"/caf\xe9.png")
+    write_image(Path(odd), gradient(8, 8, seed=3))
+    index_and_tag_all(data)
+    assert main(["ls", str(data)]) == 0
+    assert capsysbinary.readouterr().out == b"cats/000.png\ncats/caf\xe9.png\n"
+    out = tmp_path / "out"
+    for fmt in FORMATS:
+        assert main(export_args(data, fmt, list_or_folder(fmt, str(out / fmt)))) == 0
+    assert (out / "txt" / "subset.txt").read_bytes() == b"cats/000.png\ncats/caf\xe9.png\n"
+    assert "cats/caf\\xe9.png,cats,1" in (out / "csv" / "subset.csv").read_text(encoding="utf-8")
+    samples = json.loads((out / "json" / "subset.json").read_text(encoding="utf-8"))["samples"]
+    assert samples[1]["name"] == "cats/caf\\xe9.png"
+    assert Path(out / "copy" / os.path.relpath(odd, data)).read_bytes() == Path(odd).read_bytes()
+    assert Path(out / "symlink" / os.path.relpath(odd, data)).resolve() == Path(odd)
