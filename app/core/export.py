@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 FORMATS = ("txt", "csv", "json", "copy", "symlink")
 LISTS = ("txt", "csv", "json")
 LINE_BREAK = "a name holding a line break (skipped)"
+MISSING = "its file was missing at the last index (skipped; re-index when it is back)"
 _TEMP = re.compile(r"^\.(?P<name>.+)\.[^./]+\.tmp$")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _CHUNK = 1 << 20
@@ -133,11 +134,15 @@ def export_subset_job(
     """
     if fmt not in FORMATS:
         raise SieveError(f"unknown export format {fmt!r}: choose {', '.join(FORMATS)}")
-    rows = _rows(project, sample_ids)
-    scores = {key: np.asarray(values) for key, values in (scores or {}).items()}
+    rows, absent = _rows(project, sample_ids)
+    scores = {
+        key: np.asarray(values)[[position for position, _ in rows]]
+        for key, values in (scores or {}).items()
+    }
+    rows = [row for _, row in rows]
     parts = _parts(Path(out), fmt, len(rows), val_fraction, seed)
     guard = _Guard.of(project, rows)
-    report = ExportReport()
+    report = ExportReport(skipped=[f"{row.name}: {MISSING}" for row in absent])
     if fmt in LISTS:
         _write_lists(fmt, rows, scores, parts, guard, overwrite, report)
     else:
@@ -146,13 +151,19 @@ def export_subset_job(
     return report
 
 
-def _rows(project: Project, sample_ids: Sequence[int]) -> list[SampleRow]:
+def _rows(
+    project: Project, sample_ids: Sequence[int]
+) -> tuple[list[tuple[int, SampleRow]], list[SampleRow]]:
+    """The subset's rows with their positions, and the rows whose file was missing."""
     ids = [int(i) for i in sample_ids]
     by_id = project.samples_by_id(ids)
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise SieveError(f"{len(missing)} samples of the subset are not in the project")
-    return [by_id[i] for i in ids]
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise SieveError(f"{len(unknown)} samples of the subset are not in the project")
+    rows = [(position, by_id[i]) for position, i in enumerate(ids)]
+    present = [(position, row) for position, row in rows if row.status != "missing"]
+    absent = [row for _, row in rows if row.status == "missing"]
+    return present, absent
 
 
 def _parts(

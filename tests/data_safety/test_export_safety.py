@@ -310,3 +310,21 @@ def test_names_that_are_not_utf8_are_listed_and_exported_as_on_disk(tmp_path, ca
     assert samples[1]["name"] == "cats/caf\\xe9.png"
     assert Path(out / "copy" / os.path.relpath(odd, data)).read_bytes() == Path(odd).read_bytes()
     assert Path(out / "symlink" / os.path.relpath(odd, data)).resolve() == Path(odd)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_samples_whose_file_went_missing_are_skipped_and_named(data, tmp_path, fmt, capsys):
+    """A tag that holds a missing file exports the rest and names the one it skipped."""
+    (data / "cats" / "000.png").rename(tmp_path / "away.png")
+    with Project.open(data) as project:
+        run_job(index_job(project, IndexOptions(), CancelToken()))
+    out = tmp_path / f"out{LIST_SUFFIX.get(fmt, '')}"
+    code = main(["export", str(data), "--tag", "all", "--format", fmt, "--out", str(out)])
+    assert code == 1
+    assert "cats/000.png: its file was missing" in capsys.readouterr().err
+    written = (
+        out.read_text()
+        if fmt in LIST_SUFFIX
+        else "\n".join(str(p.relative_to(out)) for p in sorted(out.rglob("*.png")))
+    )
+    assert "cats/001.png" in written and "cats/000.png" not in written
