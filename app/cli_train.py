@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.cli_args import in_range, positive_int
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Progress, run_job
-from app.core.ssl.config import TrainConfig, config_fields
+from app.core.ssl.config import TrainConfig, config_fields, parse_pairs
 from app.progress_bar import TerminalProgress
 
 SKIP_FLAGS = {"options", "augment"}
@@ -31,7 +32,7 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
         "writes a checkpoint; '--resume RUN' continues it.",
     )
     train.add_argument("project", help="project folder (or the dataset folder it indexes)")
-    train.add_argument("--resume", type=int, metavar="RUN", help="continue a stopped run")
+    train.add_argument("--resume", type=positive_int, metavar="RUN", help="continue a stopped run")
     for spec in config_fields():
         if spec.name not in SKIP_FLAGS:
             _add_field_flag(train, spec)
@@ -55,7 +56,9 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
 
     export = commands.add_parser("export-backbone", help="export a trained backbone")
     export.add_argument("project", help="project folder")
-    export.add_argument("--run", type=int, help="run id (default: the newest finished run)")
+    export.add_argument(
+        "--run", type=positive_int, help="run id (default: the newest finished run)"
+    )
     export.add_argument(
         "--format", default="state_dict", choices=("state_dict", "torchscript", "onnx")
     )
@@ -64,39 +67,27 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_field_flag(parser: argparse.ArgumentParser, spec: dataclasses.Field) -> None:
-    kind = {"int": int, "float": float, "float | None": float}.get(str(spec.type), str)
+    limits = spec.metadata.get("range")
     default = spec.default
     shown = "the method's" if default is None else default
+    accepts = "" if limits is None else f"{limits.describe()}; "
     parser.add_argument(
         "--" + spec.name.replace("_", "-"),
         dest=spec.name,
-        type=kind,
+        type=str if limits is None else in_range(limits),
         choices=spec.metadata.get("choices"),
         default=argparse.SUPPRESS,
-        help=f"{spec.metadata['help']} (default: {shown})",
+        help=f"{spec.metadata['help']} ({accepts}default: {shown})",
     )
-
-
-def _pairs(items: list[str], flag: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            if not sep or not key:
-                raise ValueError
-            out[key.strip().replace("-", "_")] = float(value)
-        except ValueError:
-            raise SieveError(f"{flag} expects KEY=NUMBER, got {item!r}") from None
-    return out
 
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The TrainConfig fields given on the command line (others keep their defaults)."""
     given = {f.name: getattr(args, f.name) for f in config_fields() if hasattr(args, f.name)}
     if "options" in given:
-        given["options"] = _pairs(given["options"], "--option")
+        given["options"] = parse_pairs(given["options"], "--option")
     if "augment" in given:
-        given["augment"] = _pairs(given["augment"], "--augment")
+        given["augment"] = parse_pairs(given["augment"], "--augment")
     return given
 
 

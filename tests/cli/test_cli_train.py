@@ -67,7 +67,6 @@ def test_train_info_and_export(project_dir, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--epochs", "0"], "epochs must be at least 1"),
         (["--option", "temperature"], "--option expects KEY=NUMBER"),
         (["--resume", "1", "--epochs", "3"], "drop --epochs"),
         (["--resume", "4"], "no training run 4"),
@@ -78,6 +77,52 @@ def test_bad_training_arguments_fail_with_one_line(project_dir, capsys, args, me
     assert main(["train", project_dir, *args]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--lr", "nan", "must be a finite number > 0, not nan"),
+        ("--lr", "0", "must be a finite number > 0, not 0"),
+        ("--image-size", "4", "must be an integer from 8 to 4096, not 4"),
+        ("--epochs", "0", "must be an integer >= 1, not 0"),
+        ("--epochs", "2.5", "must be an integer >= 1, not 2.5"),
+        ("--batch-size", "1", "must be an integer >= 2, not 1"),
+        ("--weight-decay", "-1", "must be a finite number in [0, 1], not -1"),
+        ("--warmup-epochs", "inf", "must be a finite number >= 0, not inf"),
+        ("--knn-temperature", "0", "must be a finite number > 0, not 0"),
+        ("--holdout", "1", "must be a finite number in [0, 1), not 1"),
+        ("--seed", "-1", "must be an integer from 0 to 2147483647, not -1"),
+        ("--workers", "-2", "must be an integer from 0 to 256, not -2"),
+        ("--checkpoint-every", "nan", "must be an integer >= 0, not nan"),
+    ],
+)
+def test_numeric_flags_are_range_checked(project_dir, capsys, flag, value, message):
+    with pytest.raises(SystemExit) as exited:
+        main(["train", project_dir, flag, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {message}" in err and "Traceback" not in err
+    with Project.open(project_dir) as project:
+        assert project.runs() == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--option", "temperature=nan"], "--option temperature must be a finite number"),
+        (["--augment", "blur_prob=inf"], "--augment blur_prob must be a finite number"),
+        (["--option", "temperature=0"], "option temperature of simclr must be a finite number > 0"),
+        (["--method", "byol", "--option", "momentum_start=1.5"], "momentum_start of byol must"),
+        (["--method", "moco", "--option", "projection_dim=0"], "projection_dim of moco must"),
+    ],
+)
+def test_method_options_are_range_checked(project_dir, capsys, args, message):
+    assert main(["train", project_dir, *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    with Project.open(project_dir) as project:
+        assert project.runs() == []
 
 
 @pytest.mark.parametrize(

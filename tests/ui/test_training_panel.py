@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QValidator
 
 from app.core.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
@@ -166,10 +167,11 @@ def test_the_form_round_trips_a_config(panel):
 @pytest.mark.parametrize(
     ("field", "text", "expected"),
     [
-        ("epochs", 0, "epochs must be at least 1"),
         ("options", "nonsense=1", "unknown option(s) for simclr: nonsense"),
+        ("options", "temperature=nan", "method options temperature must be a finite number"),
+        ("options", "temperature=0", "option temperature of simclr must be a finite number > 0"),
         ("augment", "blur_prob=3", "blur_prob must be in [0, 1]"),
-        ("augment", "blur_prob", "expected KEY=NUMBER"),
+        ("augment", "blur_prob", "augmentation expects KEY=NUMBER"),
     ],
 )
 def test_invalid_settings_show_a_message_and_start_nothing(
@@ -185,6 +187,17 @@ def test_invalid_settings_show_a_message_and_start_nothing(
     assert panel.message.isVisible() and "Traceback" not in panel.message.text()
     assert not panel.runner.is_busy and panel.phase == "idle"
     assert runs_of(project_dir) == []
+
+
+def test_spin_boxes_follow_the_declared_ranges(panel):
+    editors = panel.form.editors
+    assert (editors["image_size"].spin.minimum(), editors["image_size"].spin.maximum()) == (8, 4096)
+    assert editors["epochs"].spin.minimum() == 1 and editors["batch_size"].spin.minimum() == 2
+    assert 0 < editors["knn_temperature"].spin.minimum() < 1e-9
+    assert editors["holdout"].spin.minimum() == 0 and editors["holdout"].spin.maximum() < 1
+    lr = editors["lr"].spin
+    for text, state in (("nan", "Invalid"), ("inf", "Invalid"), ("0", "Invalid"), ("0.1", "")):
+        assert lr.validate(text, 0)[0] == getattr(QValidator.State, state or "Acceptable"), text
 
 
 def held_after_first_step(times: int = 1):
@@ -258,7 +271,7 @@ def test_preview_shows_views_that_follow_the_settings(qtbot, panel):
     assert "dino" in preview.caption.text()
 
     panel.form.editors["augment"].edit.setText("grayscale_prob")
-    assert "expected KEY=NUMBER" in preview.caption.text()
+    assert "expects KEY=NUMBER" in preview.caption.text()
 
 
 def test_preview_follows_the_current_sample(qtbot, project_dir):

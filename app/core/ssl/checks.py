@@ -29,8 +29,6 @@ def check_config(config: TrainConfig) -> None:
     resolve_options(config.method, METHODS[config.method].options, config.options)
     check_augment(config.method, config.image_size, config.augment)
     resolve_device(config.device)
-    if config.batch_size < MIN_PER_PROCESS:
-        raise SieveError("batch size must be at least 2 (contrastive methods compare images)")
 
 
 def check_augment(method: str, image_size: int, augment: dict[str, float]) -> None:

@@ -22,11 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.ranges import Range
 from app.ui.training.validation import format_pairs, parse_pairs
 
 AUTO = "auto"
-INT_MAX = 1_000_000_000
+INT_MAX = 2**31 - 1
 FLOAT_MAX = 1e9
+DECIMALS = 12
+ANY = Range()
 
 
 class FieldEditor(QWidget):
@@ -90,10 +93,16 @@ class ChoiceEditor(FieldEditor):
 
 
 class IntEditor(FieldEditor):
-    def __init__(self) -> None:
+    """A spin box limited to the field's range."""
+
+    def __init__(self, limits: Range = ANY) -> None:
         super().__init__()
         self.spin = QSpinBox()
-        self.spin.setRange(0, INT_MAX)
+        low, high = limits.clamp_bounds(1)
+        self.spin.setRange(
+            -INT_MAX if low is None else math.ceil(low),
+            INT_MAX if high is None else math.floor(min(high, INT_MAX)),
+        )
         self.spin.setAccelerated(True)
         self._bare(QHBoxLayout(self)).addWidget(self.spin)
         self.spin.valueChanged.connect(self.changed)
@@ -106,12 +115,15 @@ class IntEditor(FieldEditor):
 
 
 class FloatSpinBox(QDoubleSpinBox):
-    """A double spin box that shows ``0.0005`` or ``1e-06`` rather than fixed decimals."""
+    """A double spin box within a field's range that shows ``0.0005`` or ``1e-06`` rather than
+    fixed decimals; it accepts only typed values inside the range (never NaN or infinity)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Range = ANY) -> None:
         super().__init__()
-        self.setDecimals(12)
-        self.setRange(0.0, FLOAT_MAX)
+        self.limits = limits
+        self.setDecimals(DECIMALS)
+        low, high = limits.clamp_bounds(10.0**-DECIMALS)
+        self.setRange(-FLOAT_MAX if low is None else low, FLOAT_MAX if high is None else high)
         self.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
 
     def textFromValue(self, value: float) -> str:
@@ -131,14 +143,14 @@ class FloatSpinBox(QDoubleSpinBox):
             partial = stripped in ("", "-", ".") or stripped.lower().endswith(("e", "e-", "e+"))
             state = QValidator.State.Intermediate if partial else QValidator.State.Invalid
             return state, text, pos
-        inside = math.isfinite(number) and self.minimum() <= number <= self.maximum()
+        inside = self.limits.contains(number) and self.minimum() <= number <= self.maximum()
         return (QValidator.State.Acceptable if inside else QValidator.State.Invalid), text, pos
 
 
 class FloatEditor(FieldEditor):
-    def __init__(self) -> None:
+    def __init__(self, limits: Range = ANY) -> None:
         super().__init__()
-        self.spin = FloatSpinBox()
+        self.spin = FloatSpinBox(limits)
         self._bare(QHBoxLayout(self)).addWidget(self.spin)
         self.spin.valueChanged.connect(self.changed)
 
@@ -152,11 +164,11 @@ class FloatEditor(FieldEditor):
 class AutoFloatEditor(FieldEditor):
     """A float that may be None: "auto" ticked shows the method's value, greyed out."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Range = ANY) -> None:
         super().__init__()
         self.auto = QCheckBox(AUTO)
         self.auto.setToolTip("Use the method's default, shown greyed out")
-        self.spin = FloatSpinBox()
+        self.spin = FloatSpinBox(limits)
         layout = self._bare(QHBoxLayout(self))
         layout.addWidget(self.auto)
         layout.addWidget(self.spin, 1)

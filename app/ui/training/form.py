@@ -1,9 +1,10 @@
 """The training settings form, generated from TrainConfig's fields (one definition per concept).
 
 Each field gets an editor by its type: closed choices become combo boxes, ints spin boxes,
-floats double spin boxes, ``float | None`` an "auto" tick box beside a spin box, dicts a
-``key=value`` line. The basic fields are always shown, the rest fold under "Advanced".
-Choosing a method shows its defaults wherever a field is on "auto".
+floats double spin boxes (both limited to the field's declared range), ``float | None`` an
+"auto" tick box beside a spin box, dicts a ``key=value`` line. The basic fields are always
+shown, the rest fold under "Advanced". Choosing a method shows its defaults wherever a field is
+on "auto".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from app.core.ranges import Range
 from app.core.ssl.backbones import BACKBONES, backbone_names, resolve_backbone_name
 from app.core.ssl.config import TrainConfig, config_fields
 from app.core.ssl.methods import METHODS
@@ -66,12 +68,13 @@ def make_editor(spec: dataclasses.Field) -> FieldEditor:
     if choices:
         return ChoiceEditor([(choice, choice) for choice in choices])
     kind = str(spec.type)
+    limits = spec.metadata.get("range") or Range()
     if kind == "int":
-        return IntEditor()
+        return IntEditor(limits)
     if kind == "float":
-        return FloatEditor()
+        return FloatEditor(limits)
     if kind == "float | None":
-        return AutoFloatEditor()
+        return AutoFloatEditor(limits)
     if kind == "str":
         return TextEditor()
     if kind.startswith("dict["):

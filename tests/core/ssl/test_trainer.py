@@ -136,8 +136,10 @@ def test_resume_refuses_finished_runs_and_mixed_arguments(project):
 def test_bad_settings_are_refused_before_any_work(project):
     with pytest.raises(SieveError, match="unknown method"):
         train(project, tiny(method="simclrr"))
-    with pytest.raises(SieveError, match="epochs must be at least 1"):
+    with pytest.raises(SieveError, match="epochs must be an integer >= 1, not 0"):
         train(project, tiny(epochs=0))
+    with pytest.raises(SieveError, match="lr must be a finite number > 0, not nan"):
+        train(project, tiny(lr=float("nan")))
     with pytest.raises(SieveError, match="(?i)unknown backbone"):
         train(project, tiny(backbone="resnet19"))
     assert project.summary()["runs"] == []

@@ -11,8 +11,36 @@ import torch
 from torch import Tensor, nn
 
 from app.core.errors import SieveError
+from app.core.ranges import Range
 
 OptionValue = float | int
+
+_POSITIVE = Range(0, low_open=True)
+_SIZE = Range(1, integer=True)
+_FLAG = Range(0, 1, integer=True)
+OPTION_RANGES: dict[str, Range] = {
+    "temperature": _POSITIVE,
+    "teacher_temp": _POSITIVE,
+    "warmup_teacher_temp": _POSITIVE,
+    "student_temp": _POSITIVE,
+    "sinkhorn_epsilon": _POSITIVE,
+    "momentum_start": Range(0, 1),
+    "center_momentum": Range(0, 1),
+    "projection_dim": _SIZE,
+    "hidden_dim": _SIZE,
+    "output_dim": _SIZE,
+    "bottleneck_dim": _SIZE,
+    "prediction_hidden_dim": _SIZE,
+    "n_prototypes": _SIZE,
+    "num_layers": _SIZE,
+    "sinkhorn_iterations": _SIZE,
+    "memory_bank_size": _SIZE,
+    "freeze_last_layer": Range(0, integer=True),
+    "warmup_teacher_temp_epochs": Range(0, integer=True),
+    "n_steps_frozen_prototypes": Range(0, integer=True),
+    "center_from_first_batch": _FLAG,
+}
+"""The values each method option accepts (options not listed: any finite number)."""
 
 
 @dataclass(frozen=True)
@@ -121,11 +149,12 @@ def resolve_options(
 def _coerce(method: str, key: str, value: object, default: OptionValue) -> OptionValue:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SieveError(f"option {key} of {method} must be a number, got {value!r}")
-    if isinstance(default, int):
-        if int(value) != value:
-            raise SieveError(f"option {key} of {method} must be a whole number, got {value!r}")
-        return int(value)
-    return float(value)
+    if isinstance(default, int) and not isinstance(default, bool):
+        limits = OPTION_RANGES.get(key, Range(integer=True))
+    else:
+        limits = OPTION_RANGES.get(key, Range())
+    limits.check(f"option {key} of {method}", value)
+    return int(value) if limits.integer else float(value)
 
 
 def feature_dim(backbone: nn.Module) -> int:
