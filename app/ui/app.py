@@ -1,4 +1,5 @@
-"""Starting the GUI: the QApplication, logging to the user's log file, the main window."""
+"""Starting the GUI: the QApplication, logging to the user's log file, the main window, and
+Ctrl-C in the terminal (closes the window, exit code 130)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import shiboken6
 from PySide6.QtWidgets import QApplication
 
 from app.core.paths import user_data_dir
+from app.ui.interrupt import EXIT_CODE as CTRL_C_EXIT_CODE
+from app.ui.interrupt import CtrlCQuits
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme
 
@@ -47,6 +50,7 @@ def run_gui(path: str | None = None, project_dir: str | None = None, demo: bool 
     app.setApplicationName("Sieve")
     app.setOrganizationName("Sieve")
     apply_theme(app)
+    ctrl_c = CtrlCQuits(lambda: _quit_on_ctrl_c(app))
     log.info("Sieve starting; log file %s", log_file)
 
     window = MainWindow()
@@ -64,9 +68,19 @@ def run_gui(path: str | None = None, project_dir: str | None = None, demo: bool 
         code = app.exec()
     finally:
         sys.excepthook = previous_hook
+        ctrl_c.close()
         window.shutdown()
         # Delete the window here, on the GUI thread: left to the garbage collector, its wrapper
         # may be freed on a worker thread, and PySide 6.12.0's deferred deletion then segfaults.
         shiboken6.delete(window)
+    if ctrl_c.interrupted:
+        code = CTRL_C_EXIT_CODE
     log.info("Sieve exiting with code %d", code)
     return code
+
+
+def _quit_on_ctrl_c(app: QApplication) -> None:
+    """Close every window as the user would (jobs are cancelled, training checkpoints), quit."""
+    log.info("Ctrl-C in the terminal: closing the window")
+    app.closeAllWindows()
+    app.quit()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.ui.app import run_gui
 from app.ui.main_window import MainWindow
+from tests.factories import make_dataset
 
 TIMEOUT_S = 20
 
@@ -83,3 +87,60 @@ def test_quitting_while_a_job_runs_stops_its_thread(qtbot) -> None:
     assert runner.running_threads == 0 and not runner.is_busy
     log_text = (Path(os.environ["SIEVE_DATA_DIR"]) / "logs" / "sieve.log").read_text()
     assert "Sieve exiting with code 0" in log_text
+
+
+def test_ctrl_c_in_the_terminal_closes_the_window_and_exits_130(tmp_path: Path) -> None:
+    folder = make_dataset(tmp_path / "photos", {"a": 3}, size=(24, 24))
+    data = tmp_path / "user"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "SIEVE_DATA_DIR": str(data),
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    log = data / "logs" / "sieve.log"
+    command = [sys.executable, "-m", "app", "gui", str(folder)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "opened" not in (log.read_text() if log.exists() else ""):
+            assert process.poll() is None and time.monotonic() < deadline, "the GUI did not open"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Sieve exiting with code 130" in log.read_text()
+
+
+def test_ctrl_c_while_a_job_runs_cancels_it_through_the_normal_close(qtbot) -> None:
+    seen: dict[str, object] = {}
+    deadline = time.monotonic() + TIMEOUT_S
+    handler_before = signal.getsignal(signal.SIGINT)
+
+    def interrupt_once_running() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        if windows and windows[0].runner.is_busy:
+            seen.update(window=windows[0], threads=windows[0].runner.running_threads)
+            os.kill(os.getpid(), signal.SIGINT)
+        elif time.monotonic() > deadline:
+            QApplication.quit()
+        else:
+            QTimer.singleShot(5, interrupt_once_running)
+
+    QTimer.singleShot(0, interrupt_once_running)
+    with kept_log_handlers():
+        code = run_gui(demo=True)
+    assert code == 130 and seen["threads"] == 1
+    runner = seen["window"].runner
+    assert runner.running_threads == 0 and not runner.is_busy
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    assert signal.set_wakeup_fd(-1) == -1
+    log_text = (Path(os.environ["SIEVE_DATA_DIR"]) / "logs" / "sieve.log").read_text()
+    assert "Ctrl-C in the terminal: closing the window" in log_text
