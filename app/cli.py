@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from app import __version__
 from app.cli_active import add_active_commands
+from app.cli_args import positive_float, positive_int
 from app.cli_embed import add_embedding_commands
 from app.cli_select import add_subset_commands
 from app.cli_train import add_train_commands
@@ -26,26 +27,6 @@ if TYPE_CHECKING:
     from app.core.store.project import Project
 
 log = logging.getLogger("sieve")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
-    return value
 
 
 class SelfTestAction(argparse.Action):
@@ -242,9 +223,11 @@ def print_index_report(summary: dict, result: IndexResult, forgotten: int | None
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from app.core.ssl.runs import mark_interrupted_runs
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
+        mark_interrupted_runs(project)
         summary = project.summary()
     if args.json:
         print(json.dumps(summary, indent=2))

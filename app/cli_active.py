@@ -10,7 +10,7 @@ from app.core.jobs import CancelToken
 
 
 def add_active_commands(commands: argparse._SubParsersAction) -> None:
-    from app.cli import positive_int
+    from app.cli_args import int_between, positive_int
     from app.core.active_strategies import RECOMMENDED, STRATEGIES
 
     predictions = commands.add_parser(
@@ -36,7 +36,7 @@ def add_active_commands(commands: argparse._SubParsersAction) -> None:
         "--label-tags", help="tags that are classes, comma-separated (default: folder labels)"
     )
     label_next.add_argument("--tag", default="to-label", help="tag for the picked samples")
-    label_next.add_argument("--seed", type=int, default=0, help="random seed")
+    label_next.add_argument("--seed", type=int_between(0, 2**31 - 1), default=0, help="random seed")
     label_next.add_argument("--json", action="store_true", help="print JSON")
     label_next.set_defaults(handler=cmd_label_next)
 

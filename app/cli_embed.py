@@ -14,7 +14,7 @@ from app.core.jobs import CancelToken, run_job
 
 
 def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
-    from app.cli import positive_float, positive_int
+    from app.cli_args import finite_float, int_between, positive_int
 
     embed = commands.add_parser("embed", help="embed every sample with a backbone")
     embed.add_argument("project", help="project folder")
@@ -24,10 +24,14 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     embed.add_argument(
         "--weights", default="none", help="with --backbone: imagenet, none, or a checkpoint file"
     )
-    embed.add_argument("--image-size", type=positive_int, help="input side (default: the run's)")
+    embed.add_argument(
+        "--image-size", type=int_between(8, 4096), help="input side (default: the run's)"
+    )
     embed.add_argument("--batch-size", type=positive_int, default=256, help="images per batch")
     embed.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    embed.add_argument("--workers", type=int, default=0, help="decoding threads (0: per core)")
+    embed.add_argument(
+        "--workers", type=int_between(0, 256), default=0, help="decoding threads (0: per core)"
+    )
     embed.add_argument("--resume", type=positive_int, metavar="SET", help="finish a stopped set")
     embed.set_defaults(handler=cmd_embed)
 
@@ -35,7 +39,9 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     mapping.add_argument("project", help="project folder")
     mapping.add_argument("--method", choices=("pca", "umap"), default="umap")
     mapping.add_argument("--n-neighbors", type=positive_int, default=15, help="UMAP neighbours")
-    mapping.add_argument("--min-dist", type=float, default=0.1, help="UMAP minimum distance")
+    mapping.add_argument(
+        "--min-dist", type=finite_float(0, 1), default=0.1, help="UMAP minimum distance"
+    )
     mapping.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine")
     mapping.add_argument("--set", type=positive_int, help="embedding set (default: active)")
     mapping.add_argument("--out", help="also write name,x,y rows to this CSV file")
@@ -57,7 +63,10 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     )
     duplicates.add_argument("project", help="project folder")
     duplicates.add_argument(
-        "--threshold", type=positive_float, default=0.95, help="cosine similarity (0.95)"
+        "--threshold",
+        type=finite_float(0, 1, low_open=True),
+        default=0.95,
+        help="cosine similarity (0.95)",
     )
     duplicates.add_argument("--set", type=positive_int, help="embedding set (default: active)")
     duplicates.add_argument("--json", action="store_true", help="print JSON")

@@ -14,7 +14,7 @@ from app.core.jobs import CancelToken
 
 
 def add_subset_commands(commands: argparse._SubParsersAction) -> None:
-    from app.cli import positive_float, positive_int
+    from app.cli_args import finite_float, int_between, positive_float, positive_int
 
     select = commands.add_parser("select", help="pick an informative subset and save it")
     select.add_argument("project", help="project folder")
@@ -29,7 +29,9 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
     select.add_argument("--balance", metavar="label:TARGET", help="uniform, input or a=0.5,b=0.5")
     select.add_argument("--exclude-tag", help="samples already chosen (e.g. labelled)")
     select.add_argument("--min-distance", type=positive_float, help="stop diversity below this")
-    select.add_argument("--seed", type=int, default=0, help="random seed (ties, random)")
+    select.add_argument(
+        "--seed", type=int_between(0, 2**31 - 1), default=0, help="random seed (ties, random)"
+    )
     select.add_argument("--name", required=True, help="save the selection under this name")
     select.add_argument("--overwrite", action="store_true", help="replace a selection of that name")
     select.add_argument("--json", action="store_true", help="print JSON")
@@ -73,8 +75,14 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace existing files (not needed to finish an interrupted copy or link export)",
     )
-    export.add_argument("--val-fraction", type=float, help="also split into train / val")
-    export.add_argument("--seed", type=int, default=0, help="seed of the split")
+    export.add_argument(
+        "--val-fraction",
+        type=finite_float(0, 1, low_open=True, high_open=True),
+        help="also split into train / val",
+    )
+    export.add_argument(
+        "--seed", type=int_between(0, 2**31 - 1), default=0, help="seed of the split"
+    )
     export.set_defaults(handler=cmd_export)
 
 

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from app.cli import main
 from app.cli_args import finite_float, fraction, in_range, int_between, positive_int
 from app.core.ranges import Range
 
@@ -50,3 +51,26 @@ def test_numbers_out_of_range_are_argparse_errors(capsys, kind, text, message):
         parse(kind, text)
     assert exited.value.code == 2
     assert f"sieve: error: argument --x: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["index", "data", "--video-fps", "inf"],
+        ["index", "data", "--every-nth", "0"],
+        ["embed", "p", "--image-size", "nan"],
+        ["embed", "p", "--image-size", "100000"],
+        ["map", "p", "--min-dist", "nan"],
+        ["duplicates", "p", "--threshold", "0"],
+        ["select", "p", "--n", "5", "--min-distance", "-1"],
+        ["select", "p", "--n", "5", "--seed", "-3"],
+        ["export", "p", "--tag", "t", "--out", "o", "--val-fraction", "1"],
+        ["label-next", "p", "--seed", "1e9x"],
+    ],
+)
+def test_every_commands_numeric_flags_are_range_checked(argv, capsys):
+    """Bad numbers stop at the parser (exit 2) with the range, before any project is opened."""
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2
+    assert "argument" in capsys.readouterr().err

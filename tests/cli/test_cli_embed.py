@@ -123,8 +123,10 @@ def test_lightly_csv_round_trip_through_the_cli(demo_dir, tmp_path, capsys) -> N
 def test_bad_arguments_are_refused_clearly(demo_dir, tmp_path, capsys) -> None:
     assert main(["neighbors", demo_dir, "--sample", "no/such.png"]) == 1
     assert "no sample named" in capsys.readouterr().err
-    assert main(["duplicates", demo_dir, "--threshold", "1.5"]) == 1
-    assert "up to 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["duplicates", demo_dir, "--threshold", "1.5"])
+    assert refused.value.code == 2
+    assert "must be a finite number in (0, 1], not 1.5" in capsys.readouterr().err
     target = tmp_path / "taken.csv"
     target.write_text("mine")
     assert main(["export-embeddings", demo_dir, "--format", "npy", "--out", str(target)]) == 1

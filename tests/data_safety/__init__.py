@@ -1,1 +1,1 @@
-"""The user-data promises as tests: originals untouched, curation kept, nothing written outside --out."""
+"""The user-data promises: originals untouched, curation kept, nothing written outside --out."""

@@ -98,10 +98,10 @@ def test_a_killed_run_is_shown_interrupted_and_resumes(dataset, capsys):
         process.send_signal(signal.SIGKILL)
         process.wait()
 
+    assert main(["info", str(dataset), "--json"]) == 0  # sieve info alone notices
+    assert json.loads(capsys.readouterr().out)["runs"][0]["status"] == "interrupted"
     with Project.open(dataset) as project:
         assert [run.status for run in train_runs(project)] == ["interrupted"]
-    assert main(["info", str(dataset), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["runs"][0]["status"] == "interrupted"
     assert main(["train", str(dataset), "--resume", "1"]) == 0
     assert "run 1 finished: 3 epochs" in capsys.readouterr().out
 
