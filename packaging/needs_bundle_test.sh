@@ -14,7 +14,7 @@ if ! git rev-parse -q --verify "$base^{commit}" >/dev/null 2>&1; then
   echo "bundle-test: skipped (no $base in this clone to compare with; SIEVE_BUNDLE_TEST=1 forces it)"
   exit 1
 fi
-pattern='^(packaging/|pyproject\.toml$|scripts/setup\.sh$|requirements[^/]*\.txt$|app/__main__\.py$|app/self_test\.py$|app/core/paths\.py$|resources/linux/)'
+pattern='^(packaging/|pyproject\.toml$|scripts/setup\.sh$|requirements[^/]*\.txt$|app/__main__\.py$|app/cli/self_test\.py$|app/core/paths\.py$|resources/linux/)'
 changed=$(git diff --name-only "$base" HEAD | grep -E "$pattern" || true)
 if [ -z "$changed" ]; then
   echo "bundle-test: skipped (no packaging or dependency file changed since $base)"

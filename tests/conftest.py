@@ -11,7 +11,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from app.core.indexing import IndexOptions, index_job  # noqa: E402
+from app.core.ingest.indexing import IndexOptions, index_job  # noqa: E402
 from app.core.jobs import CancelToken, run_job  # noqa: E402
 from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set  # noqa: E402
 from app.core.store.project import Project  # noqa: E402

@@ -5,34 +5,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from logging.handlers import RotatingFileHandler
-from pathlib import Path
 from types import TracebackType
 
 import shiboken6
 from PySide6.QtWidgets import QApplication
 
-from app.core.paths import user_data_dir
+from app.core.logs import setup_logging
 from app.ui.interrupt import EXIT_CODE as CTRL_C_EXIT_CODE
 from app.ui.interrupt import CtrlCQuits
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme
 
 log = logging.getLogger("sieve")
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
-
-
-def setup_logging() -> Path:
-    """Log the ``sieve`` logger to ``user_data_dir()/logs/sieve.log`` (rotated); return it."""
-    folder = user_data_dir() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "sieve.log"
-    log.setLevel(logging.INFO)
-    if not any(getattr(h, "baseFilename", None) == str(path) for h in log.handlers):
-        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        log.addHandler(handler)
-    return path
 
 
 def _log_uncaught(

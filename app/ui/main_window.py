@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.core.data.scan import readable_name
 from app.core.errors import SieveError
-from app.core.state import AppState
 from app.core.store.project import find_project_dir
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
+from app.gui_model.state import AppState
 from app.ui.active import ActiveLearningPanel
 from app.ui.browser.widget import BrowserWidget
 from app.ui.detail.widget import DetailView

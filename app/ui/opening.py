@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.data.torchvision_import import import_torchvision_job
-from app.core.demo import demo_project_job
-from app.core.export import export_filenames
-from app.core.indexing import forget_missing, index_job, missing_warning
+from app.core.export.subset import export_filenames
+from app.core.ingest.demo import demo_project_job
+from app.core.ingest.indexing import forget_missing, index_job, missing_warning
+from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.project import Project
-from app.core.thumbnails import thumbnail_job
 
 if TYPE_CHECKING:
     from app.ui.dialogs.import_torchvision import ImportRequest

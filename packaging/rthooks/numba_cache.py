@@ -2,7 +2,7 @@
 
 The bundle's own folder may be read-only (``/opt``, ``Program Files``, a signed ``.app``), so
 numba, pynndescent and Sieve's UMAP kernels cache their compiled code under the user's cache
-folder, as ``app.core.maps.numba_cache_dir`` does from source.
+folder, as ``app.core.embeddings.maps.numba_cache_dir`` does from source.
 """
 
 import os

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import app.cli
-from app.cli import main
+import app.cli.project
+from app.cli.main import main
 from tests.factories import make_dataset, write_clip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,13 +190,13 @@ def test_a_whole_disk_or_the_home_folder_needs_a_yes(tmp_path, monkeypatch, caps
     home = make_dataset(tmp_path / "home", {"a": 1})
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    real_target = app.cli.open_or_index_target
+    real_target = app.cli.project.open_or_index_target
 
     def never_the_disk(data, project_dir):
         assert Path(data).resolve() != Path("/"), "about to index the whole disk"
         return real_target(data, project_dir)
 
-    monkeypatch.setattr(app.cli, "open_or_index_target", never_the_disk)
+    monkeypatch.setattr(app.cli.project, "open_or_index_target", never_the_disk)
     for folder in ("/", str(home), "~"):
         assert main(["index", folder]) == 1
         assert "--yes" in capsys.readouterr().err

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.core.indexing import IndexOptions, index_job
+from app.cli.main import main
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.paths import resources_dir
 from app.core.store.project import Project

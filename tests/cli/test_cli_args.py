@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from app.cli import main
-from app.cli_args import finite_float, fraction, in_range, int_between, positive_int
+from app.cli.args import finite_float, fraction, in_range, int_between, positive_int
+from app.cli.main import main
 from app.core.ranges import Range
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli import main
-from app.core.indexing import IndexOptions, index_job
+from app.cli.main import main
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.paths import resources_dir
 from app.core.store.embedding_sets import active_embedding_set

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli import main
+from app.cli.main import main
+from app.core.embeddings.neighbours import load_embeddings, nearest_ids, usable_rows
 from app.core.jobs import CancelToken
-from app.core.map_data import layout_job
-from app.core.nearest import load_embeddings, nearest_ids, usable_rows
 from app.core.store.project import Project
+from app.gui_model.map_sources import layout_job
 
 GONE = ("cats/001.png", "dogs/004.png")
 DROPPED = "2 rows dropped (their samples are gone from the project)"

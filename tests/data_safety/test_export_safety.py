@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.core import export as export_module
+from app.cli.main import main
 from app.core.errors import JobCancelled, SieveError
-from app.core.export import export_subset_job
-from app.core.indexing import IndexOptions, index_job
+from app.core.export import subset as export_module
+from app.core.export.subset import export_subset_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.store.project import Project
 from tests.factories import gradient, make_dataset, write_image

@@ -23,7 +23,7 @@ import numpy as np
 from common import fashion_mnist, print_table, timed
 from PIL import Image
 
-from app.core.indexing import index_job
+from app.core.ingest.indexing import index_job
 from app.core.jobs import run_job
 from app.core.store.project import Project
 

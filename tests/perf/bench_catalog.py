@@ -16,10 +16,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.core.catalog import load_table, scores, tag_members  # noqa: E402
-from app.core.filtering import apply_filter  # noqa: E402
-from app.core.state import AppState, Filter  # noqa: E402
+from app.core.store.catalog import load_table, scores, tag_members  # noqa: E402
 from app.core.store.project import Project  # noqa: E402
+from app.gui_model.filtering import apply_filter  # noqa: E402
+from app.gui_model.state import AppState, Filter  # noqa: E402
 from tests.perf.common import print_table, timed  # noqa: E402
 
 VIDEO_FRAMES = 20_000

@@ -21,10 +21,10 @@ from common import fashion_mnist, print_table, timed
 from PIL import Image
 
 from app.core.data.images import THUMB_SIZE
-from app.core.indexing import index_job
+from app.core.ingest.indexing import index_job
+from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import run_job
 from app.core.store.project import Project
-from app.core.thumbnails import thumbnail_job
 
 WIDTH, HEIGHT = 1024, 768
 

@@ -2,8 +2,8 @@
 
 Pool: the 60k training images as PCA-64 of the pixels (centred, L2-normalised rows); the 10k
 test split measures accuracy. Each run starts from 20 random labels and adds 5 rounds of 40
-picked by a strategy of :mod:`app.core.active_loop`; after each round a linear probe
-(:func:`app.core.active_probe.fit_probe`) is fitted on the labelled samples and scored on the
+picked by a strategy of :mod:`app.core.active.loop`; after each round a linear probe
+(:func:`app.core.active.probe.fit_probe`) is fitted on the labelled samples and scored on the
 test split. Mean of 3 seeds. Prints the curves, saves a PNG plot and reports the gain of the
 best strategy over random at the last round.
 
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from common import fashion_mnist, print_table  # noqa: E402
 
-from app.core.active_loop import RECOMMENDED, STRATEGIES, next_batch, pool_typicality  # noqa: E402
-from app.core.active_probe import fit_probe  # noqa: E402
+from app.core.active.loop import RECOMMENDED, STRATEGIES, next_batch, pool_typicality  # noqa: E402
+from app.core.active.probe import fit_probe  # noqa: E402
 
 START = 20
 BATCH = 40

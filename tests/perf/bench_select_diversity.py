@@ -17,7 +17,7 @@ import argparse
 import numpy as np
 from common import print_table, timed
 
-from app.core.selection import Diversity, select
+from app.core.selection.select import Diversity, select
 
 CASES = [(100_000, 1_000), (1_000_000, 10_000)]
 PAIR_BLOCK = 1024

@@ -31,7 +31,7 @@ import torchvision
 from common import fashion_mnist, print_table
 from PIL import Image
 
-from app.core.indexing import IndexOptions, index_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.ssl.augment import IMAGENET_MEAN, IMAGENET_STD
 from app.core.ssl.backbones import build_backbone

@@ -21,8 +21,8 @@ import torch
 from common import fashion_mnist, print_table
 from PIL import Image
 
-from app.core.embed import EmbedConfig, embed_job
-from app.core.indexing import IndexOptions, index_job
+from app.core.embeddings.embed import EmbedConfig, embed_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.ssl.backbones import build_backbone
 from app.core.store.project import Project

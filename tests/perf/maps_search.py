@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 from common import print_table
 
-from app.core.neighbors import HNSW_EF_SEARCH, build_index, search
+from app.core.embeddings.neighbours import HNSW_EF_SEARCH, build_index, search
 from app.core.store.embedding_sets import l2_normalise
 
 K = 10

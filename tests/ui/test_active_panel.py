@@ -18,14 +18,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QListWidget, QWidget
 
-from app.core.active_gui import PREDICTED_KEY, UNCERTAINTY_KEY
-from app.core.active_strategies import RECOMMENDED
-from app.core.indexing import index_job
+from app.core.active.labels import PREDICTED_KEY, UNCERTAINTY_KEY
+from app.core.active.strategies import RECOMMENDED
+from app.core.ingest.indexing import index_job
 from app.core.jobs import run_job
-from app.core.state import AppState
 from app.core.store.embedding_sets import EmbeddingSet
 from app.core.store.metadata import numeric_scores
 from app.core.store.project import Project
+from app.gui_model.state import AppState
 from app.ui.active import ActiveLearningPanel
 from app.ui.active.labeller import TO_LABEL_TAG
 from app.ui.active.panel import EMBED_FIRST, UNCERTAINTY_COLOUR

@@ -13,13 +13,13 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.catalog import SampleTable
-from app.core.indexing import index_job
+from app.core.ingest.indexing import index_job
+from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import run_job
-from app.core.state import AppState
+from app.core.store.catalog import SampleTable
 from app.core.store.project import Project
 from app.core.store.selections import save_selection
-from app.core.thumbnails import thumbnail_job
+from app.gui_model.state import AppState
 from app.ui.browser.model import BrokenRole, BrowserModel
 from app.ui.browser.view import BrowserView
 from app.ui.browser.widget import BrowserWidget
@@ -281,8 +281,8 @@ def timed(step) -> float:
 
 
 def test_a_million_rows_scroll_select_and_filter(qtbot) -> None:
-    from app.core.filtering import apply_filter
-    from app.core.state import Filter
+    from app.gui_model.filtering import apply_filter
+    from app.gui_model.state import Filter
 
     table, state = million_table(), AppState()
     model = BrowserModel()

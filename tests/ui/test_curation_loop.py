@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from app.core.nearest import nearest_ids
+from app.core.embeddings.neighbours import nearest_ids
 from app.ui.main_window import MainWindow
 
 WAIT_MS = 180_000

@@ -12,12 +12,12 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.indexing import IndexOptions, index_job
+from app.core.ingest.indexing import IndexOptions, index_job
+from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import run_job
-from app.core.state import AppState
 from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set
 from app.core.store.project import Project, SampleRow
-from app.core.thumbnails import thumbnail_job
+from app.gui_model.state import AppState
 from app.ui.detail.image_view import ZOOM_STEP
 from app.ui.detail.neighbours import HINT
 from app.ui.detail.widget import LOADING, DetailView

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from app.core.nearest import nearest_ids
-from app.core.state import AppState
+from app.core.embeddings.neighbours import nearest_ids
+from app.gui_model.state import AppState
 from app.ui.map import MapPanel
 
 
@@ -90,7 +90,7 @@ def test_the_state_selection_shows_on_the_map(panel: MapPanel) -> None:
 
 
 def test_without_embeddings_it_offers_training_and_a_quick_look(qtbot, tmp_path) -> None:
-    from app.core.indexing import IndexOptions, index_job
+    from app.core.ingest.indexing import IndexOptions, index_job
     from app.core.jobs import CancelToken, run_job
     from app.core.store.project import Project
     from tests.factories import make_dataset

@@ -10,12 +10,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
-from app.core.indexing import IndexOptions, index_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
-from app.core.state import AppState
 from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set
 from app.core.store.project import Project
 from app.core.store.selections import get_selection, list_selections
+from app.gui_model.state import AppState
 from app.ui.browser.widget import BrowserWidget
 from app.ui.selection import SelectionPanel
 from app.ui.selection.export_dialog import ExportDialog

@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.indexing import index_job
+from app.core.ingest.indexing import index_job
 from app.core.jobs import run_job
-from app.core.state import AppState
 from app.core.store.project import Project
+from app.gui_model.state import AppState
 from app.ui.tags import PALETTE, TagPanel
 from app.ui.tags.model import CountRole, KeyRole
 from app.ui.theme import dark_palette

@@ -13,15 +13,15 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QValidator
 
-from app.core.indexing import IndexOptions, index_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
-from app.core.process_owner import ProcessOwner
 from app.core.ssl.config import TrainConfig
 from app.core.ssl.methods import METHODS
+from app.core.ssl.process_owner import ProcessOwner
 from app.core.ssl.runs import train_runs
 from app.core.ssl.trainer import train_job
-from app.core.state import AppState
 from app.core.store.project import Project
+from app.gui_model.state import AppState
 from app.ui.training import TrainingPanel, export_dialog
 from app.ui.training import panel as panel_module
 from app.ui.training.jobs import train_session_job

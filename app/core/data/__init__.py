@@ -1,0 +1,2 @@
+"""Reading the user's files, read-only: the folder scan, guarded image decode (a memory budget),
+video probing and frames, IDX files and torchvision datasets."""

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import SieveError
-from app.core.process_owner import ProcessOwner
 from app.core.ssl.config import TrainConfig
+from app.core.ssl.process_owner import ProcessOwner
 from app.core.store.project import Project
 
 KIND = "train"

@@ -24,7 +24,6 @@ from torch import nn
 
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import CancelToken, Job, Progress, RateMeter, format_duration
-from app.core.process_owner import ProcessOwner
 from app.core.ssl import distributed
 from app.core.ssl.augment import IMAGENET_MEAN, IMAGENET_STD, BatchAugment, preset
 from app.core.ssl.backbones import build_backbone, resolve_backbone_name
@@ -43,6 +42,7 @@ from app.core.ssl.devices import resolve_device, resolve_precision
 from app.core.ssl.methods import METHODS, Method, build_method
 from app.core.ssl.monitor import COLLAPSE_WARNING, CollapseMeter, holdout_split, knn_accuracy
 from app.core.ssl.optim import build_optimizer, learning_rate, set_learning_rate
+from app.core.ssl.process_owner import ProcessOwner
 from app.core.ssl.runs import (
     FINISHED,
     RunRecord,

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.active_gui import ClassCounts
+from app.core.active.labels import ClassCounts
 from app.ui.active.keys import NUMBER_KEYS
 from app.ui.tags.commands import quoted
 from app.ui.tags.menu import swatch_icon

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.active_strategies import RECOMMENDED, STRATEGIES
+from app.core.active.strategies import RECOMMENDED, STRATEGIES
 from app.ui.active.history import accuracy_text
 from app.ui.active.labeller import TO_LABEL_TAG
 from app.ui.tags.commands import quoted

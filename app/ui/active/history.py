@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from app.ui.theme import ACCENT
 
 if TYPE_CHECKING:
-    from app.core.active_rounds import Round
+    from app.core.active.rounds import Round
 
 COLUMNS = ("Round", "Labelled", "Batch", "Strategy", "Accuracy")
 NUMERIC = (0, 1, 2, 4)

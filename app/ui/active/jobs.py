@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.active_gui import ProbeFit, fit_probe_job
+from app.core.active.probe_fit import ProbeFit, fit_probe_job
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.project import Project
 
 if TYPE_CHECKING:
-    from app.core.active_rounds import Round
+    from app.core.active.rounds import Round
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class RoundOutcome:
 def load_rounds_job(project_dir: Path, cancel: CancelToken) -> Job[list[Round]]:
     """The recorded rounds of the project, oldest first."""
     yield Progress("rounds", 0, None, "reading the round history")
-    from app.core.active_rounds import list_rounds
+    from app.core.active.rounds import list_rounds
 
     with Project.open(project_dir) as project:
         return list_rounds(project)
@@ -49,7 +49,7 @@ def round_job(
     cancel: CancelToken,
 ) -> Job[RoundOutcome]:
     """Run one active-learning round (the picks are tagged by the panel, undoably)."""
-    from app.core.active_rounds import active_round_job, list_rounds
+    from app.core.active.rounds import active_round_job, list_rounds
 
     with Project.open(project_dir) as project:
         record = yield from active_round_job(project, n, cancel, strategy, label_tags)

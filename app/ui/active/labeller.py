@@ -9,8 +9,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from app.core.state import as_ids
 from app.core.store.project import Project
+from app.gui_model.state import as_ids
 from app.ui.tags.commands import quoted, samples_text, tagged_ids
 from app.ui.tags.editor import TagEditor
 

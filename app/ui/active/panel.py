@@ -22,24 +22,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.active_gui import (
+from app.core.active.labels import (
     MIN_CLASSES,
     UNCERTAINTY_KEY,
     ClassCounts,
     LabelSource,
-    ProbeFit,
     class_counts,
     has_folder_labels,
     label_tags,
     load_label_source,
     save_label_source,
 )
+from app.core.active.probe_fit import ProbeFit
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job
-from app.core.state import AppState, Event
 from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import Project
 from app.engine import JobRunner
+from app.gui_model.state import AppState, Event
 from app.ui.active.classes import ClassList
 from app.ui.active.controls import BatchBox, ProbeBox
 from app.ui.active.history import RoundHistory
@@ -51,7 +51,7 @@ from app.ui.tags.commands import quoted, samples_text
 from app.ui.tags.editor import PALETTE
 
 if TYPE_CHECKING:
-    from app.core.active_rounds import Round
+    from app.core.active.rounds import Round
 
 UNCERTAINTY_COLOUR = f"score:{UNCERTAINTY_KEY}"
 EMBED_FIRST = (

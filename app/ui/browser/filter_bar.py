@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.state import AppState, Filter
+from app.gui_model.state import AppState, Filter
 from app.ui.browser.delegate import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 
 DEBOUNCE_MS = 150

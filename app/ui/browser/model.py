@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QStringListModel, Qt, Slot
 
-from app.core.catalog import SampleTable, empty_table
 from app.core.data.scan import readable_name
+from app.core.store.catalog import SampleTable, empty_table
 from app.core.store.project import MISSING_REASON, THUMBS_NAME
 from app.ui.browser.loader import ThumbnailLoader
 from app.ui.placeholders import broken_pixmap, loading_pixmap, missing_pixmap

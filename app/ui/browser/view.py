@@ -13,7 +13,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QSi
 from PySide6.QtGui import QKeyEvent, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
-from app.core.state import AppState
+from app.gui_model.state import AppState
 from app.ui.browser.delegate import BrowserDelegate
 from app.ui.browser.model import BrowserModel
 

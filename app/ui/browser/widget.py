@@ -16,7 +16,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.core.catalog import (
+from app.core.errors import SieveError
+from app.core.store.catalog import (
     SampleTable,
     load_table,
     saved_selections,
@@ -24,11 +25,10 @@ from app.core.catalog import (
     scores,
     tag_members,
 )
-from app.core.errors import SieveError
-from app.core.filtering import BASIC_SORTS, apply_filter, members_by_name
-from app.core.state import AppState, Event
 from app.core.store.project import Project, Tag
 from app.engine.runner import failure_message
+from app.gui_model.filtering import BASIC_SORTS, apply_filter, members_by_name
+from app.gui_model.state import AppState, Event
 from app.ui.browser.filter_bar import FilterBar
 from app.ui.browser.model import BrowserModel
 from app.ui.browser.view import BrowserView

@@ -16,8 +16,8 @@ from PySide6.QtCore import QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
+from app.core.embeddings.neighbours import load_embeddings, nearest_ids, usable_rows
 from app.core.errors import SieveError
-from app.core.nearest import load_embeddings, nearest_ids, usable_rows
 from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import THUMBS_NAME, Project
 from app.core.store.thumbs import ThumbCache

@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QImage, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QToolBar, QVBoxLayout, QWidget
 
-from app.core.state import AppState, Event
 from app.core.store.metadata import adjacent_frame
 from app.core.store.project import Project, SampleRow
+from app.gui_model.state import AppState, Event
 from app.ui.detail.image_view import ImageView
 from app.ui.detail.info import InfoPanel
 from app.ui.detail.loader import FullImageLoader

@@ -1,0 +1,1 @@
+"""Dialogs: import a torchvision dataset, preferences, keyboard shortcuts."""

@@ -26,14 +26,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
-from app.core.map_data import MapSource, colour_data, colour_keys, embed_and_layout_job, layout_job
-from app.core.nearest import nearest_ids
-from app.core.state import AppState, Event
 from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
+from app.gui_model.map_sources import (
+    MapSource,
+    colour_data,
+    colour_keys,
+    embed_and_layout_job,
+    layout_job,
+)
+from app.gui_model.state import AppState, Event
 from app.ui.job_progress import JobProgress
 from app.ui.scatter import EmbeddingScatter
 
@@ -167,7 +173,9 @@ class MapPanel(QWidget):
         """Embed with training run ``run_id`` (None: a quick look) and lay the new set out."""
         if self._project_dir is None:
             return
-        from app.core.embed import EmbedConfig  # torch loads only when something is embedded
+        from app.core.embeddings.embed import (
+            EmbedConfig,  # torch loads only when something is embedded
+        )
 
         config = EmbedConfig(**QUICK_LOOK) if run_id is None else EmbedConfig(run=run_id)
         project_dir, method = self._project_dir, self.method

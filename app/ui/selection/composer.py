@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SieveError
-from app.core.selection_spec import SelectSpec, next_selection_name
+from app.core.selection.spec import SelectSpec, next_selection_name
 from app.ui.compact import compact
 from app.ui.selection.jobs import PoolInfo
 from app.ui.selection.presets import (

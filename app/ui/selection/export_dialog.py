@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.export import FORMATS, LISTS, ExportReport
+from app.core.export.subset import FORMATS, LISTS, ExportReport
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
 from app.ui.selection.jobs import export_selection_job

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.catalog import SampleTable, load_table, score_keys
-from app.core.coverage import Coverage, coverage_job
 from app.core.errors import SieveError
-from app.core.export import ExportReport, export_subset_job
+from app.core.export.subset import ExportReport, export_subset_job
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.selection_spec import SelectSpec, selection_run_job
+from app.core.selection.coverage import Coverage, coverage_job
+from app.core.selection.spec import SelectSpec, selection_run_job
+from app.core.store.catalog import SampleTable, load_table, score_keys
 from app.core.store.embedding_sets import active_embedding_set, require_active_set
 from app.core.store.metadata import numeric_scores
 from app.core.store.project import Project

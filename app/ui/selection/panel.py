@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SieveError
-from app.core.state import AppState, Event
 from app.engine import JobRunner
+from app.gui_model.state import AppState, Event
 from app.ui.selection.composer import StrategyComposer
 from app.ui.selection.edits import remove_selection, rename_selection, tag_samples
 from app.ui.selection.export_dialog import ExportDialog

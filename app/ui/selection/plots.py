@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QVBoxLayout, QWidget
 
-from app.core.coverage import Coverage
+from app.core.selection.coverage import Coverage
 from app.ui.theme import ACCENT
 
 RANDOM_COLOUR = QColor(160, 164, 170)

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.scoring import DUPLICATE_THRESHOLD
-from app.core.selection_spec import DEFAULT_STRATEGIES
+from app.core.embeddings.scores import DUPLICATE_THRESHOLD
+from app.core.selection.spec import DEFAULT_STRATEGIES
 
 # Near-duplicates by the score job's cosine threshold, as a distance between unit vectors.
 DUPLICATE_DISTANCE = round(math.sqrt(2.0 - 2.0 * DUPLICATE_THRESHOLD), 2)

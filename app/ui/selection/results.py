@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from app.core.state import AppState
+from app.gui_model.state import AppState
 from app.ui.selection.jobs import SelectionOutcome
 
 COLUMNS = ("#", "Name", "Label", "Score", "Distance")

@@ -1,6 +1,6 @@
 """Editable strategy rows: a kind, what it refers to (a tag or a score) and a strength each.
 
-A row turns into one strategy entry of :class:`app.core.selection_spec.SelectSpec` and back.
+A row turns into one strategy entry of :class:`app.core.selection.spec.SelectSpec` and back.
 """
 
 from __future__ import annotations

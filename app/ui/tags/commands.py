@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from PySide6.QtGui import QUndoCommand
 
-from app.core.state import as_ids
 from app.core.store.project import Project, Tag
+from app.gui_model.state import as_ids
 
 Notify = Callable[[], None]
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QUndoStack
 
 from app.core.errors import SieveError
-from app.core.state import as_ids
 from app.core.store.project import Project, Tag
+from app.gui_model.state import as_ids
 from app.ui.tags.commands import (
     AssignTagCommand,
     CreateTagCommand,

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SieveError
-from app.core.state import AppState, Event
 from app.core.store.project import Project, Tag
+from app.gui_model.state import AppState, Event
 from app.ui.tags.commands import quoted
 from app.ui.tags.editor import TagEditor
 from app.ui.tags.menu import TagMenu, is_text_input

@@ -33,8 +33,8 @@ from app.core.errors import SieveError
 from app.core.jobs import Progress
 from app.core.ssl.checks import check_config
 from app.core.ssl.trainer import TrainResult
-from app.core.state import AppState, Event
 from app.engine import JobRunner
+from app.gui_model.state import AppState, Event
 from app.ui.job_progress import JobProgress
 from app.ui.training.curves import LiveCurves
 from app.ui.training.estimate_box import CpuEstimate

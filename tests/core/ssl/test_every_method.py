@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.indexing import IndexOptions, index_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.paths import resources_dir
 from app.core.ssl.config import TrainConfig

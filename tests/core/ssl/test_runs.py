@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import SieveError
-from app.core.process_owner import ProcessOwner
 from app.core.ssl.config import TrainConfig
+from app.core.ssl.process_owner import ProcessOwner
 from app.core.ssl.runs import check_resumable, create_run, get_run, train_runs
 from app.core.store.project import Project
 from tests.factories import make_dataset

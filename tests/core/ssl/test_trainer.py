@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from app.core.errors import JobCancelled, SieveError
-from app.core.indexing import IndexOptions, index_job
+from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.paths import resources_dir
 from app.core.ssl.checkpoint import load_checkpoint

@@ -1,0 +1,17 @@
+"""The ``sieve`` command line: every job the GUI runs, headless.
+
+``main`` (the ``sieve`` program) parses and dispatches; one module per command group (``project``,
+``train``, ``embed``, ``select``, ``active``); ``jobs`` runs a core job with terminal progress and
+Ctrl-C; ``args`` holds the range-checked argument types; ``self_test`` is ``sieve --self-test``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``sieve``: run one command (loads the parser and its command groups on first use)."""
+    from app.cli.main import main as run
+
+    return run(argv)

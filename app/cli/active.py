@@ -1,0 +1,130 @@
+"""``sieve import-predictions``, ``sieve label-next`` and ``sieve rounds``: active learning."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from app.core.jobs import CancelToken
+
+
+def add_active_commands(commands: argparse._SubParsersAction) -> None:
+    from app.cli.args import int_between, positive_int
+    from app.core.active.strategies import RECOMMENDED, STRATEGIES
+
+    predictions = commands.add_parser(
+        "import-predictions", help="uncertainty scores from a model's predictions (CSV or JSON)"
+    )
+    predictions.add_argument("project", help="project folder")
+    predictions.add_argument("file", help="CSV filename,<class>... or JSON keyed by filename")
+    kind = predictions.add_mutually_exclusive_group()
+    kind.add_argument("--logits", action="store_true", help="values are logits (softmaxed)")
+    kind.add_argument("--probabilities", action="store_true", help="values are probabilities")
+    predictions.add_argument("--reduce", choices=("max", "mean"), help="detection: per image")
+    predictions.set_defaults(handler=cmd_import_predictions)
+
+    label_next = commands.add_parser(
+        "label-next", help="what to label next: fit a probe on the labels, pick the next batch"
+    )
+    label_next.add_argument("project", help="project folder")
+    label_next.add_argument("-n", type=positive_int, default=40, help="batch size (default 40)")
+    label_next.add_argument(
+        "--strategy", choices=STRATEGIES, default=RECOMMENDED, help=f"default: {RECOMMENDED}"
+    )
+    label_next.add_argument(
+        "--label-tags", help="tags that are classes, comma-separated (default: folder labels)"
+    )
+    label_next.add_argument("--tag", default="to-label", help="tag for the picked samples")
+    label_next.add_argument("--seed", type=int_between(0, 2**31 - 1), default=0, help="random seed")
+    label_next.add_argument("--json", action="store_true", help="print JSON")
+    label_next.set_defaults(handler=cmd_label_next)
+
+    rounds = commands.add_parser("rounds", help="the active-learning rounds so far")
+    rounds.add_argument("project", help="project folder")
+    rounds.add_argument("--json", action="store_true", help="print JSON")
+    rounds.set_defaults(handler=cmd_rounds)
+
+
+def cmd_import_predictions(args: argparse.Namespace) -> int:
+    from app.cli.jobs import run_cancellable
+    from app.core.active.predictions import import_predictions_job
+    from app.core.store.project import Project
+
+    logits = True if args.logits else False if args.probabilities else None
+    cancel = CancelToken()
+    with Project.open(args.project) as project:
+        job = import_predictions_job(project, Path(args.file), cancel, logits, args.reduce)
+        report = run_cancellable(job, cancel)
+    print(
+        f"{report.kind} predictions for {report.matched:,} samples "
+        f"({len(report.classes)} classes{', from logits' if report.logits else ''}); "
+        f"scores: {', '.join(report.scorers)}"
+    )
+    if report.unmatched:
+        shown = ", ".join(report.unmatched[:5])
+        print(f"{len(report.unmatched):,} names matched no sample: {shown}")
+    return 0
+
+
+def cmd_label_next(args: argparse.Namespace) -> int:
+    from app.cli.embed import live_rows
+    from app.cli.jobs import run_cancellable
+    from app.core.active.rounds import active_round_job
+    from app.core.store.embedding_sets import require_active_set
+    from app.core.store.project import Project
+
+    label_tags = [t.strip() for t in args.label_tags.split(",")] if args.label_tags else None
+    cancel = CancelToken()
+    with Project.open(args.project) as project:
+        live = live_rows(project, require_active_set(project))
+        job = active_round_job(
+            project, args.n, cancel, args.strategy, label_tags, args.seed, args.tag, live
+        )
+        record = run_cancellable(job, cancel)
+        rows = project.samples_by_id(record.picked.tolist())
+        names = [rows[int(i)].name for i in record.picked]
+    accuracy = None if record.accuracy is None else round(record.accuracy, 4)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "round": record.number,
+                    "strategy": record.strategy,
+                    "labelled": record.labelled,
+                    "accuracy": accuracy,
+                    "picked": names,
+                }
+            )
+        )
+        return 0
+    found = "" if accuracy is None else f", held-out probe accuracy {accuracy:.1%}"
+    print(f"round {record.number} ({record.strategy}): {record.labelled:,} labelled{found}")
+    print(f"tagged {len(names):,} samples {args.tag!r} to label next")
+    return 0
+
+
+def cmd_rounds(args: argparse.Namespace) -> int:
+    from app.core.active.rounds import list_rounds
+    from app.core.store.project import Project
+
+    with Project.open(args.project) as project:
+        rounds = list_rounds(project)
+    listing = [
+        {
+            "round": r.number,
+            "strategy": r.strategy,
+            "labelled": r.labelled,
+            "accuracy": r.accuracy,
+            "picked": len(r.picked),
+            "created": r.created,
+        }
+        for r in rounds
+    ]
+    if args.json:
+        print(json.dumps(listing))
+        return 0
+    for r in listing:
+        accuracy = "-" if r["accuracy"] is None else f"{r['accuracy']:.1%}"
+        print(f"{r['round']:>3}  {r['strategy']:<28} {r['labelled']:>7,} labelled  {accuracy}")
+    return 0

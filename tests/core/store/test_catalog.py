@@ -1,0 +1,128 @@
+"""The sample table: numpy columns read from a real indexed project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.data.video import frame_name
+from app.core.ingest.indexing import index_job
+from app.core.jobs import run_job
+from app.core.store.catalog import load_table, saved_selections, score_keys, scores, tag_members
+from app.core.store.project import Project
+from tests.factories import make_dataset, write_clip
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = make_dataset(tmp_path / "data", {"cats": 3, "dogs": 2})
+    write_clip(root / "clips" / "walk.mp4", frames=12)
+    (root / "dogs" / "bad.png").write_bytes(b"not a png")
+    (root / "top.png").write_bytes((root / "cats" / "000.png").read_bytes())
+    project = Project.for_dataset(root)
+    run_job(index_job(project))
+    yield project
+    project.close()
+
+
+def test_table_matches_project_samples(project: Project) -> None:
+    table = load_table(project)
+    rows = project.samples()
+    assert len(table) == len(rows) == 3 + 3 + 12 + 1
+    assert table.ids.tolist() == [row.id for row in rows]
+    assert [table.name(i) for i in range(len(table))] == [row.name for row in rows]
+    assert table.ids.dtype == np.int64 and table.file_index.dtype == np.int32
+    assert table.labels == ["cats", "clips", "dogs"]
+    labels = [table.labels[c] if c >= 0 else None for c in table.label_code]
+    assert labels == [row.label for row in rows]
+    assert table.broken.tolist() == [row.status == "broken" for row in rows]
+    assert table.width.tolist() == [row.width or 0 for row in rows]
+
+
+def test_video_frames_share_their_file(project: Project) -> None:
+    table = load_table(project)
+    frames = np.flatnonzero(table.frame >= 0)
+    assert len(frames) == 12
+    assert len(set(table.file_index[frames].tolist())) == 1
+    assert table.relpaths[table.file_index[frames[0]]] == "clips/walk.mp4"
+    assert table.n_frames[frames].tolist() == [12] * 12
+    assert (
+        table.name(int(frames[7])) == frame_name("clips/walk.mp4", 7, 12) == "clips/walk-07-mp4.png"
+    )
+    assert len(table.relpaths) == 3 + 3 + 1 + 1
+
+
+def test_broken_reason_and_folders(project: Project) -> None:
+    table = load_table(project)
+    (bad,) = np.flatnonzero(table.broken)
+    assert table.name(int(bad)) == "dogs/bad.png"
+    assert table.reason[int(table.ids[bad])]
+    assert table.folders == ["", "cats", "clips", "dogs"]
+    top = [i for i in range(len(table)) if table.name(i) == "top.png"][0]
+    assert table.folder_of(top) == "" and table.label_code[top] == -1
+    assert table.folder_of(0) == "cats"
+
+
+def test_row_of_maps_ids_and_unknowns(project: Project) -> None:
+    table = load_table(project)
+    shuffled = np.random.default_rng(1).permutation(len(table))
+    assert table.row_of(table.ids[shuffled]).tolist() == shuffled.tolist()
+    assert table.row_of(np.array([10_000, -5])).tolist() == [-1, -1]
+
+
+def test_tags_selections_and_scores(project: Project) -> None:
+    table = load_table(project)
+    keep = project.create_tag("keep")
+    empty = project.create_tag("empty")
+    project.add_tag(keep, table.ids[[5, 1, 3]].tolist())
+    members = tag_members(project)
+    assert members[keep].tolist() == sorted(table.ids[[1, 3, 5]].tolist())
+    assert members[empty].tolist() == []
+    with project.db:
+        project.db.execute("INSERT INTO selections(id, name) VALUES (1, 'picked')")
+        project.db.executemany(
+            "INSERT INTO selection_members VALUES (1, ?, ?, NULL)",
+            [(0, int(table.ids[4])), (1, int(table.ids[2]))],
+        )
+        project.db.executemany(
+            "INSERT INTO metadata VALUES (?, ?, ?)",
+            [
+                (int(table.ids[0]), "sharp", 0.5),
+                (int(table.ids[2]), "sharp", 2),
+                (int(table.ids[3]), "sharp", "n/a"),
+                (int(table.ids[0]), "note", "hello"),
+            ],
+        )
+    assert saved_selections(project)["picked"].tolist() == sorted(table.ids[[2, 4]].tolist())
+    assert score_keys(project) == ["sharp"]
+    values = scores(project, "sharp", table)
+    assert values[0] == 0.5 and values[2] == 2.0
+    assert np.isnan(values[1]) and np.isnan(values[3])
+    assert scores(project, "missing", table) is None
+
+
+def test_empty_project(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    with Project.for_dataset(tmp_path / "data") as project:
+        table = load_table(project)
+        assert len(table) == 0 and table.row_of(np.array([1])).tolist() == [-1]
+        assert tag_members(project) == {} and score_keys(project) == []
+
+
+def test_samples_of_missing_files_are_shown_but_not_usable(project: Project) -> None:
+    root = project.dataset_root
+    (root / "cats" / "001.png").unlink()
+    (root / "dogs" / "bad.png").unlink()
+    (root / "clips" / "walk.mp4").unlink()
+    run_job(index_job(project))
+    table = load_table(project)
+    assert len(table) == 19
+    missing = {table.name(int(row)) for row in np.flatnonzero(table.missing)}
+    assert missing == {"cats/001.png", "dogs/bad.png"} | {
+        frame_name("clips/walk.mp4", i, 12) for i in range(12)
+    }
+    assert not table.broken.any() and table.reason == {}
+    assert table.unusable.tolist() == table.missing.tolist()
+    assert table.missing.tolist() == [row.status == "missing" for row in project.samples()]
