@@ -261,12 +261,14 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 
 def _sample_id(project, name: str) -> int:
-    wanted = name.replace("\\", "/").lstrip("./")
-    for row in project.samples():
-        if row.name == wanted:
-            if row.status != "ok":
-                raise SieveError(f"{name} is broken ({row.reason}): it has no embedding")
-            return row.id
+    from app.core.store.names import match_names
+
+    (sample_id,) = match_names(project, [name]).ids
+    if sample_id is not None:
+        row = project.samples_by_id([sample_id])[sample_id]
+        if row.status != "ok":
+            raise SieveError(f"{name} is {row.status} ({row.reason}): it has no embedding")
+        return sample_id
     raise SieveError(f"no sample named {name!r} in this project (names are relative paths)")
 
 

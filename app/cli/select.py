@@ -180,14 +180,15 @@ def _ids_of_names(project, path: Path) -> np.ndarray:
         names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     except (OSError, UnicodeDecodeError) as error:
         raise SieveError(f"cannot read {path}: {error}") from error
-    by_name = {row.name: row.id for row in project.samples()}
-    wanted = [name for name in names if name]
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
+    from app.core.store.names import match_names
+
+    match = match_names(project, [name for name in names if name])
+    if match.unmatched:
         raise SieveError(
-            f"{len(unknown)} names in {path.name} match no sample (first: {unknown[0]})"
+            f"{len(match.unmatched)} names in {path.name} match no sample "
+            f"(first: {match.unmatched[0]})"
         )
-    return np.array([by_name[name] for name in wanted], dtype=np.int64)
+    return np.array(match.ids, dtype=np.int64)
 
 
 def cmd_selections(args: argparse.Namespace) -> int:

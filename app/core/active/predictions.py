@@ -31,6 +31,7 @@ from app.core.active.uncertainty import (
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.metadata import write_scores
+from app.core.store.names import match_names
 from app.core.store.project import Project
 
 META_KEY = "predictions"
@@ -81,12 +82,10 @@ def import_predictions_job(
     yield Progress("predictions", 0, None, f"reading {path.name}")
     predictions = read_predictions(path, logits)
     cancel.raise_if_cancelled()
-    by_name = {row.name: row.id for row in project.samples()}
-    found = [by_name.get(name) for name in predictions.names]
-    rows = np.array([i for i, sample_id in enumerate(found) if sample_id is not None], np.int64)
-    unmatched = [
-        name for name, sample_id in zip(predictions.names, found, strict=True) if sample_id is None
-    ]
+    match = match_names(project, predictions.names)
+    found = match.ids
+    rows = np.array(match.matched_positions, dtype=np.int64)
+    unmatched = match.unmatched
     if not len(rows):
         raise SieveError(
             f"none of the {len(found):,} names in {path.name} matches a sample of this project "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from app.core.store.embedding_sets import (
     create_embedding_set,
     finish_embedding_set,
 )
+from app.core.store.names import duplicated, match_names
 from app.core.store.project import Project
 
 FORMATS = ("lightly-csv", "npy")
@@ -125,15 +125,9 @@ def import_embeddings_job(project: Project, path: Path, cancel: CancelToken) -> 
     _check_names(names, path)
     _check_vectors(vectors, names, path)
     cancel.raise_if_cancelled()
-    by_name = {row.name: row.id for row in project.samples()}
-    matched_rows, ids, unmatched = [], [], []
-    for position, name in enumerate(names):
-        sample_id = by_name.get(name)
-        if sample_id is None:
-            unmatched.append(name)
-            continue
-        matched_rows.append(position)
-        ids.append(sample_id)
+    match = match_names(project, names)
+    matched_rows, unmatched = match.matched_positions, match.unmatched
+    ids = [match.ids[position] for position in matched_rows]
     if not ids:
         raise SieveError(
             f"none of the {len(names):,} names in {path.name} matches a sample of this project "
@@ -215,7 +209,7 @@ def _embedding_columns(header: list[str] | None, path: Path) -> list[int]:
 
 def _check_names(names: list[str], path: Path) -> None:
     """Refuse a file that names a sample more than once: which row would be its embedding?"""
-    repeated = [name for name, count in Counter(names).items() if count > 1]
+    repeated = duplicated(names)
     if repeated:
         shown = ", ".join(repeated[:_SHOWN]) + (", ..." if len(repeated) > _SHOWN else "")
         raise SieveError(
