@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, QTimer, Signal, Slot
@@ -152,12 +152,15 @@ class JobRunner(QObject):
         if self._current is not None:
             self._current.token.cancel()
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel the running job and wait for every worker thread; True when all stopped."""
+    def shutdown(self, timeout: int | QDeadlineTimer = 5000) -> bool:
+        """Cancel the running job and wait for every worker thread; True when all stopped.
+
+        ``timeout`` is in milliseconds, or a deadline shared with other runners.
+        """
         self.cancel()
         self._throttle.stop()
         self._current = None
-        deadline = QDeadlineTimer(timeout_ms)
+        deadline = timeout if isinstance(timeout, QDeadlineTimer) else QDeadlineTimer(timeout)
         for thread in self._threads:
             thread.wait(deadline)
         self._reap()
@@ -228,3 +231,16 @@ class JobRunner(QObject):
         dropped only at the next call.
         """
         self._threads = {thread for thread in self._threads if not thread.isFinished()}
+
+
+def shutdown_all(runners: Iterable[JobRunner], timeout_ms: int = 5000) -> bool:
+    """Cancel every runner's job first, then wait for all of them against one deadline.
+
+    Jobs wind down (checkpoint, close files) in parallel, so closing takes as long as the
+    slowest job rather than the sum of all of them. True when every worker thread stopped.
+    """
+    runners = list(runners)
+    for runner in runners:
+        runner.cancel()
+    deadline = QDeadlineTimer(timeout_ms)
+    return all([runner.shutdown(deadline) for runner in runners])

@@ -25,7 +25,7 @@ from app.core.data.scan import readable_name
 from app.core.errors import SieveError
 from app.core.store.project import find_project_dir
 from app.engine import JobRunner
-from app.engine.runner import JobFactory
+from app.engine.runner import JobFactory, shutdown_all
 from app.gui_model.state import AppState
 from app.ui.active import ActiveLearningPanel
 from app.ui.browser.widget import BrowserWidget
@@ -57,6 +57,7 @@ from app.ui.welcome import WelcomePage
 log = logging.getLogger("sieve")
 SIDE_WIDTH = 440
 MAP_WIDTH = 620
+SHUTDOWN_TIMEOUT_MS = 5000
 
 
 class MainWindow(QMainWindow):
@@ -479,8 +480,12 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- closing
     def shutdown(self) -> None:
-        """Stop the running job and the views' loaders (idempotent)."""
-        self.runner.shutdown()
+        """Stop every job and the views' loaders (idempotent).
+
+        All jobs are cancelled at once and waited for together, then the panels let go.
+        """
+        runners = dict.fromkeys([self.runner, *self.findChildren(JobRunner)])
+        shutdown_all(runners, SHUTDOWN_TIMEOUT_MS)
         if self.training.is_built:
             self.training_panel().shutdown()
         self.map_panel.shutdown()
