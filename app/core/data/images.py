@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.core.errors import SieveError
+from app.core.errors import SieveError, is_transient, transient_reason
 
 THUMB_SIZE = 192
 THUMB_QUALITY = 85
@@ -194,11 +194,19 @@ def _reasons() -> Iterator[None]:
         raise ImageError("file not found (moved or deleted?)") from error
     except PermissionError as error:
         raise ImageError("permission denied when reading the file") from error
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as error:
-        message = str(error) or type(error).__name__
-        if "truncated" in message or isinstance(error, EOFError):
-            raise ImageError(f"truncated image data ({message})") from error
-        raise ImageError(f"corrupt image data ({message})") from error
+    except (OSError, MemoryError) as error:
+        if is_transient(error):
+            raise ImageError(transient_reason(error)) from error
+        raise ImageError(_corrupt_reason(error)) from error
+    except (ValueError, SyntaxError, EOFError) as error:
+        raise ImageError(_corrupt_reason(error)) from error
+
+
+def _corrupt_reason(error: BaseException) -> str:
+    message = str(error) or type(error).__name__
+    if "truncated" in message or isinstance(error, EOFError):
+        return f"truncated image data ({message})"
+    return f"corrupt image data ({message})"
 
 
 def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:

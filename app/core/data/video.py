@@ -21,7 +21,7 @@ import av.error
 import numpy as np
 from PIL import Image
 
-from app.core.errors import SieveError
+from app.core.errors import SieveError, is_transient, transient_reason
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -237,6 +237,8 @@ def _open(path: str) -> av.container.InputContainer:
     try:
         return av.open(path, mode="r")
     except (av.error.FFmpegError, OSError) as exc:
+        if is_transient(exc):
+            raise VideoError(f"cannot open video {path}: {transient_reason(exc)}") from exc
         raise VideoError(f"cannot open video {path}: {_reason(exc)}") from exc
 
 

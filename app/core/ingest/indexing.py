@@ -23,7 +23,7 @@ from pathlib import Path
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
 from app.core.data.scan import FoundFile, Skipped, label_of, scan_folder
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
-from app.core.errors import SieveError
+from app.core.errors import TRANSIENT_REASON, SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.db import raw
 from app.core.store.project import Project
@@ -90,10 +90,12 @@ class _Known:
     size: int
     mtime_ns: int
     missing: bool
+    retry: bool  # broken by a transient failure (EIO, EMFILE, MemoryError, ...)
 
     def needs_probe(self, found: FoundFile, resample_videos: bool) -> bool:
         return (
             self.missing
+            or self.retry
             or (self.size, self.mtime_ns) != (found.size, found.mtime_ns)
             or (found.kind == "video" and resample_videos)
         )
@@ -207,10 +209,15 @@ def _file_count(project: Project) -> int:
 
 
 def _known_files(project: Project) -> dict[str, _Known]:
-    query = "SELECT relpath, id, size, mtime_ns, missing FROM files"
+    query = (
+        "SELECT f.relpath, f.id, f.size, f.mtime_ns, f.missing, f.reason LIKE :transient "
+        "OR EXISTS (SELECT 1 FROM samples s WHERE s.file_id = f.id AND s.reason LIKE :transient) "
+        "FROM files f"
+    )
+    marker = {"transient": f"%{TRANSIENT_REASON}%"}
     return {
-        relpath: _Known(file_id, size, mtime_ns, bool(missing))
-        for relpath, file_id, size, mtime_ns, missing in project.db.execute(query)
+        relpath: _Known(file_id, size, mtime_ns, bool(missing), bool(retry))
+        for relpath, file_id, size, mtime_ns, missing, retry in project.db.execute(query, marker)
     }
 
 
