@@ -111,6 +111,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         embedding_set = active_set(project, None)
         live = live_rows(project, embedding_set)
+        _refresh_stale_scores(project, embedding_set, live, spec, cancel)
         job = selection_job(project, embedding_set, spec, args.name, cancel, args.overwrite, live)
         saved = run_cancellable(job, cancel)
         rows = project.samples_by_id(saved.members.tolist())
@@ -138,6 +139,27 @@ def cmd_select(args: argparse.Namespace) -> int:
     if len(names) > 10:
         print(f"  ... and {len(names) - 10:,} more (sieve export --selection {saved.name})")
     return 0
+
+
+def _refresh_stale_scores(project, embedding_set, live, spec, cancel: CancelToken) -> None:
+    """Recompute the stored scores a weight strategy reads when another set computed them (cheap);
+    refuse a stale score that only another command recomputes."""
+    from app.cli.embed import stale_score_notes
+    from app.cli.jobs import run_cancellable
+    from app.core.embeddings.scores import STORED_KEYS, score_job
+
+    weighted = {entry["score"] for entry in spec.strategies if entry.get("kind") == "weight"}
+    refused = stale_score_notes(project, weighted - set(STORED_KEYS))
+    if refused:
+        raise SieveError(
+            f"{refused[0]}: fit the probe again ('sieve label-next') or weight by another score"
+        )
+    notes = stale_score_notes(project, weighted & set(STORED_KEYS))
+    if not notes:
+        return
+    for note in notes:
+        print(f"{note}: recomputing", file=sys.stderr)
+    run_cancellable(score_job(project, embedding_set, cancel, live=live), cancel)
 
 
 def cmd_tag(args: argparse.Namespace) -> int:

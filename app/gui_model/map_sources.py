@@ -3,7 +3,8 @@
 Qt-free: the GUI's map panel runs these jobs on a worker thread and draws what they return.
 Colour-by keys are strings shared through the app state: ``"label"``, ``"folder"``,
 ``"tag:NAME"``, ``"selection"`` (drawn from the shared selection by the view) and
-``"score:KEY"`` (any numeric per-sample metadata, e.g. typicality or uncertainty).
+``"score:KEY"`` (any numeric per-sample metadata, e.g. typicality or uncertainty); a score
+computed from another embedding set than the active one is listed with a "(stale: set N)" mark.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.catalog import SampleTable, load_table, score_keys, scores, tag_members
-from app.core.store.embedding_sets import active_embedding_set
+from app.core.store.embedding_sets import active_embedding_set, embedding_sets, stale_scores
 from app.core.store.project import Project
 
 if TYPE_CHECKING:
@@ -115,8 +116,24 @@ def colour_keys(project: Project) -> list[tuple[str, str]]:
     """``(key, title)`` of everything the map can colour by, in menu order."""
     keys = [("label", "Label"), ("folder", "Folder"), ("selection", "Selection")]
     keys += [(f"tag:{tag.name}", f"Tag: {tag.name}") for tag in project.tags()]
-    keys += [(f"score:{key}", f"Score: {key}") for key in score_keys(project)]
+    stale = stale_scores(project)
+    keys += [(f"score:{key}", _score_title(key, stale.get(key))) for key in score_keys(project)]
     return keys
+
+
+def _score_title(key: str, stale_set: int | None) -> str:
+    return f"Score: {key}" if stale_set is None else f"Score: {key} (stale: set {stale_set})"
+
+
+def set_choices(project: Project) -> tuple[list[tuple[int, str]], int | None]:
+    """``([(set id, title), ...], active set id)``: the finished sets the map can show."""
+    active = active_embedding_set(project)
+    choices = [
+        (s.id, f"Set {s.id}: {s.config.get('source', '?')} ({s.metrics.get('count', 0):,})")
+        for s in embedding_sets(project)
+        if s.finished
+    ]
+    return choices, None if active is None else active.id
 
 
 def colour_data(

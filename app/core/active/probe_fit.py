@@ -13,6 +13,7 @@ import numpy as np
 from app.core.active.labels import MIN_CLASSES, PREDICTED_KEY, UNCERTAINTY_KEY
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
+from app.core.store.embedding_sets import record_score_source
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -46,7 +47,7 @@ def fit_probe_job(
     from app.core.active.rounds import held_out_accuracy, labelled_embeddings, list_rounds
 
     yield Progress("probe", 0, None, "reading embeddings and labels")
-    _, vectors, ids, labels, names = labelled_embeddings(project, label_tags)
+    set_id, vectors, ids, labels, names = labelled_embeddings(project, label_tags)
     rows = np.flatnonzero(labels >= 0)
     present = len(np.unique(labels[rows]))
     if present < MIN_CLASSES:
@@ -68,6 +69,7 @@ def fit_probe_job(
     write_scores(
         project, ids, {UNCERTAINTY_KEY: uncertainty(probabilities), PREDICTED_KEY: predicted}
     )
+    record_score_source(project, set_id, [UNCERTAINTY_KEY, PREDICTED_KEY])
     found = "" if accuracy is None else f", held-out accuracy {accuracy:.1%}"
     yield Progress("probe", 1, 1, f"probe fitted on {len(rows):,} samples{found}")
     return ProbeFit(

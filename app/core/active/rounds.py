@@ -28,7 +28,7 @@ from app.core.active.probe import fit_probe
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.arrays import atomic_file
-from app.core.store.embedding_sets import LiveRows, require_active_set
+from app.core.store.embedding_sets import LiveRows, record_score_source, require_active_set
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -154,6 +154,7 @@ def active_round_job(
         yield Progress("active", 0, None, f"fitting the probe on {len(rows):,} labelled samples")
         probabilities = fit_probe(vectors[rows], labels[rows]).probabilities(vectors)
         write_scores(project, ids, {UNCERTAINTY_KEY: uncertainty(probabilities)})
+        record_score_source(project, set_id, [UNCERTAINTY_KEY])
     typicality = None
     if strategy in NEEDS_TYPICALITY:
         yield Progress("active", 0, None, "typicality of every sample")

@@ -10,6 +10,9 @@ Everything is computed from each row's k nearest rows (memory N x k, never N x N
 - uniqueness: distances to the 3 nearest weighted 0.6 / 0.3 / 0.1, divided by the largest
   (FiftyOne's definition; euclidean distance between unit vectors);
 - outlier: typicality below Q1 - 1.5 IQR (Tukey's fence).
+
+The stored keys (:data:`STORED_KEYS`) record the set they came from (see
+:func:`app.core.store.embedding_sets.stale_scores`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from scipy.sparse.csgraph import connected_components
 from app.core.embeddings.neighbours import NeighborIndex, knn_graph_job
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.store.embedding_sets import EmbeddingSet, LiveRows
+from app.core.store.embedding_sets import EmbeddingSet, LiveRows, record_score_source
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -31,6 +34,7 @@ UNIQUENESS_WEIGHTS = np.array([0.6, 0.3, 0.1], dtype=np.float32)
 TYPICALITY_K = 20
 DUPLICATE_THRESHOLD = 0.95
 NO_GROUP = -1
+STORED_KEYS = ("typicality", "uniqueness", "outlier", "duplicate_group", "duplicate_keeper")
 
 
 @dataclass
@@ -139,17 +143,15 @@ def score_job(
     scores = compute_scores(rows, similarities, threshold, k)
     grouped = scores.duplicate_group >= 0
     yield Progress("scores", 0, None, "saving scores")
-    write_scores(
-        project,
-        neighbours.ids,
-        {
-            "typicality": scores.typicality,
-            "uniqueness": scores.uniqueness,
-            "outlier": scores.outlier.astype(np.int64),
-            "duplicate_group": np.where(grouped, scores.duplicate_group, np.nan),
-            "duplicate_keeper": scores.duplicate_keeper.astype(np.int64),
-        },
+    stored = (
+        scores.typicality,
+        scores.uniqueness,
+        scores.outlier.astype(np.int64),
+        np.where(grouped, scores.duplicate_group, np.nan),
+        scores.duplicate_keeper.astype(np.int64),
     )
+    write_scores(project, neighbours.ids, dict(zip(STORED_KEYS, stored, strict=True)))
+    record_score_source(project, embedding_set.id, STORED_KEYS)
     groups = int(scores.duplicate_group.max()) + 1 if grouped.any() else 0
     extra = int(grouped.sum()) - groups
     outliers = int(scores.outlier.sum())

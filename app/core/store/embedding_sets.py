@@ -12,6 +12,10 @@ A set lives in ``<project>/embeddings/set-<id>/``:
 One set is *active*: the one neighbours, maps, scores and selection use when no set is named.
 It is the one named by the ``embeddings.active`` metadata key, else the newest finished set.
 
+Scores computed from a set (typicality, uniqueness, the probe's uncertainty, ...) are stored per
+sample; the project metadata key ``scores.<key>.set`` records the set each came from, so a
+reader can tell a score computed from another set than the active one (:func:`stale_scores`).
+
 Samples leave a project (their files deleted, missing or broken) while their sets keep their
 rows: readers take :meth:`EmbeddingSet.live`, the rows whose samples are still usable, and never
 rewrite the arrays, so a file that comes back under its old sample id gets its row back.
@@ -20,6 +24,7 @@ rewrite the arrays, so a file that comes back under its old sample id gets its r
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,8 @@ from app.core.store.project import Project
 KIND = "embed"
 FINISHED = "finished"
 ACTIVE_KEY = "embeddings.active"
+SCORE_SOURCE_PREFIX = "scores."
+SCORE_SOURCE_SUFFIX = ".set"
 FOLDER = "embeddings"
 VECTORS = "vectors"
 IDS = "ids"
@@ -48,6 +55,7 @@ class EmbeddingSet:
     config: dict[str, Any] = field(default_factory=dict)
     status: str = "created"
     metrics: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
 
     @property
     def arrays(self) -> ArrayStore:
@@ -153,7 +161,12 @@ def embedding_sets(project: Project) -> list[EmbeddingSet]:
     """Every embedding set, oldest first."""
     return [
         EmbeddingSet(
-            row["id"], set_folder(project, row["id"]), row["config"], row["status"], row["metrics"]
+            row["id"],
+            set_folder(project, row["id"]),
+            row["config"],
+            row["status"],
+            row["metrics"],
+            row["created"] or "",
         )
         for row in project.runs()
         if row["kind"] == KIND
@@ -187,9 +200,52 @@ def require_active_set(project: Project) -> EmbeddingSet:
 
 
 def set_active(project: Project, set_id: int) -> None:
-    if not get_embedding_set(project, set_id).finished:
-        raise SieveError(f"embedding set {set_id} is not finished")
+    """Make finished set ``set_id`` the active one; a readable error for any other set."""
+    embedding_set = get_embedding_set(project, set_id)
+    if not embedding_set.finished:
+        raise SieveError(
+            f"embedding set {set_id} is {embedding_set.status}, not finished: only a finished "
+            f"set can be active ('sieve embed --resume {set_id}' finishes a stopped one)"
+        )
     project.set_meta(ACTIVE_KEY, str(set_id))
+
+
+def record_score_source(project: Project, set_id: int, keys: Iterable[str]) -> None:
+    """Note that the stored per-sample scores ``keys`` were computed from set ``set_id``."""
+    rows = [(_score_source_key(key), str(int(set_id))) for key in keys]
+    with project.db:
+        project.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
+
+
+def score_source(project: Project, key: str) -> int | None:
+    """The set the stored score ``key`` was computed from; None when not recorded."""
+    value = project.get_meta(_score_source_key(key))
+    return None if value is None else int(value)
+
+
+def stale_scores(project: Project) -> dict[str, int]:
+    """``{key: set id}`` of the stored scores computed from another set than the active one."""
+    active = active_embedding_set(project)
+    active_id = None if active is None else active.id
+    query = "SELECT key, value FROM meta WHERE key LIKE ? ORDER BY key"
+    pattern = f"{SCORE_SOURCE_PREFIX}%{SCORE_SOURCE_SUFFIX}"
+    stale = {}
+    for meta_key, value in project.db.execute(query, (pattern,)):
+        key = meta_key[len(SCORE_SOURCE_PREFIX) : -len(SCORE_SOURCE_SUFFIX)]
+        if int(value) != active_id:
+            stale[key] = int(value)
+    return stale
+
+
+def stale_note(keys: list[str], source: int, active: int | None) -> str:
+    """``"typicality was computed from embedding set 2, the active set is 3"``."""
+    verb = "was" if len(keys) == 1 else "were"
+    now = "there is no active set" if active is None else f"the active set is {active}"
+    return f"{', '.join(keys)} {verb} computed from embedding set {source}, {now}"
+
+
+def _score_source_key(key: str) -> str:
+    return f"{SCORE_SOURCE_PREFIX}{key}{SCORE_SOURCE_SUFFIX}"
 
 
 def finish_embedding_set(

@@ -3,7 +3,9 @@
 The panel lays out the project's active embedding set on its own :class:`JobRunner` (PCA at
 once, UMAP animating in as it converges; a new request cancels the running one), colours it by
 what the app state's ``colour_by`` names, and turns clicks and lassos into edits of the shared
-selection, so the grid follows. A click also highlights the sample's nearest neighbours.
+selection, so the grid follows. A click also highlights the sample's nearest neighbours. The
+embeddings chooser lists the finished sets; choosing one makes it the project's active set and
+lays it out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
+from app.core.store.embedding_sets import set_active
 from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
@@ -38,6 +41,7 @@ from app.gui_model.map_sources import (
     colour_keys,
     embed_and_layout_job,
     layout_job,
+    set_choices,
 )
 from app.gui_model.state import AppState, Event
 from app.ui.job_progress import JobProgress
@@ -45,6 +49,7 @@ from app.ui.scatter import EmbeddingScatter
 
 NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
+COMBO_CHARS = 16  # the choosers' width; longer titles show in full in their lists
 QUICK_LOOK = {"backbone": "resnet18", "weights": "imagenet"}
 
 
@@ -71,8 +76,17 @@ class MapPanel(QWidget):
 
         self.scatter = EmbeddingScatter()
         self.scatter.set_card_provider(self._card)
+        self.set_box = QComboBox()
+        self.set_box.setToolTip(
+            "The active embedding set: the map, neighbours, scores and selection use it"
+        )
         self.colour_box = QComboBox()
         self.colour_box.setToolTip("Colour the points by a label, folder, tag, selection or score")
+        for box in (self.set_box, self.colour_box):
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.setMinimumContentsLength(COMBO_CHARS)
         self.method_box = QComboBox()
         self.method_box.addItems(list(METHODS))
         self.method_box.setToolTip("UMAP keeps neighbours together; PCA is instant and linear")
@@ -115,20 +129,24 @@ class MapPanel(QWidget):
         return page
 
     def _layout_widgets(self) -> None:
-        bar = QHBoxLayout()
-        for text, widget in (
-            ("Colour by", self.colour_box),
-            ("Layout", self.method_box),
-            ("Neighbours", self.k_box),
-        ):
-            bar.addWidget(QLabel(text))
-            bar.addWidget(widget)
-        bar.addWidget(self.caption, 1)
+        data = self._bar(("Embeddings", self.set_box), ("Colour by", self.colour_box), stretch=1)
+        view = self._bar(("Layout", self.method_box), ("Neighbours", self.k_box))
+        view.addWidget(self.caption, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
+        layout.addLayout(data)
+        layout.addLayout(view)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.job_line)
+
+    @staticmethod
+    def _bar(*fields: tuple[str, QWidget], stretch: int = 0) -> QHBoxLayout:
+        """A row of labelled fields; ``stretch``: how the fields share the row's spare width."""
+        bar = QHBoxLayout()
+        for text, widget in fields:
+            bar.addWidget(QLabel(text))
+            bar.addWidget(widget, stretch)
+        return bar
 
     def _connect(self) -> None:
         self.state.subscribe(self._on_state)
@@ -136,6 +154,7 @@ class MapPanel(QWidget):
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.scatter.selection_cleared.connect(self.state.clear_selection)
         self.colour_box.activated.connect(self._on_colour_chosen)
+        self.set_box.activated.connect(self._on_set_chosen)
         self.method_box.activated.connect(lambda _: self.refresh())
         self.train_button.clicked.connect(self.train_requested)
         self.quick_button.clicked.connect(lambda: self.embed_and_map(None))
@@ -157,9 +176,11 @@ class MapPanel(QWidget):
         if path is None:
             self._pending = None
             self.runner.cancel()
+            self.set_box.clear()
             self._show_empty("Open a dataset to see its map.")
             return
         self._thumbs = ThumbCache(self._project_dir / "thumbs.sqlite")
+        self._fill_set_box()
         self.refresh()
 
     def refresh(self) -> None:
@@ -235,6 +256,7 @@ class MapPanel(QWidget):
         self._announced_set = source.set_id
         self._source = source
         self._vectors = source.vectors
+        self._fill_set_box()
         self._fill_colour_box()
         self._shown_layout = False
         if changed:
@@ -269,6 +291,35 @@ class MapPanel(QWidget):
         self.quick_button.setVisible(has_project)
         self.pages.setCurrentIndex(0)
         self.caption.clear()
+
+    # ------------------------------------------------------------ embedding sets
+    def _fill_set_box(self) -> None:
+        assert self._project_dir is not None
+        with Project.open(self._project_dir) as project:
+            choices, active = set_choices(project)
+        self.set_box.blockSignals(True)
+        self.set_box.clear()
+        for set_id, title in choices:
+            self.set_box.addItem(title, set_id)
+        self.set_box.setCurrentIndex(max(self.set_box.findData(active), 0))
+        self.set_box.setEnabled(len(choices) > 1)
+        self.set_box.blockSignals(False)
+
+    @Slot(int)
+    def _on_set_chosen(self, index: int) -> None:
+        set_id = self.set_box.itemData(index)
+        if self._project_dir is None or set_id is None:
+            return
+        if self._source is not None and self._source.set_id == set_id:
+            return
+        try:
+            with Project.open(self._project_dir) as project:
+                set_active(project, int(set_id))
+        except SieveError as error:
+            self.caption.setText(str(error))
+            self._fill_set_box()
+            return
+        self.refresh()
 
     # ---------------------------------------------------------------- colours
     def _fill_colour_box(self) -> None:
