@@ -23,7 +23,8 @@ _EMPTY = np.empty(0, dtype=np.int64)
 class Filter:
     """Which samples the views show, and in which order.
 
-    ``broken``: None shows all, True only broken samples, False only usable ones.
+    ``broken``: None shows all, True only unusable samples (broken, or their file missing),
+    False only usable ones.
     ``sort``: "name", "label", or the key of a stored per-sample score.
     """
 

@@ -1,15 +1,13 @@
-"""Import model predictions: uncertainty scores per sample, and the predictions kept as arrays.
+"""Import model predictions as uncertainty scores per sample.
 
 The file formats are described in :mod:`app.core.active.prediction_files`. An import stores:
 
 - the scores of :mod:`app.core.active.uncertainty` per matched sample (metadata keys named
   after lightly's scorers, so the grid sorts and filters by them); keys of the other task are
   cleared;
-- the predictions in ``<project>/arrays/``: ``predictions_ids`` (matched sample ids, ascending)
-  and, for classification, ``predictions_probabilities`` (one row per id); for detection
-  ``predictions_box_image`` (row into the ids), ``predictions_boxes``,
-  ``predictions_box_probabilities`` and ``predictions_objectness``;
 - what was imported, under the project metadata key ``predictions`` (JSON).
+
+The predictions themselves are not kept: nothing reads them once scored.
 """
 
 from __future__ import annotations
@@ -35,13 +33,6 @@ from app.core.store.names import match_names
 from app.core.store.project import Project
 
 META_KEY = "predictions"
-IDS = "predictions_ids"
-PROBABILITIES = "predictions_probabilities"
-BOX_IMAGE = "predictions_box_image"
-BOXES = "predictions_boxes"
-BOX_PROBABILITIES = "predictions_box_probabilities"
-OBJECTNESS = "predictions_objectness"
-_ARRAYS = (IDS, PROBABILITIES, BOX_IMAGE, BOXES, BOX_PROBABILITIES, OBJECTNESS)
 
 
 @dataclass
@@ -57,8 +48,8 @@ class PredictionsReport:
 
 
 @dataclass
-class StoredPredictions:
-    """The last imported predictions, for the samples ``ids`` (ascending)."""
+class MatchedPredictions:
+    """The predictions of the matched samples ``ids`` (ascending), in their order."""
 
     kind: str
     classes: list[str]
@@ -74,7 +65,7 @@ def import_predictions_job(
     logits: bool | None = None,
     reduce: str | None = None,
 ) -> Job[PredictionsReport]:
-    """Read ``path``, score every matched sample, and store scores and predictions.
+    """Read ``path``, score every matched sample, and store the scores.
 
     ``logits`` None detects them (see the file formats); ``reduce`` ("max", "mean", or None for
     lightly's rules) reduces detection scores over the boxes of an image.
@@ -96,49 +87,28 @@ def import_predictions_job(
     order = np.argsort(ids, kind="stable")
     ids, rows = ids[order], rows[order]
     yield Progress("predictions", 0, None, f"scoring {len(ids):,} samples")
-    stored = _matched(predictions, ids, rows)
-    if stored.kind == CLASSIFICATION:
-        scores = classification_scores(stored.probabilities)
+    matched = _matched(predictions, ids, rows)
+    if matched.kind == CLASSIFICATION:
+        scores = classification_scores(matched.probabilities)
     else:
-        scores = detection_scores(stored.detections, reduce)
+        scores = detection_scores(matched.detections, reduce)
     cancel.raise_if_cancelled()
     yield Progress("predictions", 0, None, "saving scores")
     cleared = {key: np.full(len(ids), np.nan) for key in DETECTION_SCORERS if key not in scores}
     write_scores(project, ids, {**scores, **cleared})
-    _save(project, stored, path, predictions.logits, reduce)
+    _record_import(project, matched, path, predictions.logits, reduce)
     message = f"scored {len(ids):,} samples, {len(unmatched):,} names unmatched"
     yield Progress("predictions", 1, 1, message)
-    scorers = list(CLASSIFICATION_SCORERS if stored.kind == CLASSIFICATION else DETECTION_SCORERS)
+    scorers = list(CLASSIFICATION_SCORERS if matched.kind == CLASSIFICATION else DETECTION_SCORERS)
     return PredictionsReport(
-        stored.kind, len(ids), unmatched, predictions.classes, predictions.logits, scorers
+        matched.kind, len(ids), unmatched, predictions.classes, predictions.logits, scorers
     )
 
 
-def load_predictions(project: Project) -> StoredPredictions | None:
-    """The last imported predictions, or None if none were imported."""
-    text = project.get_meta(META_KEY)
-    ids = project.arrays.load(IDS)
-    if text is None or ids is None:
-        return None
-    meta = json.loads(text)
-    if meta["kind"] == CLASSIFICATION:
-        return StoredPredictions(
-            CLASSIFICATION, meta["classes"], ids, probabilities=project.arrays.load(PROBABILITIES)
-        )
-    detections = Detections(
-        count=len(ids),
-        image=project.arrays.load(BOX_IMAGE),
-        boxes=project.arrays.load(BOXES),
-        probabilities=project.arrays.load(BOX_PROBABILITIES),
-        objectness=project.arrays.load(OBJECTNESS),
-    )
-    return StoredPredictions(meta["kind"], meta["classes"], ids, detections=detections)
-
-
-def _matched(predictions: Predictions, ids: np.ndarray, rows: np.ndarray) -> StoredPredictions:
+def _matched(predictions: Predictions, ids: np.ndarray, rows: np.ndarray) -> MatchedPredictions:
     """The predictions of the matched rows, in the order of ``ids``."""
     if predictions.kind == CLASSIFICATION:
-        return StoredPredictions(
+        return MatchedPredictions(
             CLASSIFICATION, predictions.classes, ids, probabilities=predictions.probabilities[rows]
         )
     source = predictions.detections
@@ -154,32 +124,20 @@ def _matched(predictions: Predictions, ids: np.ndarray, rows: np.ndarray) -> Sto
         probabilities=source.probabilities[keep],
         objectness=source.objectness[keep],
     )
-    return StoredPredictions(predictions.kind, predictions.classes, ids, detections=detections)
+    return MatchedPredictions(predictions.kind, predictions.classes, ids, detections=detections)
 
 
-def _save(
-    project: Project, stored: StoredPredictions, path: Path, logits: bool, reduce: str | None
+def _record_import(
+    project: Project, matched: MatchedPredictions, path: Path, logits: bool, reduce: str | None
 ) -> None:
-    for name in _ARRAYS:
-        project.arrays.delete(name)
-    if stored.kind == CLASSIFICATION:
-        project.arrays.save(PROBABILITIES, stored.probabilities.astype(np.float32))
-        boxes = 0
-    else:
-        found = stored.detections
-        project.arrays.save(BOX_IMAGE, found.image)
-        project.arrays.save(BOXES, found.boxes)
-        project.arrays.save(BOX_PROBABILITIES, found.probabilities)
-        project.arrays.save(OBJECTNESS, found.objectness)
-        boxes = len(found.image)
-    project.arrays.save(IDS, stored.ids)
+    boxes = 0 if matched.kind == CLASSIFICATION else len(matched.detections.image)
     meta = {
-        "kind": stored.kind,
-        "classes": stored.classes,
+        "kind": matched.kind,
+        "classes": matched.classes,
         "file": str(path),
         "logits": logits,
         "reduce": reduce,
-        "samples": len(stored.ids),
+        "samples": len(matched.ids),
         "boxes": boxes,
     }
     project.set_meta(META_KEY, json.dumps(meta))

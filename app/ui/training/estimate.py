@@ -11,7 +11,6 @@ from dataclasses import replace
 
 import torch
 
-from app.core.errors import SieveError
 from app.core.ssl.augment import preset
 from app.core.ssl.backbones import resolve_backbone_name
 from app.core.ssl.config import TrainConfig
@@ -47,13 +46,6 @@ def cpu_seconds(config: TrainConfig, images: int, threads: int | None = None) ->
     threads = threads or torch.get_num_threads()
     work = config.epochs * images * image_gflops(config)
     return work / (CPU_GFLOPS_PER_THREAD * max(1, threads))
-
-
-def is_heavy(config: TrainConfig, images: int) -> bool:
-    try:
-        return cpu_seconds(config, images) > HEAVY_SECONDS
-    except (SieveError, ValueError, KeyError):
-        return False
 
 
 def _lighter_backbone(config: TrainConfig, candidate: str, image_size: int) -> str:

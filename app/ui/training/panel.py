@@ -148,13 +148,6 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
 
-    @staticmethod
-    def _boxed(title: str, widget: QWidget) -> QGroupBox:
-        box = QGroupBox(title)
-        layout = QVBoxLayout(box)
-        layout.addWidget(widget)
-        return box
-
     def _connect(self) -> None:
         self.form.changed.connect(self._on_form_changed)
         self.estimate.apply_requested.connect(self.form.set_config)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.active.predictions import import_predictions_job, load_predictions
+from app.core.active.predictions import import_predictions_job
 from app.core.active.uncertainty import softmax
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, run_job
@@ -61,9 +61,6 @@ def test_csv_probabilities_give_lightlys_scores_per_sample(embedded_project, tmp
     assert confidence[ids[0]] == pytest.approx(0.45)
     entropy = stored(project, "uncertainty_entropy")
     assert entropy[ids[0]] == pytest.approx(1.15678 / np.log2(3), abs=1e-4)
-    kept = load_predictions(project)
-    np.testing.assert_array_equal(kept.ids, ids[:3])
-    np.testing.assert_allclose(kept.probabilities[0], [0.7, 0.2, 0.1], atol=1e-6)
 
 
 def test_logits_are_detected_and_softmaxed(embedded_project, tmp_path) -> None:
@@ -72,8 +69,10 @@ def test_logits_are_detected_and_softmaxed(embedded_project, tmp_path) -> None:
     path = write_csv(tmp_path / "l.csv", ["filenames", "a", "b", "c"], [[names[0], 2, 1, 0]])
     assert run(project, path).logits
     expected = softmax(np.array([[2.0, 1.0, 0.0]]))
-    np.testing.assert_allclose(load_predictions(project).probabilities, expected, rtol=1e-6)
     np.testing.assert_allclose(expected, [[0.66524, 0.24473, 0.09003]], atol=1e-5)
+    top, second = expected[0, 0], expected[0, 1]
+    margin = stored(project, "uncertainty_margin")[ids_of(project)[0]]
+    assert margin == pytest.approx(1 - (top - second), abs=1e-6)
     forced = write_csv(tmp_path / "f.csv", ["filename", "a", "b"], [[names[0], 0.5, 0.5]])
     assert run(project, forced, logits=True).logits
 
@@ -209,9 +208,6 @@ def test_detections_give_per_image_scores(embedded_project, tmp_path) -> None:
     assert [objectness[i] for i in ids[:3]] == pytest.approx([1.4 / 3, 0.37, 0.0])
     margin = stored(project, "uncertainty_margin")
     assert [margin[i] for i in ids[:3]] == pytest.approx([0.8, 0.6, 0.0])
-    kept = load_predictions(project)
-    np.testing.assert_array_equal(kept.detections.image, [0, 0, 0, 1])
-    assert kept.detections.boxes.shape == (4, 4) and kept.detections.count == 3
 
 
 def test_detection_scores_reduced_by_mean_or_max(embedded_project, tmp_path) -> None:
@@ -231,6 +227,13 @@ def test_classification_import_clears_detection_scores(embedded_project, tmp_pat
     run(project, path)
     table = catalog.load_table(project)
     assert catalog.scores(project, "object_frequency", table) is None
-    kept = load_predictions(project)
-    assert kept.kind == "classification" and kept.detections is None
-    assert not project.arrays.exists("predictions_boxes")
+
+
+def test_an_import_keeps_scores_and_its_record_but_no_prediction_arrays(
+    embedded_project, tmp_path
+) -> None:
+    project, _ = embedded_project
+    run(project, detection_file(tmp_path, names_of(project)))
+    record = json.loads(project.get_meta("predictions"))
+    assert (record["kind"], record["samples"], record["boxes"]) == ("detection", 3, 4)
+    assert not list(project.arrays.folder.glob("predictions_*"))
