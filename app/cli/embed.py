@@ -1,5 +1,4 @@
-"""``sieve embed / embeddings / map / neighbors / duplicates / export-embeddings /
-import-embeddings``."""
+"""``sieve embed / map / neighbors / duplicates / export-embeddings / import-embeddings``."""
 
 from __future__ import annotations
 
@@ -9,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.jobs import JobPrinter, run_cancellable, stop_on_ctrl_c
+from app.cli.jobs import JobPrinter, run_cancellable
 from app.core.errors import SieveError
-from app.core.jobs import CancelToken, run_job
+from app.core.jobs import CancelToken
 
 
 def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
@@ -35,14 +34,6 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     )
     embed.add_argument("--resume", type=positive_int, metavar="SET", help="finish a stopped set")
     embed.set_defaults(handler=cmd_embed)
-
-    sets = commands.add_parser("embeddings", help="list the embedding sets, or choose the active")
-    sets.add_argument("project", help="project folder")
-    sets.add_argument(
-        "--activate", type=positive_int, metavar="ID", help="make this finished set the active one"
-    )
-    sets.add_argument("--json", action="store_true", help="print JSON")
-    sets.set_defaults(handler=cmd_embeddings)
 
     mapping = commands.add_parser("map", help="project the embeddings to 2-D (PCA or UMAP)")
     mapping.add_argument("project", help="project folder")
@@ -116,37 +107,6 @@ def live_rows(project, embedding_set):
     return live
 
 
-def stale_score_notes(project, keys=None) -> list[str]:
-    """One line per set that stored scores (all, or those in ``keys``) are stale against."""
-    from app.core.store.embedding_sets import active_embedding_set, stale_note, stale_scores
-
-    active = active_embedding_set(project)
-    by_source: dict[int, list[str]] = {}
-    for key, source in stale_scores(project).items():
-        if keys is None or key in keys:
-            by_source.setdefault(source, []).append(key)
-    active_id = None if active is None else active.id
-    return [stale_note(found, source, active_id) for source, found in sorted(by_source.items())]
-
-
-def note_stale_scores(project, set_id: int) -> None:
-    """On stderr, before ``sieve duplicates`` stores scores from set ``set_id``: the stale scores
-    it replaces, or that the ones it stores will be stale (``set_id`` is not the active set)."""
-    from app.core.embeddings.scores import STORED_KEYS
-    from app.core.store.embedding_sets import require_active_set
-
-    active = require_active_set(project).id
-    if set_id != active:
-        print(
-            f"scores from embedding set {set_id} are stored, the active set is {active}: the map "
-            "marks them stale and 'sieve select' recomputes them",
-            file=sys.stderr,
-        )
-        return
-    for note in stale_score_notes(project, STORED_KEYS):
-        print(f"{note}: recomputing", file=sys.stderr)
-
-
 def cmd_embed(args: argparse.Namespace) -> int:
     from app.core.embeddings.embed import EmbedConfig, embed_job
     from app.core.ssl import distributed
@@ -181,13 +141,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     quiet = distributed.rank_from_env() > 0
     with Project.open(args.project) as project:
         printer = JobPrinter(quiet=quiet)
-        with stop_on_ctrl_c(cancel):
-            try:
-                embedding_set = run_job(
-                    embed_job(project, config, cancel, resume_set=args.resume), printer
-                )
-            finally:
-                printer.finish()
+        job = embed_job(project, config, cancel, resume_set=args.resume)
+        embedding_set = run_cancellable(job, cancel, printer)
         if quiet or embedding_set is None:
             return 0
         metrics = embedding_set.metrics
@@ -196,47 +151,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
         for problem in metrics.get("skipped", []):
             print(f"skipped: {problem}")
     return 0
-
-
-def cmd_embeddings(args: argparse.Namespace) -> int:
-    from app.core.store.embedding_sets import active_embedding_set, embedding_sets, set_active
-    from app.core.store.project import Project
-
-    with Project.open(args.project) as project:
-        if args.activate is not None:
-            set_active(project, args.activate)
-        active = active_embedding_set(project)
-        listing = [
-            _set_entry(embedding_set, active is not None and embedding_set.id == active.id)
-            for embedding_set in embedding_sets(project)
-        ]
-    if args.json:
-        print(json.dumps({"sets": listing, "active": None if active is None else active.id}))
-        return 0
-    if not listing:
-        print("no embedding sets yet: run 'sieve embed' first")
-    for entry in listing:
-        size = f"{entry['count']:,} x {entry['dim']}" if entry["count"] else "-"
-        mark = "*" if entry["active"] else " "
-        print(
-            f"{mark} set {entry['id']}\t{entry['source']}\t{size}\t{entry['status']}\t"
-            f"{entry['created']}"
-        )
-    if args.activate is not None:
-        print(f"embedding set {args.activate} is active")
-    return 0
-
-
-def _set_entry(embedding_set, active: bool) -> dict[str, Any]:
-    return {
-        "id": embedding_set.id,
-        "source": embedding_set.config.get("source"),
-        "count": embedding_set.metrics.get("count"),
-        "dim": embedding_set.metrics.get("dim"),
-        "status": embedding_set.status,
-        "active": active,
-        "created": embedding_set.created,
-    }
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -250,10 +164,9 @@ def cmd_map(args: argparse.Namespace) -> int:
         embedding_set = active_set(project, args.set)
         live = live_rows(project, embedding_set)
         cache = embedding_set.folder / "maps"
-        xy = run_cancellable(
-            map_job(live.vectors, args.method, params, CancelToken(), cache_dir=cache),
-            CancelToken(),
-        )
+        cancel = CancelToken()
+        job = map_job(live.vectors, args.method, params, cancel, cache_dir=cache)
+        xy = run_cancellable(job, cancel)
         names = _names(project, live.ids)
     if args.out:
         _write_map_csv(Path(args.out), names, xy)
@@ -365,7 +278,6 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
         live = live_rows(project, embedding_set)
-        note_stale_scores(project, embedding_set.id)
         job = score_job(project, embedding_set, cancel, args.threshold, live=live)
         scores = run_cancellable(job, cancel)
         ids = live.ids

@@ -1,31 +1,38 @@
 """The one way CLI commands run a core job: a terminal progress line, Ctrl-C that stops cleanly.
 
-The first Ctrl-C cancels the job's token (it stops after the current step, leaving the project
-consistent, and the command exits 130); a second one interrupts at once.
+The first Ctrl-C cancels the job's token: the job stops at its next check (between files,
+batches, steps or UMAP epochs), leaving the project consistent, and the command exits 130
+(:func:`app.cli.main.main` turns the job's ``JobCancelled`` into that). A second Ctrl-C
+interrupts at once (``KeyboardInterrupt``, also 130).
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.cli.progress import TerminalProgress
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress, run_job
 
+R = TypeVar("R")
+
+STOPPING = "\nstopping at the next safe point (Ctrl-C again to stop at once)…"
+
 
 @contextmanager
-def stop_on_ctrl_c(cancel: CancelToken):
-    """First Ctrl-C: stop cleanly after the current step; second: interrupt at once."""
+def stop_on_ctrl_c(cancel: CancelToken) -> Iterator[None]:
+    """First Ctrl-C cancels ``cancel``; a second raises KeyboardInterrupt at once."""
 
     def handler(signum: int, frame: Any) -> None:
         if cancel.cancelled:
             raise KeyboardInterrupt
         cancel.cancel()
-        print("\nstopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
+        print(STOPPING, file=sys.stderr, flush=True)
 
     try:
         previous = signal.signal(signal.SIGINT, handler)
@@ -61,23 +68,17 @@ class JobPrinter:
         self.bar.finish()
 
 
-def run_cancellable(job: Job, cancel: CancelToken):
-    """Run ``job`` with a progress line; Ctrl-C cancels ``cancel`` (the job's token)."""
-    printer = JobPrinter(quiet=False)
+def run_cancellable(job: Job[R], cancel: CancelToken, printer: JobPrinter | None = None) -> R:
+    """Run ``job`` with a progress line; Ctrl-C cancels ``cancel``, which must be the job's token.
+
+    A cancelled job raises ``JobCancelled`` out of here (the command then exits 130).
+    """
+    printer = printer or JobPrinter(quiet=False)
     with stop_on_ctrl_c(cancel):
         try:
             return run_job(job, printer)
         finally:
             printer.finish()
-
-
-def run_with_progress(job: Job):
-    """Drive a job with a terminal progress bar (Ctrl-C stops it cleanly)."""
-    bar = TerminalProgress()
-    try:
-        return run_job(job, bar)
-    finally:
-        bar.finish()
 
 
 def open_or_index_target(data: str, project_dir: str | None):

@@ -19,6 +19,9 @@ from app.core.logs import setup_logging
 
 log = logging.getLogger("sieve")
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+INTERRUPTED = "interrupted (the project is consistent; run the command again to continue)"
+
 
 class SelfTestAction(argparse.Action):
     """``--self-test [WORK_DIR]``: like ``--version``, runs at once and exits (0 passed, 1 not)."""
@@ -68,14 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except JobCancelled:
-        print("sieve: cancelled", file=sys.stderr)
-        return 1
+        print(f"sieve: {INTERRUPTED}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except SieveError as error:
         print(f"sieve: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sieve: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

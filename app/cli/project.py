@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.args import positive_float, positive_int
-from app.cli.jobs import open_or_index_target, run_with_progress
+from app.cli.jobs import open_or_index_target, run_cancellable
 from app.core.errors import SieveError
+from app.core.jobs import CancelToken
 
 if TYPE_CHECKING:
     from app.core.ingest.indexing import IndexResult
@@ -104,15 +105,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     check_index_target(args.data, args.yes)
     workers = {"workers": args.workers} if args.workers else {}
     options = IndexOptions(every_nth=args.every_nth, video_fps=args.video_fps, **workers)
+    cancel = CancelToken()
     with open_or_index_target(args.data, args.project) as project:
-        result = run_with_progress(index_job(project, options))
+        result = run_cancellable(index_job(project, options, cancel), cancel)
         warning = result.missing_warning(project.dataset_root)
         if warning is not None:
             hint = "'sieve index --prune' forgets them"
             print(f"sieve: warning: {warning} ({hint})", file=sys.stderr)
         forgotten = prune_missing(project, args.force) if args.prune else None
         if not args.no_thumbnails:
-            run_with_progress(thumbnail_job(project, workers=args.workers))
+            run_cancellable(thumbnail_job(project, workers=args.workers, cancel=cancel), cancel)
         if project.thumbs.set_aside is not None:
             print(
                 f"note: the thumbnail cache was broken: set aside as {project.thumbs.set_aside} "
@@ -215,7 +217,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.core.ingest.demo import demo_project_job
 
-    print(run_with_progress(demo_project_job()))
+    cancel = CancelToken()
+    print(run_cancellable(demo_project_job(cancel), cancel))
     return 0
 
 
@@ -230,12 +233,19 @@ def cmd_import_torchvision(args: argparse.Namespace) -> int:
     from app.core.ingest.indexing import index_job
     from app.core.store.project import Project
 
+    cancel = CancelToken()
     job = import_torchvision_job(
-        args.name, args.root, args.out, split=args.split, download=args.download, limit=args.limit
+        args.name,
+        args.root,
+        args.out,
+        split=args.split,
+        download=args.download,
+        limit=args.limit,
+        cancel=cancel,
     )
-    imported = run_with_progress(job)
+    imported = run_cancellable(job, cancel)
     with Project.for_dataset(imported.out_dir, args.project) as project:
-        run_with_progress(index_job(project))
+        run_cancellable(index_job(project, cancel=cancel), cancel)
         print(
             f"imported {imported.count:,} images of {len(imported.classes)} classes "
             f"to {imported.out_dir}"

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.args import in_range, positive_int
-from app.cli.jobs import JobPrinter, stop_on_ctrl_c
+from app.cli.jobs import JobPrinter, run_cancellable
 from app.core.errors import SieveError
-from app.core.jobs import CancelToken, run_job
+from app.core.jobs import CancelToken
 from app.core.ssl.config import TrainConfig, config_fields, parse_pairs
 
 SKIP_FLAGS = {"options", "augment"}
@@ -100,11 +100,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = None if args.resume is not None else TrainConfig.from_dict(given)
     cancel = CancelToken()
     printer = JobPrinter(quiet=distributed.rank_from_env() > 0)
-    with Project.open(args.project) as project, stop_on_ctrl_c(cancel):
-        try:
-            result = run_job(train_job(project, config, cancel, resume=args.resume), printer)
-        finally:
-            printer.finish()
+    with Project.open(args.project) as project:
+        job = train_job(project, config, cancel, resume=args.resume)
+        result = run_cancellable(job, cancel, printer)
         if printer.quiet:
             return 0
         for message in result.messages:
