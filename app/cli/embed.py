@@ -1,4 +1,5 @@
-"""``sieve embed / map / neighbors / duplicates / export-embeddings / import-embeddings``."""
+"""``sieve embed / embeddings / map / neighbors / duplicates / export-embeddings /
+import-embeddings``."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     )
     embed.add_argument("--resume", type=positive_int, metavar="SET", help="finish a stopped set")
     embed.set_defaults(handler=cmd_embed)
+
+    sets = commands.add_parser("embeddings", help="list the embedding sets, or choose the active")
+    sets.add_argument("project", help="project folder")
+    sets.add_argument(
+        "--activate", type=positive_int, metavar="ID", help="make this finished set the active one"
+    )
+    sets.add_argument("--json", action="store_true", help="print JSON")
+    sets.set_defaults(handler=cmd_embeddings)
 
     mapping = commands.add_parser("map", help="project the embeddings to 2-D (PCA or UMAP)")
     mapping.add_argument("project", help="project folder")
@@ -107,6 +116,37 @@ def live_rows(project, embedding_set):
     return live
 
 
+def stale_score_notes(project, keys=None) -> list[str]:
+    """One line per set that stored scores (all, or those in ``keys``) are stale against."""
+    from app.core.store.embedding_sets import active_embedding_set, stale_note, stale_scores
+
+    active = active_embedding_set(project)
+    by_source: dict[int, list[str]] = {}
+    for key, source in stale_scores(project).items():
+        if keys is None or key in keys:
+            by_source.setdefault(source, []).append(key)
+    active_id = None if active is None else active.id
+    return [stale_note(found, source, active_id) for source, found in sorted(by_source.items())]
+
+
+def note_stale_scores(project, set_id: int) -> None:
+    """On stderr, before ``sieve duplicates`` stores scores from set ``set_id``: the stale scores
+    it replaces, or that the ones it stores will be stale (``set_id`` is not the active set)."""
+    from app.core.embeddings.scores import STORED_KEYS
+    from app.core.store.embedding_sets import require_active_set
+
+    active = require_active_set(project).id
+    if set_id != active:
+        print(
+            f"scores from embedding set {set_id} are stored, the active set is {active}: the map "
+            "marks them stale and 'sieve select' recomputes them",
+            file=sys.stderr,
+        )
+        return
+    for note in stale_score_notes(project, STORED_KEYS):
+        print(f"{note}: recomputing", file=sys.stderr)
+
+
 def cmd_embed(args: argparse.Namespace) -> int:
     from app.core.embeddings.embed import EmbedConfig, embed_job
     from app.core.ssl import distributed
@@ -151,6 +191,47 @@ def cmd_embed(args: argparse.Namespace) -> int:
         for problem in metrics.get("skipped", []):
             print(f"skipped: {problem}")
     return 0
+
+
+def cmd_embeddings(args: argparse.Namespace) -> int:
+    from app.core.store.embedding_sets import active_embedding_set, embedding_sets, set_active
+    from app.core.store.project import Project
+
+    with Project.open(args.project) as project:
+        if args.activate is not None:
+            set_active(project, args.activate)
+        active = active_embedding_set(project)
+        listing = [
+            _set_entry(embedding_set, active is not None and embedding_set.id == active.id)
+            for embedding_set in embedding_sets(project)
+        ]
+    if args.json:
+        print(json.dumps({"sets": listing, "active": None if active is None else active.id}))
+        return 0
+    if not listing:
+        print("no embedding sets yet: run 'sieve embed' first")
+    for entry in listing:
+        size = f"{entry['count']:,} x {entry['dim']}" if entry["count"] else "-"
+        mark = "*" if entry["active"] else " "
+        print(
+            f"{mark} set {entry['id']}\t{entry['source']}\t{size}\t{entry['status']}\t"
+            f"{entry['created']}"
+        )
+    if args.activate is not None:
+        print(f"embedding set {args.activate} is active")
+    return 0
+
+
+def _set_entry(embedding_set, active: bool) -> dict[str, Any]:
+    return {
+        "id": embedding_set.id,
+        "source": embedding_set.config.get("source"),
+        "count": embedding_set.metrics.get("count"),
+        "dim": embedding_set.metrics.get("dim"),
+        "status": embedding_set.status,
+        "active": active,
+        "created": embedding_set.created,
+    }
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -278,6 +359,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
         live = live_rows(project, embedding_set)
+        note_stale_scores(project, embedding_set.id)
         job = score_job(project, embedding_set, cancel, args.threshold, live=live)
         scores = run_cancellable(job, cancel)
         ids = live.ids
