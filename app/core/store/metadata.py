@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import numpy as np
 
 from app.core.store.project import Project
+
+CHUNK_ROWS = 20_000
+LOCK_PAUSE_S = 0.003  # between transactions: SQLite has no queue, so waiting writers need a gap
 
 
 def sample_metadata(project: Project, sample_id: int) -> dict[str, object]:
@@ -32,22 +38,42 @@ def write_scores(project: Project, sample_ids: np.ndarray, scores: dict[str, np.
     """Replace each ``scores`` key's values for every sample (NaN: no value for that sample).
 
     Integer and boolean arrays are stored as integers, others as reals, so the grid can sort and
-    filter by them.
+    filter by them. The rows are written :data:`CHUNK_ROWS` per transaction with a short pause
+    between transactions, so another writer (a tag edit in the GUI) never waits long for the
+    lock; meanwhile a reader may see a key partly rewritten.
     """
-    ids = [int(i) for i in sample_ids]
-    with project.db:
-        for key, values in scores.items():
-            values = np.asarray(values)
-            if len(values) != len(ids):
-                raise ValueError(f"{len(values)} {key} values for {len(ids)} samples")
-            project.db.execute("DELETE FROM metadata WHERE key = ?", (key,))
-            project.db.executemany(
-                "INSERT INTO metadata(sample_id, key, value) VALUES (?, ?, ?)",
-                _rows(ids, key, values),
-            )
+    ids = np.asarray(sample_ids, dtype=np.int64)
+    arrays = {key: np.asarray(values) for key, values in scores.items()}
+    for key, values in arrays.items():
+        if len(values) != len(ids):
+            raise ValueError(f"{len(values)} {key} values for {len(ids)} samples")
+    for key, values in arrays.items():
+        _delete_key(project, key)
+        for start in range(0, len(ids), CHUNK_ROWS):
+            end = start + CHUNK_ROWS
+            with project.db:
+                project.db.executemany(
+                    "INSERT INTO metadata(sample_id, key, value) VALUES (?, ?, ?)",
+                    _rows(ids[start:end].tolist(), key, values[start:end]),
+                )
+            time.sleep(LOCK_PAUSE_S)
 
 
-def _rows(ids: list[int], key: str, values: np.ndarray):
+def _delete_key(project: Project, key: str) -> None:
+    """Delete every value of ``key``, :data:`CHUNK_ROWS` per transaction."""
+    query = (
+        "DELETE FROM metadata WHERE key = ? AND sample_id IN "
+        "(SELECT sample_id FROM metadata WHERE key = ? LIMIT ?)"
+    )
+    while True:
+        with project.db:
+            deleted = project.db.execute(query, (key, key, CHUNK_ROWS)).rowcount
+        if deleted < CHUNK_ROWS:
+            return
+        time.sleep(LOCK_PAUSE_S)
+
+
+def _rows(ids: list[int], key: str, values: np.ndarray) -> Iterator[tuple[int, str, object]]:
     as_int = values.dtype.kind in "biu"
     for sample_id, value in zip(ids, values.tolist(), strict=True):
         if as_int:

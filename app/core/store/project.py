@@ -328,20 +328,34 @@ class Project:
         ]
 
     # -------------------------------------------------------------------- tags
-    def create_tag(self, name: str, color: str | None = None) -> int:
+    def create_tag(self, name: str, color: str | None = None, tag_id: int | None = None) -> int:
+        """Create a tag (with ``tag_id`` if given, see :meth:`next_tag_id`); return its id."""
         name = name.strip()
         if not name:
             raise SieveError("a tag needs a name")
+        if color is None:
+            query, values = "INSERT INTO tags(id, name) VALUES (?, ?)", (tag_id, name)
+        else:
+            query, values = (
+                "INSERT INTO tags(id, name, color) VALUES (?, ?, ?)",
+                (tag_id, name, color),
+            )
         try:
             with self.db:
-                if color is None:
-                    cursor = self.db.execute("INSERT INTO tags(name) VALUES (?)", (name,))
-                else:
-                    query = "INSERT INTO tags(name, color) VALUES (?, ?)"
-                    cursor = self.db.execute(query, (name, color))
+                cursor = self.db.execute(query, values)
         except sqlite3.IntegrityError as error:
+            if "tags.id" in str(error):
+                raise SieveError(f"cannot create tag {name!r}: id {tag_id} is taken") from error
             raise SieveError(f"a tag named {name!r} exists already") from error
         return int(cursor.lastrowid)
+
+    def next_tag_id(self) -> int:
+        """The id the next new tag gets (ids are never reused, even after a delete)."""
+        query = (
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tags'), 0), "
+            "COALESCE((SELECT MAX(id) FROM tags), 0)) + 1"
+        )
+        return int(self.db.execute(query).fetchone()[0])
 
     def tag_id(self, name: str) -> int | None:
         row = self.db.execute("SELECT id FROM tags WHERE name = ?", (name,)).fetchone()

@@ -1,8 +1,12 @@
-"""TagEditor: checks a tag edit, pushes it as an undoable command and says when tags changed."""
+"""TagEditor: checks a tag edit, pushes it as an undoable command and says when tags changed.
+
+Writes go through a :class:`WriteQueue`, so an edit made while a job writes to the project never
+freezes the window: it lands a moment later, in order, and ``tags_changed`` follows it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -10,6 +14,7 @@ from PySide6.QtGui import QColor, QUndoStack
 
 from app.core.errors import SieveError
 from app.core.store.project import Project, Tag
+from app.engine.writes import WriteQueue
 from app.gui_model.state import as_ids
 from app.ui.tags.commands import (
     AssignTagCommand,
@@ -41,19 +46,31 @@ class TagEditor(QObject):
     """Edits the tags of one project through ``undo_stack``; bad input raises SieveError."""
 
     tags_changed = Signal()
+    failed = Signal(str)
 
     def __init__(self, undo_stack: QUndoStack, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = undo_stack
+        self.writes = WriteQueue(parent=self)
+        self.writes.failed.connect(self.failed)
         self._project: Project | None = None
+        self._last_id = 0
+        self._unlanded: dict[int, Tag] = {}
 
     @property
     def project(self) -> Project | None:
         return self._project
 
     def set_project(self, project: Project | None) -> None:
-        """Edit ``project`` from now on (the caller owns and closes it)."""
+        """Edit ``project`` from now on (the caller owns and closes it).
+
+        Edits still waiting for the old project's lock are written first.
+        """
+        if not self.writes.flush():
+            self.failed.emit("some tag edits could not be saved: the project stayed locked")
         self._project = project
+        self._last_id = 0
+        self._unlanded.clear()
         self.tags_changed.emit()
 
     # ---------------------------------------------------------------- reading
@@ -64,7 +81,7 @@ class TagEditor(QObject):
         return sorted(self._project.tags(), key=lambda tag: tag.id)
 
     def tag(self, tag_id: int) -> Tag:
-        tag = self._open().tag(tag_id)
+        tag = self._open().tag(tag_id) or self._unlanded.get(tag_id)
         if tag is None:
             raise SieveError(f"there is no tag with id {tag_id}")
         return tag
@@ -92,20 +109,21 @@ class TagEditor(QObject):
         """Create a tag (on ``sample_ids`` too, as one undo step); return its id."""
         project = self._open()
         name = self._free_name(name)
-        command = CreateTagCommand(project, self._notify, name, _color(color or self.next_color()))
+        self._last_id = max(project.next_tag_id(), self._last_id + 1)
+        tag = Tag(self._last_id, name, _color(color or self.next_color()), 0)
+        self._unlanded[tag.id] = tag
+        command = CreateTagCommand(project, self.writes, self._landed(tag.id), tag)
         ids = None if sample_ids is None else as_ids(sample_ids)
         if ids is None or len(ids) == 0:
             self.undo_stack.push(command)
-            assert command.tag_id is not None
-            return command.tag_id
+            return tag.id
         self.undo_stack.beginMacro(f"New tag {quoted(name)} on {samples_text(len(ids))}")
         try:
             self.undo_stack.push(command)
-            assert command.tag_id is not None
-            self.assign(command.tag_id, ids)
+            self.assign(tag.id, ids)
         finally:
             self.undo_stack.endMacro()
-        return command.tag_id
+        return tag.id
 
     def rename_tag(self, tag_id: int, name: str) -> bool:
         """Rename a tag; False when the name is unchanged."""
@@ -113,7 +131,7 @@ class TagEditor(QObject):
         if name.strip() == tag.name:
             return False
         name = self._free_name(name)
-        self.undo_stack.push(RenameTagCommand(self._open(), self._notify, tag, name))
+        self.undo_stack.push(RenameTagCommand(self._open(), self.writes, self._notify, tag, name))
         return True
 
     def recolor_tag(self, tag_id: int, color: str) -> bool:
@@ -122,22 +140,27 @@ class TagEditor(QObject):
         color = _color(color)
         if color == tag.color.lower():
             return False
-        self.undo_stack.push(RecolorTagCommand(self._open(), self._notify, tag, color))
+        self.undo_stack.push(RecolorTagCommand(self._open(), self.writes, self._notify, tag, color))
         return True
 
     def delete_tag(self, tag_id: int) -> None:
-        self.undo_stack.push(DeleteTagCommand(self._open(), self._notify, self.tag(tag_id)))
+        command = DeleteTagCommand(self._open(), self.writes, self._notify, self.tag(tag_id))
+        self.undo_stack.push(command)
 
     def assign(self, tag_id: int, sample_ids: Iterable[int] | np.ndarray) -> int:
         """Tag samples; return how many were newly tagged (no undo step when none)."""
-        command = AssignTagCommand(self._open(), self._notify, self.tag(tag_id), sample_ids)
+        command = AssignTagCommand(
+            self._open(), self.writes, self._notify, self.tag(tag_id), sample_ids
+        )
         if len(command.changed):
             self.undo_stack.push(command)
         return len(command.changed)
 
     def unassign(self, tag_id: int, sample_ids: Iterable[int] | np.ndarray) -> int:
         """Untag samples; return how many lost the tag (no undo step when none)."""
-        command = UnassignTagCommand(self._open(), self._notify, self.tag(tag_id), sample_ids)
+        command = UnassignTagCommand(
+            self._open(), self.writes, self._notify, self.tag(tag_id), sample_ids
+        )
         if len(command.changed):
             self.undo_stack.push(command)
         return len(command.changed)
@@ -161,12 +184,22 @@ class TagEditor(QObject):
         name = name.strip()
         if not name:
             raise SieveError("a tag needs a name")
-        if self._open().tag_id(name) is not None:
+        waiting = any(tag.name == name for tag in self._unlanded.values())
+        if waiting or self._open().tag_id(name) is not None:
             raise SieveError(f"a tag named {quoted(name)} exists already")
         return name
 
     def _notify(self) -> None:
         self.tags_changed.emit()
+
+    def _landed(self, tag_id: int) -> Callable[[], None]:
+        """After a create's write: the tag is read from the store from now on."""
+
+        def notify() -> None:
+            self._unlanded.pop(tag_id, None)
+            self._notify()
+
+        return notify
 
 
 def _color(color: str) -> str:

@@ -53,6 +53,7 @@ class TagPanel(QWidget):
         self.state = state
         self.undo_stack = undo_stack
         self.editor = TagEditor(undo_stack, self)
+        self.editor.failed.connect(self._warn_later)
         self._project: Project | None = None
         self.shortcuts: list[QShortcut] = []
 
@@ -246,6 +247,12 @@ class TagPanel(QWidget):
 
     def _warn(self, message: str) -> None:
         QMessageBox.warning(self, "Tags", message)
+
+    def _warn_later(self, message: str) -> None:
+        """A queued edit the store refused: a warning that does not stop the event loop."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Tags", message, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _on_state(self, event: Event) -> None:
         if event == "selection":
