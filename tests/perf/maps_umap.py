@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import fashion_mnist, print_table, timed  # noqa: E402
 
-from app.core import maps  # noqa: E402
+from app.core.embeddings import maps  # noqa: E402
 from app.core.store.embedding_sets import l2_normalise  # noqa: E402
 
 TRUST_ROWS = 5_000

@@ -7,6 +7,11 @@ umap's fuzzy simplicial set and its SGD epoch, driven here one epoch at a time s
 can yield intermediate layouts and stop between epochs. umap's own ``fit`` runs the optimiser in
 one call and only hands out intermediate layouts (``n_epochs=[...]``) once it has finished.
 
+umap-learn has no public API for one epoch, so its private functions are called here, always by
+keyword: pyproject.toml pins the umap-learn range they were tested with, and
+tests/core/embeddings/test_maps.py binds the arguments Sieve passes to the installed umap's
+signatures, failing with the function's name when they no longer fit.
+
 umap's numba kernels are recompiled here with ``cache=True`` (umap compiles them afresh in
 every process: 10 to 30 s on two cores): the first run ever pays the compilation, later
 processes load it from ``$NUMBA_CACHE_DIR`` (default ``~/.cache/sieve/numba``, set before umap
@@ -311,7 +316,7 @@ class UmapLayout:
         graph = fuzzy_graph(rows, dists, settings["metric"], kernels)
         self.head, self.tail, self.epochs_per_sample = _edges(graph, self.n_epochs, kernels)
         self.embedding = _span(init_layout(start, seed))
-        self.a, self.b = kernels.find_ab_params(1.0, float(settings["min_dist"]))
+        self.a, self.b = kernels.find_ab_params(spread=1.0, min_dist=float(settings["min_dist"]))
         int32 = np.iinfo(np.int32)
         self.rng_state = (
             np.random.RandomState(seed).randint(int32.min + 1, int32.max - 1, 3).astype(np.int64)
@@ -327,38 +332,42 @@ class UmapLayout:
 
     def run_epoch(self) -> None:
         """One SGD epoch: the body of umap's ``optimize_layout_euclidean`` loop, densMAP off."""
-        unused = np.zeros(1, dtype=np.float32)
-        self._epoch_fn(
-            self.embedding,
-            self.embedding,
-            self.head,
-            self.tail,
-            self.embedding.shape[0],
-            self.epochs_per_sample,
-            self.a,
-            self.b,
-            self._rng,
-            1.0,
-            2,
-            True,
-            self._alpha,
-            self._per_negative,
-            self._next_negative,
-            self._next_sample,
-            self.epoch,
-            False,
-            unused,
-            unused,
-            0,
-            0,
-            0,
-            0,
-            unused,
-            unused,
-            0,
-        )
+        self._epoch_fn(**self.epoch_arguments())
         self._alpha = 1.0 - float(self.epoch) / float(self.n_epochs)
         self.epoch += 1
+
+    def epoch_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of umap's single-epoch kernel for the next epoch."""
+        unused = np.zeros(1, dtype=np.float32)
+        return {
+            "head_embedding": self.embedding,
+            "tail_embedding": self.embedding,
+            "head": self.head,
+            "tail": self.tail,
+            "n_vertices": self.embedding.shape[0],
+            "epochs_per_sample": self.epochs_per_sample,
+            "a": self.a,
+            "b": self.b,
+            "rng_state_per_sample": self._rng,
+            "gamma": 1.0,
+            "dim": 2,
+            "move_other": True,
+            "alpha": self._alpha,
+            "epochs_per_negative_sample": self._per_negative,
+            "epoch_of_next_negative_sample": self._next_negative,
+            "epoch_of_next_sample": self._next_sample,
+            "n": self.epoch,
+            "densmap_flag": False,
+            "dens_phi_sum": unused,
+            "dens_re_sum": unused,
+            "dens_re_cov": 0,
+            "dens_re_std": 0,
+            "dens_re_mean": 0,
+            "dens_lambda": 0,
+            "dens_R": unused,
+            "dens_mu": unused,
+            "dens_mu_tot": 0,
+        }
 
 
 def neighbour_graph(unit: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -402,8 +411,12 @@ def fuzzy_graph(rows: np.ndarray, dists: np.ndarray, metric: str, kernels: Any) 
     rows[far], dists[far] = -1, np.inf
     count, k = rows.shape
     with _PARALLEL:
-        sigmas, rhos = kernels.smooth(dists, float(k), 64, 1.0, 1.0)
-        heads, tails, values, _ = kernels.membership(rows, dists, sigmas, rhos, False)
+        sigmas, rhos = kernels.smooth(
+            distances=dists, k=float(k), n_iter=64, local_connectivity=1.0, bandwidth=1.0
+        )
+        heads, tails, values, _ = kernels.membership(
+            knn_indices=rows, knn_dists=dists, sigmas=sigmas, rhos=rhos, return_dists=False
+        )
     graph = scipy.sparse.coo_matrix((values, (heads, tails)), shape=(count, count))
     graph.eliminate_zeros()
     transpose = graph.transpose()
@@ -420,7 +433,8 @@ def _edges(graph: Any, n_epochs: int, kernels: Any) -> tuple[np.ndarray, np.ndar
     floor = graph.data.max() / float(n_epochs if n_epochs > 10 else umap_default)
     graph.data[graph.data < floor] = 0.0
     graph.eliminate_zeros()
-    return graph.row, graph.col, kernels.make_epochs_per_sample(graph.data, n_epochs)
+    samples = kernels.make_epochs_per_sample(weights=graph.data, n_epochs=n_epochs)
+    return graph.row, graph.col, samples
 
 
 class _Kernels:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -311,3 +313,47 @@ def test_an_unwritable_cache_folder_costs_only_a_note(tmp_path: Path):
     reports, xy = drive(map_job(points, "pca", {}, CancelToken(), cache_dir=blocker))
     np.testing.assert_array_equal(xy, pca(points))
     assert "could not be cached" in reports[-1].message
+
+
+class RecordingKernels:
+    """umap's functions as maps.py loads them, each call recorded with its arguments."""
+
+    def __init__(self, kernels: object) -> None:
+        self.kernels = kernels
+        self.calls: dict[str, tuple[object, tuple, dict]] = {}
+
+    def __getattr__(self, name: str):
+        kernel = getattr(self.kernels, name)
+
+        def call(*args, **kwargs):
+            self.calls[name] = (kernel, args, kwargs)
+            return kernel(*args, **kwargs)
+
+        return call
+
+
+def test_umap_private_functions_take_the_keywords_sieve_passes(monkeypatch):
+    recorder = RecordingKernels(maps._kernels())
+    monkeypatch.setattr(maps, "_kernels", lambda: recorder)
+    project_2d(clusters(60)[0], "umap", n_epochs=2)
+    assert set(recorder.calls) == {
+        "find_ab_params",
+        "make_epochs_per_sample",
+        "smooth",
+        "membership",
+        "epoch",
+    }
+    version = importlib.metadata.version("umap-learn")
+    for kernel, args, kwargs in recorder.calls.values():
+        function = getattr(kernel, "py_func", kernel)
+        name = f"{function.__module__}.{function.__qualname__}"
+        assert not args, f"{name} is called by position: pass keywords, checked here"
+        signature = inspect.signature(function)
+        try:
+            signature.bind(**kwargs)
+        except TypeError as error:
+            pytest.fail(
+                f"umap-learn {version} is incompatible: {name}{signature} does not take the "
+                f"arguments Sieve passes, {sorted(kwargs)} ({error}); install the range "
+                "pyproject.toml pins"
+            )
