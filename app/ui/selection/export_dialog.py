@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 from app.core.export.subset import FORMATS, LISTS, ExportReport
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
+from app.ui.job_progress import JobProgress
 from app.ui.selection.jobs import export_selection_job
-from app.ui.selection.progress import ProgressLine
 
 DESCRIPTIONS = {
     "txt": "Names, one per line (.txt)",
@@ -67,7 +67,7 @@ class ExportDialog(QDialog):
         self.seed.setPrefix("seed ")
         self.overwrite = QCheckBox("Overwrite existing files")
         self.overwrite.setToolTip("Replace files of the same name; otherwise the export refuses")
-        self.progress = ProgressLine(self.runner)
+        self.progress = JobProgress(self.runner, row=True, idle="message")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.export_button = self.buttons.addButton(
             "Export", QDialogButtonBox.ButtonRole.ActionRole

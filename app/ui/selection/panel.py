@@ -28,14 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SieveError
-from app.engine import JobRunner
+from app.engine import JobRunner, LatestRunner
 from app.gui_model.state import AppState, Event
+from app.ui.job_progress import JobProgress
 from app.ui.selection.composer import StrategyComposer
 from app.ui.selection.edits import remove_selection, rename_selection, tag_samples
 from app.ui.selection.export_dialog import ExportDialog
 from app.ui.selection.jobs import PoolInfo, SelectionOutcome, pool_info_job, run_selection_job
 from app.ui.selection.plots import ClassBars, CoveragePlot
-from app.ui.selection.progress import ProgressLine
 from app.ui.selection.results import PicksTable
 
 T = TypeVar("T")
@@ -60,15 +60,14 @@ class SelectionPanel(QWidget):
         self.info: PoolInfo | None = None
         self.outcome: SelectionOutcome | None = None
         self.export_dialog: ExportDialog | None = None
-        self._info_wanted = False
         self.runner = JobRunner(self)
-        self._reader = JobRunner(self)
+        self._reader = LatestRunner(parent=self)
 
         self.composer = StrategyComposer()
         self.run_button = QPushButton("Run selection")
         self.run_button.setDefault(True)
         self.run_button.setToolTip("Pick the samples and save them as a selection")
-        self.progress = ProgressLine(self.runner)
+        self.progress = JobProgress(self.runner, row=True, idle="message")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.table = PicksTable(state)
@@ -117,7 +116,6 @@ class SelectionPanel(QWidget):
         self.runner.busy_changed.connect(self._update_actions)
         self._reader.finished.connect(self._on_info)
         self._reader.failed.connect(lambda message, _details: self.progress.show_error(message))
-        self._reader.busy_changed.connect(self._reader_idle)
         self._unsubscribe = state.subscribe(self._on_state)
         self._update_actions()
 
@@ -136,11 +134,8 @@ class SelectionPanel(QWidget):
         """Read the project's tags, scores and pool size again (after tags changed elsewhere)."""
         if self.project_dir is None:
             return
-        if self._reader.is_busy:
-            self._info_wanted = True
-            return
         project_dir = self.project_dir
-        self._reader.start(lambda cancel: pool_info_job(project_dir, cancel), "read project")
+        self._reader.request(lambda cancel: pool_info_job(project_dir, cancel), "read project")
 
     def shutdown(self) -> None:
         """Stop listening to the state and stop every job (before deleting)."""
@@ -256,11 +251,6 @@ class SelectionPanel(QWidget):
             if not info.embedded:
                 self.progress.show_message("Embed the project first: selection needs embeddings.")
             self._update_actions()
-
-    def _reader_idle(self, busy: bool) -> None:
-        if not busy and self._info_wanted:
-            self._info_wanted = False
-            self.refresh()
 
     # ----------------------------------------------------------------- helpers
     def _show_outcome(self, outcome: SelectionOutcome | None) -> None:
