@@ -16,8 +16,6 @@ a fresh training cache) while the backbone runs. Under torchrun each rank takes 
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +36,7 @@ from app.core.ssl.backbones import Backbone, build_backbone
 from app.core.ssl.config import PRECISIONS
 from app.core.ssl.data import (
     Decoded,
+    Prefetcher,
     cache_side,
     decode_group,
     group_by_file,
@@ -290,7 +289,9 @@ class _EmbedRun:
         yield Progress("embedding", done, total, f"embedding {total:,} samples{note}")
         meter, embedded, computed = RateMeter(), 0, 0
         meter.update(done)
-        stream = _Prefetcher(self._source(), [(k, self.batches[k]) for k in todo], self._pin)
+        source = self._source()
+        loads = (self._load(source, k) for k in todo)
+        stream = Prefetcher(loads, PREFETCH_DEPTH, "preparing images to embed", cancel)
         try:
             for batch in stream:
                 cancel.raise_if_cancelled()
@@ -304,8 +305,17 @@ class _EmbedRun:
                 yield Progress("embedding", done, total, _rate_text(done, total, meter))
                 cancel.raise_if_cancelled()
         finally:
-            stream.close()
+            source.close()
+            stream.close(timeout=None)
+            source.shutdown()
         return embedded, computed
+
+    def _load(self, source: _PixelSource, k: int) -> _Batch:
+        """Batch ``k``'s pixels, pinned for a fast copy to a GPU."""
+        batch = source.load(k, self.batches[k])
+        if self._pin:
+            batch.pixels = batch.pixels.pin_memory()
+        return batch
 
     @property
     def _pin(self) -> bool:
@@ -443,60 +453,6 @@ class _PixelSource:
     def shutdown(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _Prefetcher:
-    """Prepares batches on a background thread, ``PREFETCH_DEPTH`` ahead of the backbone."""
-
-    def __init__(
-        self, source: _PixelSource, batches: list[tuple[int, Sequence[SampleRow]]], pin: bool
-    ) -> None:
-        self._source = source
-        self._batches = batches
-        self._pin = pin
-        self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH_DEPTH)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fill, name="sieve-embed-prefetch", daemon=True)
-        self._thread.start()
-
-    def _fill(self) -> None:
-        try:
-            for k, rows in self._batches:
-                if self._stop.is_set():
-                    return
-                batch = self._source.load(k, rows)
-                if self._pin:
-                    batch.pixels = batch.pixels.pin_memory()
-                if not self._put(batch):
-                    return
-        except BaseException as error:
-            self._put(error)
-            return
-        self._put(None)
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[_Batch]:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._source.close()
-        self._thread.join()
-        self._source.shutdown()
 
 
 def _rate_text(done: int, total: int, meter: RateMeter) -> str:

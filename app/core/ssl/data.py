@@ -17,10 +17,11 @@ import os
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -32,7 +33,12 @@ from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.arrays import atomic_file
 from app.core.store.project import Project, SampleRow
 
+if TYPE_CHECKING:
+    import torch
+
 UNLABELLED = -1
+POLL_S = 0.1  # the longest a prefetch consumer or producer waits before looking again
+T = TypeVar("T")
 
 
 def cache_side(image_size: int, rows: Sequence[SampleRow] = ()) -> int:
@@ -228,7 +234,92 @@ def square(image: Image.Image, side: int) -> np.ndarray:
     return np.asarray(image, dtype=np.uint8)
 
 
-class BatchPrefetcher:
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """What the producer raised, handed to the consumer."""
+
+    error: BaseException
+
+
+class Prefetcher(Generic[T]):
+    """Iterates ``items`` on a background thread, up to ``depth`` items ahead of the consumer.
+
+    An exception in the producer reaches the consumer: a :class:`SieveError` as it is, anything
+    else as a SieveError naming ``what`` failed (chained). The consumer waits at most
+    :data:`POLL_S` at a time, so it notices ``cancel``, :meth:`close` and a dead producer.
+    """
+
+    def __init__(
+        self, items: Iterable[T], depth: int, what: str, cancel: CancelToken | None = None
+    ) -> None:
+        self._items = items
+        self._what = what
+        self._cancel = cancel
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="sieve-prefetch", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    return
+        except BaseException as error:
+            self._put(_Failure(error))
+            return
+        self._put(_DONE)
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item``, giving up (False) once the consumer stopped."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item = self._next()
+            if item is _DONE:
+                return
+            yield item
+
+    def _next(self) -> object:
+        """The next item, ``_DONE`` at the end or after :meth:`close`; raises what failed."""
+        while not self._stop.is_set():
+            if self._cancel is not None:
+                self._cancel.raise_if_cancelled()
+            try:
+                item = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    raise SieveError(f"{self._what} stopped unexpectedly") from None
+                continue
+            if isinstance(item, _Failure):
+                _raise_failure(item.error, self._what)
+            return item
+        return _DONE
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Stop the producer and wait up to ``timeout`` seconds for its thread (None: no limit)."""
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+
+
+def _raise_failure(error: BaseException, what: str) -> None:
+    """Raise what the producer raised: a SieveError as it is, else one naming ``what``."""
+    if isinstance(error, SieveError):
+        raise error
+    raise SieveError(f"{what} failed: {error or type(error).__name__}") from error
+
+
+class BatchPrefetcher(Prefetcher["torch.Tensor"]):
     """Reads uint8 batches from the cache on a background thread, ready as (B, 3, S, S) tensors.
 
     Reading is deterministic (indices are fixed by the caller), so prefetching never touches the
@@ -236,43 +327,25 @@ class BatchPrefetcher:
     """
 
     def __init__(
-        self, pixels: np.ndarray, batches: Sequence[np.ndarray], pin: bool, depth: int = 3
-    ):
-        self._pixels = pixels
-        self._batches = batches
-        self._pin = pin
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fill, name="sieve-prefetch", daemon=True)
-        self._thread.start()
+        self,
+        pixels: np.ndarray,
+        batches: Sequence[np.ndarray],
+        pin: bool,
+        depth: int = 3,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        reads = _read_batches(pixels, batches, pin)
+        super().__init__(reads, depth, "reading the training cache", cancel)
 
-    def _fill(self) -> None:
-        import torch
 
-        for indices in self._batches:
-            if self._stop.is_set():
-                return
-            order = np.argsort(indices)
-            block = np.empty((len(indices), *self._pixels.shape[1:]), dtype=np.uint8)
-            block[order] = self._pixels[indices[order]]
-            tensor = torch.from_numpy(block).permute(0, 3, 1, 2)
-            if self._pin:
-                tensor = tensor.pin_memory()
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(tensor, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-        self._queue.put(None)
+def _read_batches(
+    pixels: np.ndarray, batches: Sequence[np.ndarray], pin: bool
+) -> Iterator[torch.Tensor]:
+    import torch
 
-    def __iter__(self):
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    for indices in batches:
+        order = np.argsort(indices)
+        block = np.empty((len(indices), *pixels.shape[1:]), dtype=np.uint8)
+        block[order] = pixels[indices[order]]
+        tensor = torch.from_numpy(block).permute(0, 3, 1, 2)
+        yield tensor.pin_memory() if pin else tensor

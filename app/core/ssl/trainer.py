@@ -284,7 +284,7 @@ class Trainer:
         wanted = min(self.method.prefill_batches(self.batch_size), self.steps_per_epoch)
         if wanted == 0 or self.state.position.global_step > 0:
             return
-        batches = self._batches(0, self.steps_per_epoch - wanted, stream=1)
+        batches = self._batches(0, self.steps_per_epoch - wanted, cancel, stream=1)
         for done, images in enumerate(batches, start=1):
             cancel.raise_if_cancelled()
             with self._autocast():
@@ -297,7 +297,7 @@ class Trainer:
         for epoch in range(position.epoch, self.config.epochs):
             started = tick = time.perf_counter()
             collapse = CollapseMeter()
-            for views_uint8 in self._batches(epoch, position.step):
+            for views_uint8 in self._batches(epoch, position.step, cancel):
                 cancel.raise_if_cancelled()
                 loss, projection, lr = self._step(views_uint8, epoch, position.global_step)
                 now = time.perf_counter()
@@ -324,7 +324,9 @@ class Trainer:
                 {"kind": "epoch", **entry},
             )
 
-    def _batches(self, epoch: int, skip: int, stream: int = 0) -> Iterator[torch.Tensor]:
+    def _batches(
+        self, epoch: int, skip: int, cancel: CancelToken, stream: int = 0
+    ) -> Iterator[torch.Tensor]:
         """This rank's uint8 batches of ``epoch`` from step ``skip`` (``stream`` 1: bank fill)."""
         rng = np.random.default_rng([self.config.seed, stream, epoch])
         order = rng.permutation(self.train_rows)
@@ -333,7 +335,8 @@ class Trainer:
             order[s * self.batch_size + self.rank * per_rank :][:per_rank]
             for s in range(skip, self.steps_per_epoch)
         ]
-        prefetcher = BatchPrefetcher(self.images.pixels, batches, pin=self.device.type == "cuda")
+        pin = self.device.type == "cuda"
+        prefetcher = BatchPrefetcher(self.images.pixels, batches, pin=pin, cancel=cancel)
         try:
             for batch in prefetcher:
                 yield batch.to(self.device, non_blocking=True)

@@ -13,6 +13,7 @@ from app.core.errors import JobCancelled, SieveError
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.paths import resources_dir
+from app.core.ssl import trainer as trainer_module
 from app.core.ssl.checkpoint import load_checkpoint
 from app.core.ssl.config import TrainConfig
 from app.core.ssl.data import cache_side, train_images_job
@@ -20,6 +21,7 @@ from app.core.ssl.runs import get_run, newest_finished_run
 from app.core.ssl.trained import trained_backbone
 from app.core.ssl.trainer import train_job
 from app.core.store.project import Project
+from tests.core.ssl.test_prefetch import FailingPixels
 
 CLASSES = 3
 PER_CLASS = 16
@@ -121,6 +123,22 @@ def test_stop_then_resume_continues_exactly(project):
     for key, value in reference["model"].items():
         assert torch.equal(value, final["model"][key]), key
     assert [h["loss"] for h in final["history"]] == [h["loss"] for h in reference["history"]]
+
+
+def test_a_cache_read_error_fails_the_run_with_its_message(project, monkeypatch):
+    real = trainer_module.train_images_job
+
+    def failing_images(*args, **kwargs):
+        images = yield from real(*args, **kwargs)
+        images.pixels = FailingPixels(images.pixels, fail_at=2)
+        return images
+
+    monkeypatch.setattr(trainer_module, "train_images_job", failing_images)
+    with pytest.raises(SieveError, match="reading the training cache failed: .*Input/output"):
+        train(project, tiny())
+    run = get_run(project, 1)
+    assert run.status == "failed"
+    assert "Input/output error" in run.metrics["error"]
 
 
 def test_resume_refuses_finished_runs_and_mixed_arguments(project):
