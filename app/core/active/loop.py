@@ -39,6 +39,7 @@ from app.core.active.uncertainty import margin
 from app.core.embeddings.neighbours import knn_graph
 from app.core.embeddings.scores import TYPICALITY_K
 from app.core.embeddings.scores import typicality as mean_similarity
+from app.core.jobs import CancelToken
 from app.core.selection.select import Diversity, Weighting, select
 from app.core.store.embedding_sets import l2_normalise
 
@@ -46,9 +47,12 @@ NEEDS_PROBE = (UNCERTAINTY, UNCERTAINTY_DIVERSITY, MARGIN_TYPICALITY_DIVERSITY)
 NEEDS_TYPICALITY = (TYPICALITY_DIVERSITY, MARGIN_TYPICALITY_DIVERSITY)
 
 
-def pool_typicality(embeddings: np.ndarray, k: int = TYPICALITY_K) -> np.ndarray:
+def pool_typicality(
+    embeddings: np.ndarray, k: int = TYPICALITY_K, cancel: CancelToken | None = None
+) -> np.ndarray:
     """Mean cosine similarity of every row to its ``k`` nearest others."""
-    _, similarities = knn_graph(l2_normalise(np.asarray(embeddings, dtype=np.float32)), k + 1)
+    unit = l2_normalise(np.asarray(embeddings, dtype=np.float32))
+    _, similarities = knn_graph(unit, k + 1, cancel=cancel)
     return mean_similarity(similarities, k)
 
 
@@ -68,11 +72,13 @@ def next_batch(
     seed: int = 0,
     probabilities: np.ndarray | None = None,
     typicality: np.ndarray | None = None,
+    cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """Rows to label next (int64, in pick order), never one of ``labelled_rows``.
 
     ``labels`` are the classes of ``labelled_rows``. ``probabilities`` (N x C) and
     ``typicality`` (N) are computed when a strategy needs them and they are not given.
+    ``cancel`` reaches the probe fit, the kNN graph and the selection (JobCancelled).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: {', '.join(STRATEGIES)}")
@@ -86,22 +92,25 @@ def next_batch(
     objectives = []
     if strategy in NEEDS_PROBE:
         if probabilities is None:
-            probabilities = _probe_probabilities(embeddings, labelled_rows, labels)
+            probabilities = _probe_probabilities(embeddings, labelled_rows, labels, cancel)
         objectives.append(Weighting(uncertainty(probabilities)))
     if strategy in NEEDS_TYPICALITY:
         if typicality is None:
-            typicality = pool_typicality(embeddings)
+            typicality = pool_typicality(embeddings, cancel=cancel)
         objectives.append(Weighting(typicality, strength=TYPICALITY_STRENGTH))
     if strategy != UNCERTAINTY:
         objectives.append(Diversity(embeddings))
-    picked = select(n, objectives, preselected=labelled_rows, seed=seed)
+    picked = select(n, objectives, preselected=labelled_rows, seed=seed, cancel=cancel)
     return np.asarray(picked.indices, dtype=np.int64)
 
 
 def _probe_probabilities(
-    embeddings: np.ndarray, labelled_rows: np.ndarray, labels: np.ndarray
+    embeddings: np.ndarray,
+    labelled_rows: np.ndarray,
+    labels: np.ndarray,
+    cancel: CancelToken | None,
 ) -> np.ndarray:
     if not len(labelled_rows):
         return np.ones((len(embeddings), 1), dtype=np.float32)
-    probe = fit_probe(np.asarray(embeddings)[labelled_rows], labels)
+    probe = fit_probe(np.asarray(embeddings)[labelled_rows], labels, cancel=cancel)
     return probe.probabilities(embeddings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.core.active.uncertainty import softmax
+from app.core.jobs import CancelToken
 
 ITERATIONS = 500
 WEIGHT_DECAY = 1e-4
@@ -47,8 +48,12 @@ def fit_probe(
     labels: np.ndarray,
     iterations: int = ITERATIONS,
     weight_decay: float = WEIGHT_DECAY,
+    cancel: CancelToken | None = None,
 ) -> Probe:
-    """Fit a probe on labelled rows (``labels`` any integers, one per row of ``embeddings``)."""
+    """Fit a probe on labelled rows (``labels`` any integers, one per row of ``embeddings``).
+
+    ``cancel`` is checked before every evaluation of the loss (JobCancelled).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -74,6 +79,8 @@ def fit_probe(
     )
 
     def closure() -> torch.Tensor:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         optimiser.zero_grad()
         loss = F.cross_entropy(features @ weight + bias, target)
         loss = loss + weight_decay * weight.pow(2).sum()

@@ -58,10 +58,10 @@ def fit_probe_job(
     cancel.raise_if_cancelled()
     yield Progress("probe", 0, None, "measuring held-out accuracy")
     number = len(list_rounds(project)) + 1
-    accuracy, held = held_out_accuracy(vectors, rows, labels[rows], seed + number)
+    accuracy, held = held_out_accuracy(vectors, rows, labels[rows], seed + number, cancel)
     cancel.raise_if_cancelled()
     yield Progress("probe", 0, None, f"fitting the probe on {len(rows):,} labelled samples")
-    probe = fit_probe(vectors[rows], labels[rows])
+    probe = fit_probe(vectors[rows], labels[rows], cancel=cancel)
     probabilities = probe.probabilities(vectors)
     predicted = probe.classes[probabilities.argmax(axis=1)].astype(np.int64)
     cancel.raise_if_cancelled()

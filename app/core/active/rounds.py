@@ -107,7 +107,11 @@ def labelled_embeddings(
 
 
 def held_out_accuracy(
-    embeddings: np.ndarray, rows: np.ndarray, labels: np.ndarray, seed: int = 0
+    embeddings: np.ndarray,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> tuple[float | None, int]:
     """``(accuracy, count)`` of a probe fitted on all but a held-out :data:`HELD_OUT` share.
 
@@ -120,7 +124,7 @@ def held_out_accuracy(
     held, train = order[:count], order[count:]
     if len(np.unique(labels[train])) < 2:
         return None, 0
-    probe = fit_probe(embeddings[rows[train]], labels[train])
+    probe = fit_probe(embeddings[rows[train]], labels[train], cancel=cancel)
     predicted = probe.predict(embeddings[rows[held]])
     return float((predicted == labels[held]).mean()), count
 
@@ -147,12 +151,13 @@ def active_round_job(
     if len(rows) == len(ids):
         raise SieveError(f"all {len(ids):,} samples have a label already: nothing left to pick")
     number = len(list_rounds(project)) + 1
-    accuracy, held = held_out_accuracy(vectors, rows, labels[rows], seed + number)
+    accuracy, held = held_out_accuracy(vectors, rows, labels[rows], seed + number, cancel)
     cancel.raise_if_cancelled()
     probabilities = None
     if len(np.unique(labels[rows])) >= 2:
         yield Progress("active", 0, None, f"fitting the probe on {len(rows):,} labelled samples")
-        probabilities = fit_probe(vectors[rows], labels[rows]).probabilities(vectors)
+        probe = fit_probe(vectors[rows], labels[rows], cancel=cancel)
+        probabilities = probe.probabilities(vectors)
         write_scores(project, ids, {UNCERTAINTY_KEY: uncertainty(probabilities)})
         record_score_source(project, set_id, [UNCERTAINTY_KEY])
     typicality = None
@@ -160,13 +165,13 @@ def active_round_job(
         yield Progress("active", 0, None, "typicality of every sample")
         typicality = stored_typicality(project, ids)
         if typicality is None:
-            typicality = pool_typicality(vectors)
+            typicality = pool_typicality(vectors, cancel=cancel)
     cancel.raise_if_cancelled()
     yield Progress("active", 0, None, f"picking {n:,} samples ({strategy})")
     if probabilities is None:
         probabilities = np.ones((len(ids), 1), dtype=np.float32)
     picked_rows = next_batch(
-        vectors, rows, labels[rows], n, strategy, seed, probabilities, typicality
+        vectors, rows, labels[rows], n, strategy, seed, probabilities, typicality, cancel
     )
     picked = ids[picked_rows]
     if tag:

@@ -16,6 +16,7 @@ built over :meth:`EmbeddingSet.live` rows, so it never answers with a sample tha
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,10 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 INDEX_FILE = "index.faiss"
-QUERY_CHUNK = 4096
+CHUNK_SECONDS = 0.05  # what one chunk of adds or queries aims to take, between cancel checks
+FIRST_ADD_CHUNK = 256
+FIRST_QUERY_CHUNK = 64  # faiss answers 20 or more queries at once with BLAS
+MAX_CHUNK = 1 << 20
 
 
 def index_kind(count: int) -> str:
@@ -52,8 +56,14 @@ def index_kind(count: int) -> str:
     return "exact" if count <= EXACT_LIMIT else "hnsw"
 
 
-def build_index(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
-    """An inner-product faiss index over ``vectors`` (N x D float32, normalised rows)."""
+def build_index(
+    vectors: np.ndarray, kind: str = "auto", cancel: CancelToken | None = None
+) -> faiss.Index:
+    """An inner-product faiss index over ``vectors`` (N x D float32, normalised rows).
+
+    Rows are added in chunks of about :data:`CHUNK_SECONDS` each, so ``cancel`` is noticed
+    promptly (JobCancelled) even while an HNSW graph is built.
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     kind = index_kind(len(vectors)) if kind == "auto" else kind
     dim = vectors.shape[1]
@@ -64,10 +74,17 @@ def build_index(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     else:
         raise ValueError(f"unknown index kind {kind!r}: exact, hnsw or auto")
-    index.add(vectors)
+    _add_in_chunks(index, vectors, cancel)
     if kind == "hnsw":
         index.hnsw.efSearch = HNSW_EF_SEARCH
     return index
+
+
+def _add_in_chunks(index: faiss.Index, vectors: np.ndarray, cancel: CancelToken | None) -> None:
+    for start, stop in _timed_chunks(len(vectors), FIRST_ADD_CHUNK):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        index.add(vectors[start:stop])
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,14 +96,18 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
 
 
 def knn_graph(
-    vectors: np.ndarray, k: int, index: faiss.Index | None = None
+    vectors: np.ndarray,
+    k: int,
+    index: faiss.Index | None = None,
+    cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest rows, itself in column 0: ``(rows N x k, similarities N x k)``.
 
     Built in chunks (memory N x k, never N x N). Maps and scores share it. An approximate index
-    may miss a row's own entry; it is put back in column 0 with similarity 1.
+    may miss a row's own entry; it is put back in column 0 with similarity 1. ``cancel`` is
+    checked between chunks (JobCancelled).
     """
-    return run_job(knn_graph_job(vectors, k, index, CancelToken()))
+    return run_job(knn_graph_job(vectors, k, index, cancel or CancelToken()))
 
 
 def knn_graph_job(
@@ -98,10 +119,10 @@ def knn_graph_job(
     k = max(1, min(int(k), count))
     if index is None:
         yield Progress("neighbours", 0, count, f"indexing {count:,} embeddings")
-        index = build_index(vectors)
+        index = build_index(vectors, cancel=cancel)
     rows = np.empty((count, k), dtype=np.int64)
     similarities = np.empty((count, k), dtype=np.float32)
-    for start, stop in _chunks(count, QUERY_CHUNK):
+    for start, stop in _timed_chunks(count, FIRST_QUERY_CHUNK):
         cancel.raise_if_cancelled()
         found, sims = search(index, vectors[start:stop], k)
         rows[start:stop], similarities[start:stop] = _self_first(
@@ -125,9 +146,18 @@ def _self_first(
     return rows, sims
 
 
-def _chunks(count: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, count, size):
-        yield start, min(start + size, count)
+def _timed_chunks(count: int, first: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` ranges over ``count`` rows, each sized from the rate of the work done on
+    the previous one to take about :data:`CHUNK_SECONDS` (never under ``first`` rows, at most
+    doubling)."""
+    start, size = 0, first
+    while start < count:
+        stop = min(start + size, count)
+        began = time.perf_counter()
+        yield start, stop
+        rate = (stop - start) / max(time.perf_counter() - began, 1e-6)
+        size = int(min(max(rate * CHUNK_SECONDS, first), 2 * size, MAX_CHUNK))
+        start = stop
 
 
 @dataclass
@@ -144,9 +174,14 @@ class NeighborIndex:
         return "hnsw" if isinstance(self.index, _faiss().IndexHNSWFlat) else "exact"
 
     @classmethod
-    def for_set(cls, embedding_set: EmbeddingSet, live: LiveRows | None = None) -> NeighborIndex:
+    def for_set(
+        cls,
+        embedding_set: EmbeddingSet,
+        live: LiveRows | None = None,
+        cancel: CancelToken | None = None,
+    ) -> NeighborIndex:
         """The set's saved index over ``live`` rows (default: every row), or a new one (then
-        saved) when missing or stale."""
+        saved) when missing or stale; ``cancel`` stops a build (JobCancelled)."""
         if live is None:
             ids, vectors = embedding_set.ids(), embedding_set.vectors()
         else:
@@ -160,7 +195,7 @@ class NeighborIndex:
             if index.ntotal != len(ids):
                 index = None
         if index is None:
-            index = build_index(vectors)
+            index = build_index(vectors, cancel=cancel)
             _save_index(index, path)
             stamp.write_text(key)
         return cls(index, ids, vectors, embedding_set)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from app.core.jobs import CancelToken
 from app.core.selection.partition import Partition, partition
 
 CENTRE_CHUNK = 512
@@ -55,6 +56,7 @@ def kcenter_greedy(
     preselected: np.ndarray,
     min_distance: float | None = None,
     seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> KCenterResult:
     """Pick ``count`` rows of ``unit`` (N x D float32, unit rows) by k-center greedy.
 
@@ -63,8 +65,8 @@ def kcenter_greedy(
     scores 1 (its distance over the largest remaining distance).
     """
     with single_threaded_blas():
-        state = KCenterState(partition(unit, seed), preselected, min_distance)
-        return run_greedy(state, state.farthest, count)
+        state = KCenterState(partition(unit, seed, cancel), preselected, min_distance)
+        return run_greedy(state, state.farthest, count, cancel)
 
 
 def single_threaded_blas() -> threadpool_limits:
@@ -74,14 +76,20 @@ def single_threaded_blas() -> threadpool_limits:
 
 
 def run_greedy(
-    state: KCenterState, pick: Callable[[], tuple[int, float]], count: int
+    state: KCenterState,
+    pick: Callable[[], tuple[int, float]],
+    count: int,
+    cancel: CancelToken | None = None,
 ) -> KCenterResult:
-    """Up to ``count`` picks from ``pick`` (a block-order row and its score, -1 to stop)."""
+    """Up to ``count`` picks from ``pick`` (a block-order row and its score, -1 to stop);
+    ``cancel`` is checked before every pick (JobCancelled)."""
     rows: list[int] = []
     scores: list[float] = []
     distances: list[float] = []
     reason = ""
     while len(rows) < count:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         row, score = pick()
         if row < 0:
             reason = state.stop_reason()

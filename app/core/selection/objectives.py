@@ -17,6 +17,7 @@ import numpy as np
 from app.core.embeddings.neighbours import knn_graph
 from app.core.embeddings.scores import typicality
 from app.core.errors import SieveError
+from app.core.jobs import CancelToken
 from app.core.selection.strategies import (
     Random,
     Similarity,
@@ -67,7 +68,11 @@ def shape_factor(normalised: np.ndarray, strength: float) -> np.ndarray:
 
 
 def static_factor(
-    strategies: Sequence[Strategy], count: int, candidates: np.ndarray, seed: int
+    strategies: Sequence[Strategy],
+    count: int,
+    candidates: np.ndarray,
+    seed: int,
+    cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(product of the static factors, rows with a missing value)`` over all ``count`` rows.
 
@@ -77,7 +82,7 @@ def static_factor(
     product = np.ones(count, dtype=np.float64)
     missing = np.zeros(count, dtype=bool)
     for strategy in strategies:
-        raw = static_values(strategy, count, seed)
+        raw = static_values(strategy, count, seed, cancel)
         if raw is None:
             continue
         normalised = _minmax(raw, candidates)
@@ -87,13 +92,15 @@ def static_factor(
     return product, missing
 
 
-def static_values(strategy: Strategy, count: int, seed: int) -> np.ndarray | None:
+def static_values(
+    strategy: Strategy, count: int, seed: int, cancel: CancelToken | None = None
+) -> np.ndarray | None:
     """The raw per-row values of a static strategy (None for diversity and balancing)."""
     if isinstance(strategy, Weighting):
         return weighting_values(strategy.values)
     if isinstance(strategy, Typicality):
         unit = unit_embeddings(strategy.embeddings, "Typicality")
-        _, sims = knn_graph(unit, strategy.k + 1)
+        _, sims = knn_graph(unit, strategy.k + 1, cancel=cancel)
         return typicality(sims, strategy.k).astype(np.float64)
     if isinstance(strategy, Similarity):
         unit = unit_embeddings(strategy.embeddings, "Similarity")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.core.jobs import CancelToken
 from app.core.selection.balance import BalanceState
 from app.core.selection.kcenter import distance_from_similarity
 from app.core.selection.objectives import (
@@ -22,12 +23,18 @@ from app.core.selection.strategies import Balancing, Diversity, Strategy
 
 
 def plain_greedy(
-    strategies: list[Strategy], wanted: int, count: int, pre: np.ndarray, seed: int
+    strategies: list[Strategy],
+    wanted: int,
+    count: int,
+    pre: np.ndarray,
+    seed: int,
+    cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
-    """One vectorised pass over all rows per pick (diversity and balance change each step)."""
+    """One vectorised pass over all rows per pick (diversity and balance change each step);
+    ``cancel`` is checked before every pick (JobCancelled)."""
     live = np.ones(count, dtype=bool)
     live[pre] = False
-    product, missing = static_factor(strategies, count, live, seed)
+    product, missing = static_factor(strategies, count, live, seed, cancel)
     states: list[DiversityState | BalanceFactor] = []
     for strategy in strategies:
         if isinstance(strategy, Diversity):
@@ -41,6 +48,8 @@ def plain_greedy(
     distances: list[float] = []
     reason = ""
     while len(rows) < wanted and live.any():
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         score = product.copy()
         allowed = live.copy()
         for state in states:

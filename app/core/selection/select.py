@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.jobs import CancelToken
 from app.core.selection.balance import BalanceState
 from app.core.selection.inputs import (
     check_parameters,
@@ -85,8 +86,12 @@ def select(
     strategies: Sequence[Strategy] | Strategy,
     preselected: Sequence[int] | np.ndarray = (),
     seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> Selection:
-    """Choose ``n`` new rows by the combined ``strategies`` (see the module docstring)."""
+    """Choose ``n`` new rows by the combined ``strategies`` (see the module docstring).
+
+    ``cancel`` is checked between picks and between the chunks of a kNN graph (JobCancelled).
+    """
     wanted = wanted_count(n)
     strategies = strategy_list(strategies)
     count = sample_count(strategies)
@@ -101,13 +106,13 @@ def select(
     distances = None
     if len(diversity) == 1 and diversity[0].strength > 0 and by_labels:
         rows, scores, distances, reason = _kcenter(
-            diversity[0], statics, balancing, wanted, count, pre, seed
+            diversity[0], statics, balancing, wanted, count, pre, seed, cancel
         )
     elif not diversity and by_labels:
-        rows, scores = _ranked(statics, balancing, wanted, count, pre, seed)
+        rows, scores = _ranked(statics, balancing, wanted, count, pre, seed, cancel)
         reason = ""
     else:
-        rows, scores, distances, reason = plain_greedy(active, wanted, count, pre, seed)
+        rows, scores, distances, reason = plain_greedy(active, wanted, count, pre, seed, cancel)
     stopped = len(rows) < wanted
     if not reason:
         reason = f"chose {len(rows):,} samples" if not stopped else "no candidates left"
@@ -122,21 +127,22 @@ def _kcenter(
     count: int,
     pre: np.ndarray,
     seed: int,
+    cancel: CancelToken | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Diversity, alone or weighted by static strategies and label balance: the accelerated
     k-center greedy."""
     unit = unit_embeddings(strategy.embeddings, "Diversity")
     limit = strategy.min_distance
     if not statics and not balancing:
-        result = kcenter_greedy(unit, wanted, pre, limit, seed)
+        result = kcenter_greedy(unit, wanted, pre, limit, seed, cancel)
     else:
-        weights, missing = static_factor(statics, count, _candidates(count, pre), seed)
+        weights, missing = static_factor(statics, count, _candidates(count, pre), seed, cancel)
         balance = _balance_state(balancing[0], count, pre) if balancing else None
         balance_strength = float(balancing[0].strength) if balancing else 1.0
         preference = Preference(
             weights, missing, float(strategy.strength), balance, balance_strength
         )
-        result = weighted_kcenter_greedy(unit, wanted, pre, preference, limit, seed)
+        result = weighted_kcenter_greedy(unit, wanted, pre, preference, limit, seed, cancel)
     return result.rows, result.scores, result.distances, result.reason
 
 
@@ -147,10 +153,11 @@ def _ranked(
     count: int,
     pre: np.ndarray,
     seed: int,
+    cancel: CancelToken | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """No embeddings to update: one sort, or per-class sorted lists for label balance."""
     candidates = _candidates(count, pre)
-    weights, missing = static_factor(statics, count, candidates, seed)
+    weights, missing = static_factor(statics, count, candidates, seed, cancel)
     if not balancing:
         return static_order(weights, missing, candidates, wanted)
     state = _balance_state(balancing[0], count, pre)

@@ -192,7 +192,9 @@ def selection_run_job(
     wanted = spec.count(len(pool))
     cancel.raise_if_cancelled()
     yield Progress("select", 0, wanted, f"selecting {wanted:,} of {len(pool):,}")
-    result: Selection = run_selection(wanted, strategies, preselected=preselected, seed=spec.seed)
+    result: Selection = run_selection(
+        wanted, strategies, preselected=preselected, seed=spec.seed, cancel=cancel
+    )
     cancel.raise_if_cancelled()
     strategy = {**spec.to_dict(), "embedding_set": embedding_set.id}
     if result.stopped_early:

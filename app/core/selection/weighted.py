@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.jobs import CancelToken
 from app.core.selection.balance import BalanceState
 from app.core.selection.kcenter import (
     KCenterResult,
@@ -50,11 +51,12 @@ def weighted_kcenter_greedy(
     preference: Preference,
     min_distance: float | None = None,
     seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> KCenterResult:
     """Pick ``count`` rows of ``unit`` maximising the weighted score (module docstring)."""
     with single_threaded_blas():
-        state = WeightedState(partition(unit, seed), preselected, min_distance, preference)
-        return run_greedy(state, state.best_weighted, count)
+        state = WeightedState(partition(unit, seed, cancel), preselected, min_distance, preference)
+        return run_greedy(state, state.best_weighted, count, cancel)
 
 
 class WeightedState(KCenterState):

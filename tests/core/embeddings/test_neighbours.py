@@ -9,6 +9,7 @@ from app.core.embeddings import neighbours as neighbors
 from app.core.embeddings.neighbours import NeighborIndex, build_index, index_kind, knn_graph, search
 from app.core.errors import SieveError
 from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set, l2_normalise
+from tests.core.cancelling import assert_cancels_quickly
 
 
 def unit_vectors(count: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -99,3 +100,14 @@ def test_single_queries_are_exact_even_over_an_hnsw_index() -> None:
     found, sims = index.nearest_to_sample(34, 10)
     np.testing.assert_array_equal(found, expected)
     np.testing.assert_allclose(sims, np.sort(brute)[::-1][:10], atol=1e-5)
+
+
+def test_cancel_stops_an_hnsw_build_between_chunks() -> None:
+    vectors = l2_normalise(np.random.default_rng(0).standard_normal((300_000, 64), np.float32))
+    assert_cancels_quickly(lambda cancel: build_index(vectors, "hnsw", cancel))
+
+
+def test_cancel_stops_a_knn_graph_between_query_chunks() -> None:
+    vectors = l2_normalise(np.random.default_rng(0).standard_normal((150_000, 64), np.float32))
+    index = build_index(vectors, "exact")
+    assert_cancels_quickly(lambda cancel: knn_graph(vectors, 20, index, cancel))
