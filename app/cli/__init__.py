@@ -11,7 +11,11 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``sieve``: run one command (loads the parser and its command groups on first use)."""
-    from app.cli.main import main as run
+    """``sieve``: run one command (loads the parser and its command groups on first use).
 
-    return run(argv)
+    Without ``argv`` this is the ``sieve`` program itself, which ends at once after Ctrl-C.
+    """
+    from app.cli.main import main as run_in_process
+    from app.cli.main import run
+
+    return run(argv) if argv is None else run_in_process(argv)

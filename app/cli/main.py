@@ -64,6 +64,21 @@ def keep_undecodable_names(stream: object) -> None:
         reconfigure(errors="surrogateescape")
 
 
+def run(argv: Sequence[str] | None = None) -> int:
+    """:func:`main` as a process's entry point: after Ctrl-C the process ends at once.
+
+    By then the job has stopped and its project is closed; what is left is the interpreter's
+    teardown, which takes one to two seconds with torch loaded, so it is skipped.
+    """
+    code = main(argv)
+    if code == INTERRUPTED_EXIT:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     keep_undecodable_names(sys.stdout)

@@ -150,14 +150,14 @@ def embedded_folder(root: Path, count: int) -> Path:
 
 def test_ctrl_c_stops_index_between_files_and_a_rerun_finishes(tmp_path, capsys):
     root = tmp_path / "data"
-    write_large_images(root, BATCH_SIZE + 200)
+    write_large_images(root, BATCH_SIZE + 150)
     args = ["index", str(root), "--no-thumbnails", "--workers", "2"]
     stopped = interrupt_when(args, r"index\s+\[")
     assert_stopped_cleanly(stopped)
     info = assert_consistent(root, capsys)
-    assert BATCH_SIZE <= info["samples"] < BATCH_SIZE + 200
+    assert BATCH_SIZE <= info["samples"] < BATCH_SIZE + 150
     assert main(args) == 0
-    assert assert_consistent(root, capsys)["samples"] == BATCH_SIZE + 200
+    assert assert_consistent(root, capsys)["samples"] == BATCH_SIZE + 150
 
 
 def test_ctrl_c_stops_umap_between_epochs(tmp_path, capsys):
@@ -175,10 +175,20 @@ def test_ctrl_c_stops_training_between_steps_with_a_checkpoint(tmp_path, capsys)
     make_demo_slice(tmp_path / "data").close()
     root = tmp_path / "data"
     args = ["train", str(root), "--epochs", "50", "--holdout", "0", "--checkpoint-every", "0"]
-    args += ["--image-size", "16", "--batch-size", "4", "--backbone", "resnet18"]
+    args += ["--image-size", "32", "--batch-size", "4", "--backbone", "mobilenet_v3_small"]
     stopped = interrupt_when([*args, "--device", "cpu"], r"step [1-9]")
     assert_stopped_cleanly(stopped)
     assert assert_consistent(root, capsys)["runs"][0]["status"] == "stopped"
     with Project.open(root) as project:
         (run,) = train_runs(project)
         assert run.checkpoint is not None and Path(run.checkpoint).is_file()
+
+
+def test_ctrl_c_stops_embedding_between_batches_leaving_a_stopped_set(tmp_path, capsys):
+    root = embedded_folder(tmp_path / "data", 3000)
+    args = ["embed", str(root), "--backbone", "resnet18", "--image-size", "32", "--device", "cpu"]
+    stopped = interrupt_when([*args, "--batch-size", "8"], r"\] [1-9][\d,]*/3,000")
+    assert_stopped_cleanly(stopped)
+    sets = assert_consistent(root, capsys)["embeddings"]
+    assert [entry["status"] for entry in sets] == ["finished", "stopped"]
+    assert [entry["active"] for entry in sets] == [True, False]
