@@ -69,9 +69,10 @@ class JobProgress(QWidget):
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.rate_label = QLabel()
-        if text_width is not None:  # a fixed row (the status bar) must not jitter
+        if text_width is not None:  # a fixed row (the status bar) never asks for a relayout
+            self.bar.setFixedWidth(BAR_WIDTH)
             sample = self.rate_label.fontMetrics().horizontalAdvance(RATE_SAMPLE)
-            self.rate_label.setMinimumWidth(sample)
+            self.rate_label.setFixedWidth(sample)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the job at its next step")
         self.cancel_button.clicked.connect(self._cancel)
@@ -86,7 +87,8 @@ class JobProgress(QWidget):
         line = QHBoxLayout()
         line.setContentsMargins(0, 0, 0, 0)
         if row:
-            self.bar.setMaximumWidth(BAR_WIDTH)
+            if self._text_width is None:
+                self.bar.setMaximumWidth(BAR_WIDTH)
             line.addWidget(self.label, 1 if self._text_width is None else 0)
             line.addWidget(self.bar)
         else:

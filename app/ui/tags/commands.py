@@ -138,8 +138,8 @@ class DeleteTagCommand(TagCommand):
 class _MembershipCommand(TagCommand):
     """Tag (``adds``) or untag samples; undo takes back exactly ``changed``.
 
-    ``changed`` is estimated when the command is made (for its text) and found again from the
-    store when its write first lands, after every edit queued before it.
+    ``changed`` is read when the command is made; when edits were queued then, it is read again
+    when its write first lands, after every edit queued before it.
     """
 
     adds = True
@@ -158,7 +158,7 @@ class _MembershipCommand(TagCommand):
         self.changed = self._find_changed(project)
         text = f"{self.verb} {samples_text(len(self.changed))} {quoted(tag.name)}"
         super().__init__(project, writes, notify, text)
-        self._found = False
+        self._found = writes.pending == 0  # nothing queued: the store is as it will be written
 
     def _find_changed(self, project: Project) -> np.ndarray:
         tagged = tagged_ids(project, self.tag_id)

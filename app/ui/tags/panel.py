@@ -120,8 +120,8 @@ class TagPanel(QWidget):
         """
         project = None if project_dir is None else Project.open(project_dir)
         old, self._project = self._project, project
+        self.editor.set_project(project)  # writes the old project's queued edits first
         self.undo_stack.clear()
-        self.editor.set_project(project)
         if old is not None:
             old.close()
 
