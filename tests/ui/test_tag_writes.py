@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
-from tests.ui.test_tags import big_project, make_host, members
+from tests.ui.test_tags import big_project, make_host, members, stored
 
 N_SCORES = 1_000_000
 MAX_GAP_S = 0.1
@@ -104,5 +104,27 @@ def test_edits_queued_behind_a_lock_land_in_order_and_undo_exactly(qtbot, tmp_pa
         assert members(folder, "keep") == [1, 2]
         host.stack.undo()
         assert members(folder, "keep") == []
+    finally:
+        host.panel.set_project(None)
+
+
+def test_a_queued_create_and_delete_undo_to_the_same_tag(qtbot, tmp_path) -> None:
+    folder = big_project(tmp_path, 10)
+    host = make_host(qtbot, folder)
+    editor = host.panel.editor
+    try:
+        with Project.open(folder) as other:
+            other.db.execute("BEGIN IMMEDIATE")
+            tag_id = editor.create_tag("queued", sample_ids=[1, 2])
+            editor.delete_tag(tag_id)  # the tag is not in the store yet
+            other.db.commit()
+        qtbot.waitUntil(lambda: editor.writes.pending == 0)
+        assert "queued" not in stored(folder)
+        host.stack.undo()
+        assert stored(folder)["queued"][0] == tag_id and members(folder, "queued") == [1, 2]
+        host.stack.undo()
+        assert "queued" not in stored(folder)
+        host.stack.redo()
+        assert stored(folder)["queued"][0] == tag_id and members(folder, "queued") == [1, 2]
     finally:
         host.panel.set_project(None)
