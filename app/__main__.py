@@ -31,7 +31,7 @@ def attach_missing_streams() -> None:
 def main() -> int:
     multiprocessing.freeze_support()
     attach_missing_streams()
-    from app.cli.main import run as cli_main
+    from app.cli.entry import run as cli_main
 
     argv = sys.argv[1:]
     if not argv or (argv[0].startswith("-") and argv[0].split("=")[0] not in TOP_LEVEL_OPTIONS):

@@ -2,7 +2,7 @@
 
 The first Ctrl-C cancels the job's token: the job stops at its next check (between files,
 batches, steps or UMAP epochs), leaving the project consistent, and the command exits 130
-(:func:`app.cli.main.main` turns the job's ``JobCancelled`` into that). A second Ctrl-C
+(:func:`app.cli.entry.main` turns the job's ``JobCancelled`` into that). A second Ctrl-C
 interrupts at once (``KeyboardInterrupt``, also 130).
 """
 

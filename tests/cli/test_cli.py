@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import app.cli.project
-from app.cli.main import main
+from app.cli.entry import main
 from tests.factories import make_dataset, write_clip
 
 REPO = Path(__file__).resolve().parents[2]

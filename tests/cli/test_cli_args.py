@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from app.cli.args import finite_float, fraction, in_range, int_between, positive_int
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.ranges import Range
 
 

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.store.embedding_sets import (
     create_embedding_set,
     finish_embedding_set,

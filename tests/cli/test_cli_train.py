@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.ssl.backbones import load_backbone_file
 from app.core.ssl.methods import METHODS
 from app.core.ssl.runs import train_runs

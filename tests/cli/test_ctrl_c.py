@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.ingest.indexing import BATCH_SIZE, IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.ssl.runs import train_runs

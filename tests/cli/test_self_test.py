@@ -11,7 +11,7 @@ from app import __version__
 from app.cli.self_test import STEPS
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from app.cli.main import main; sys.exit(main(sys.argv[1:]))"
+CLI = "import sys; from app.cli.entry import main; sys.exit(main(sys.argv[1:]))"
 
 
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.embeddings.neighbours import load_embeddings, nearest_ids, usable_rows
 from app.core.jobs import CancelToken
 from app.core.store.project import Project

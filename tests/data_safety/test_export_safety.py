@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.errors import JobCancelled, SieveError
 from app.core.export import subset as export_module
 from app.core.export.subset import export_subset_job

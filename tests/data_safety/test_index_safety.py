@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.store.metadata import numeric_scores, write_scores
 from app.core.store.project import Project
 from app.core.store.selections import get_selection

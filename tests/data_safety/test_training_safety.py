@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.cli.main import main
+from app.cli.entry import main
 from app.core.ssl import checkpoint as checkpoint_module
 from app.core.ssl.runs import train_runs
 from app.core.store.project import Project
