@@ -160,11 +160,12 @@ def print_index_report(summary: dict, result: IndexResult, forgotten: int | None
 
 def cmd_info(args: argparse.Namespace) -> int:
     from app.core.ssl.runs import mark_interrupted_runs
+    from app.core.store.embedding_sets import stale_scores
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
         mark_interrupted_runs(project)
-        summary = project.summary()
+        summary = {**project.summary(), "stale_scores": stale_scores(project)}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -193,6 +194,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         size = f"{entry['count']:,} x {entry['dim']}" if entry["count"] else "not finished"
         mark = " (active)" if entry["active"] else ""
         print(f"         set {entry['id']}: {entry['source']}, {size}, {entry['status']}{mark}")
+    for key, set_id in summary["stale_scores"].items():
+        print(f"stale    {key} (from set {set_id}; 'sieve duplicates' computes it again)")
     return 0
 
 

@@ -120,3 +120,15 @@ def test_select_refuses_a_stale_uncertainty(embedded_project, capsys) -> None:
     error = capsys.readouterr().err
     assert f"active_uncertainty was computed from embedding set {first.id}" in error
     assert "sieve label-next" in error
+
+
+def test_info_lists_the_stale_scores(embedded_project, capsys) -> None:
+    project, first = embedded_project
+    path = str(project.path)
+    assert main(["duplicates", path]) == 0
+    second_set(project)
+    capsys.readouterr()
+    assert main(["info", path, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stale_scores"]["typicality"] == first.id
+    assert main(["info", path]) == 0
+    assert f"stale    typicality (from set {first.id};" in capsys.readouterr().out
