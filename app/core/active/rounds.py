@@ -28,7 +28,12 @@ from app.core.active.probe import fit_probe
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.arrays import atomic_file
-from app.core.store.embedding_sets import LiveRows, record_score_source, require_active_set
+from app.core.store.embedding_sets import (
+    LiveRows,
+    record_score_source,
+    require_active_set,
+    score_source,
+)
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 
@@ -163,7 +168,7 @@ def active_round_job(
     typicality = None
     if strategy in NEEDS_TYPICALITY:
         yield Progress("active", 0, None, "typicality of every sample")
-        typicality = stored_typicality(project, ids)
+        typicality = stored_typicality(project, ids, set_id)
         if typicality is None:
             typicality = pool_typicality(vectors, cancel=cancel)
     cancel.raise_if_cancelled()
@@ -194,8 +199,11 @@ def active_round_job(
     return record
 
 
-def stored_typicality(project: Project, ids: np.ndarray) -> np.ndarray | None:
-    """The ``typicality`` score stored by ``sieve scores`` for every id, or None if any lacks it."""
+def stored_typicality(project: Project, ids: np.ndarray, set_id: int) -> np.ndarray | None:
+    """The ``typicality`` stored by ``sieve duplicates`` for every id, or None if any lacks it
+    or it was computed from another embedding set than ``set_id`` (stale)."""
+    if score_source(project, "typicality") != set_id:
+        return None
     query = "SELECT sample_id, value FROM metadata WHERE key = 'typicality'"
     found = dict(project.db.execute(query).fetchall())
     values = [found.get(int(sample_id)) for sample_id in ids]
