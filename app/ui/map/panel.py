@@ -49,7 +49,7 @@ from app.ui.scatter import EmbeddingScatter
 
 NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
-COMBO_CHARS = 16  # the choosers' width; longer titles show in full in their lists
+COMBO_CHARS = 10  # the choosers' width; longer titles show in full in their lists
 QUICK_LOOK = {"backbone": "resnet18", "weights": "imagenet"}
 
 
