@@ -88,6 +88,8 @@ def fit_probe(
         return loss
 
     optimiser.step(closure)
+    if cancel is not None:
+        cancel.raise_if_cancelled()  # a fit that converged just after a cancel is still cancelled
     return Probe(
         weight.detach().numpy().copy(), bias.detach().numpy().copy(), classes.astype(np.int64)
     )
