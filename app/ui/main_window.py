@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.core.data.scan import readable_name
 from app.core.errors import SieveError
 from app.core.store.project import find_project_dir
 from app.engine import JobRunner
@@ -47,6 +46,7 @@ from app.ui.opening import (
     open_folder_job,
     open_project_job,
 )
+from app.ui.project_problems import forget_question, problem_details
 from app.ui.selection import SelectionPanel
 from app.ui.settings import Settings
 from app.ui.status import StatusPanel, plural
@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self,
             "Forget missing files",
-            _forget_question(project),
+            forget_question(project),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -376,7 +376,7 @@ class MainWindow(QMainWindow):
         self.status_panel.set_counts(
             f"{shown_text} · {selected:,} selected · {problems} · "
             f"{plural(project.labels, 'label')}",
-            _problem_details(project),
+            problem_details(project),
         )
 
     def _raise(self, dock: QDockWidget) -> None:
@@ -500,34 +500,6 @@ class MainWindow(QMainWindow):
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.shutdown()
         super().closeEvent(event)
-
-
-def _forget_question(project: LoadedProject) -> str:
-    question = (
-        f"Forget {plural(project.missing_files, 'missing file')} of {project.dataset_root}?\n\n"
-        "Their samples leave the project with their tags, selection places and scores; this "
-        "cannot be undone. The files themselves are not touched."
-    )
-    if project.warning is not None:
-        question += (
-            "\n\nMost of the project's files are missing: is the drive mounted? If it is only "
-            "unplugged, choose No and open the folder again once it is back."
-        )
-    return question
-
-
-def _problem_details(project: LoadedProject) -> str:
-    """The status line's tooltip: what is missing and what could not be read."""
-    lines = []
-    if project.missing_files:
-        lines.append(
-            f"{plural(project.missing_files, 'file')} not found at the last index: kept with "
-            "their tags; File > Forget missing files… forgets them."
-        )
-    if project.unreadable:
-        lines.append("Could not read:")
-        lines.extend(f"  {readable_name(entry)}" for entry in project.unreadable)
-    return "\n".join(lines)
 
 
 def _scrolled(panel: QWidget) -> QScrollArea:
