@@ -89,6 +89,50 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE files ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX files_missing ON files(missing) WHERE missing;
     """,
+    # 2 -> 3: progressive indexing (rows listed before their files are decoded) and the image
+    # statistics measured from the same decode (brightness, sharpness, hashes, ...).
+    """
+    ALTER TABLE files ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX files_pending ON files(pending) WHERE pending;
+    CREATE TABLE sample_stats (
+        sample_id     INTEGER PRIMARY KEY REFERENCES samples(id) ON DELETE CASCADE,
+        brightness    REAL,
+        contrast      REAL,
+        colourfulness REAL,
+        sharpness     REAL,
+        entropy       REAL,
+        content_hash  TEXT,
+        phash         INTEGER
+    );
+    CREATE INDEX sample_stats_content_hash ON sample_stats(content_hash);
+    """,
+    # 3 -> 4: annotations: objects (boxes, optional masks, scores) from named sources.
+    """
+    CREATE TABLE annotation_sources (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        name    TEXT NOT NULL UNIQUE,
+        kind    TEXT NOT NULL CHECK (kind IN ('ground_truth', 'predictions')),
+        format  TEXT NOT NULL,
+        origin  TEXT,
+        classes TEXT NOT NULL DEFAULT '[]',
+        created TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE objects (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
+        source_id INTEGER NOT NULL REFERENCES annotation_sources(id) ON DELETE CASCADE,
+        label     TEXT NOT NULL,
+        x         REAL NOT NULL,
+        y         REAL NOT NULL,
+        w         REAL NOT NULL,
+        h         REAL NOT NULL,
+        score     REAL,
+        iscrowd   INTEGER NOT NULL DEFAULT 0,
+        mask      TEXT
+    );
+    CREATE INDEX objects_sample ON objects(sample_id, source_id);
+    CREATE INDEX objects_source_label ON objects(source_id, label);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
