@@ -1,0 +1,279 @@
+"""Objects: boxes (with an optional mask and score) on samples, grouped by annotation source.
+
+A *source* is one set of annotations with a name: the ground truth imported from COCO, YOLO or
+VOC, or a model's predictions (with scores). Several sources live side by side. A source is
+written whole or not at all (:func:`replace_source`), so a failed import leaves the project as
+it was. Boxes are in pixels of the sample's image: ``x, y`` the top-left corner, ``w, h`` the size.
+A mask is stored as JSON: ``{"polygons": [[x0, y0, x1, y1, ...], ...]}`` or ``{"rle": {"size":
+[h, w], "counts": ...}}`` (COCO's encodings).
+
+Bulk readers return numpy columns (:class:`ObjectArrays`), never a Python object per box.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from app.core.errors import SieveError
+from app.core.store.db import raw
+from app.core.store.project import Project
+
+SourceKind = Literal["ground_truth", "predictions"]
+SOURCE_KINDS: tuple[str, ...] = ("ground_truth", "predictions")
+_CHUNK = 900
+_OBJECT_COLUMNS = "id, sample_id, source_id, label, x, y, w, h, score, iscrowd, mask"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationSource:
+    """A named set of objects and where it came from."""
+
+    id: int
+    name: str
+    kind: str  # "ground_truth" | "predictions"
+    format: str  # "coco" | "yolo" | "voc" | ...
+    origin: str | None  # the file or folder it was imported from
+    classes: tuple[str, ...]  # class names in their source order (category / class ids)
+    created: str
+
+    @property
+    def is_ground_truth(self) -> bool:
+        return self.kind == "ground_truth"
+
+
+@dataclass(frozen=True, slots=True)
+class NewObject:
+    """An object to store: a box in pixels, optionally a score, crowd flag and mask."""
+
+    sample_id: int
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float | None = None
+    iscrowd: bool = False
+    mask: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """A stored object."""
+
+    id: int
+    sample_id: int
+    source_id: int
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float | None
+    iscrowd: bool
+    mask: dict[str, Any] | None
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``(x, y, w, h)`` in pixels."""
+        return (self.x, self.y, self.w, self.h)
+
+
+@dataclass(frozen=True)
+class ObjectArrays:
+    """One source's objects as columns, ordered by sample id then object id."""
+
+    ids: np.ndarray  # int64
+    sample_ids: np.ndarray  # int64
+    labels: np.ndarray  # int32 codes into ``classes``
+    classes: tuple[str, ...]  # sorted class names
+    boxes: np.ndarray  # float32 N x 4: x, y, w, h in pixels
+    scores: np.ndarray  # float32, NaN where the object has no score
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def sources(project: Project) -> list[AnnotationSource]:
+    """Every annotation source, oldest first."""
+    query = "SELECT id, name, kind, format, origin, classes, created FROM annotation_sources"
+    return [_source(row) for row in project.db.execute(query + " ORDER BY id")]
+
+
+def source(project: Project, name: str) -> AnnotationSource | None:
+    """The source called ``name``, or None."""
+    query = (
+        "SELECT id, name, kind, format, origin, classes, created FROM annotation_sources "
+        "WHERE name = ?"
+    )
+    row = project.db.execute(query, (name,)).fetchone()
+    return None if row is None else _source(row)
+
+
+def require_source(project: Project, name: str) -> AnnotationSource:
+    """The source called ``name``; a clear error listing the others when there is none."""
+    found = source(project, name)
+    if found is None:
+        known = ", ".join(s.name for s in sources(project)) or "none yet"
+        raise SieveError(f"no annotation source named {name!r} (sources: {known})")
+    return found
+
+
+def ground_truth(project: Project) -> AnnotationSource | None:
+    """The ground-truth source: the one named ``ground_truth`` if any, else the oldest one."""
+    truths = [s for s in sources(project) if s.is_ground_truth]
+    named = [s for s in truths if s.name == "ground_truth"]
+    return (named or truths or [None])[0]
+
+
+def replace_source(
+    project: Project,
+    name: str,
+    kind: SourceKind,
+    format: str,
+    objects: Iterable[NewObject],
+    origin: str | None = None,
+    classes: Sequence[str] = (),
+) -> int:
+    """Store ``objects`` as the source ``name`` in one transaction, replacing any source of
+    that name; return its id. If anything fails, the project keeps what it had."""
+    if kind not in SOURCE_KINDS:
+        raise SieveError(f"unknown annotation kind {kind!r} (one of {', '.join(SOURCE_KINDS)})")
+    if not name.strip():
+        raise SieveError("an annotation source needs a name")
+    with project.db:
+        project.db.execute("DELETE FROM annotation_sources WHERE name = ?", (name,))
+        cursor = project.db.execute(
+            "INSERT INTO annotation_sources(name, kind, format, origin, classes) "
+            "VALUES (?, ?, ?, CAST(? AS TEXT), ?)",
+            (name, kind, format, raw(origin), json.dumps(list(classes))),
+        )
+        source_id = int(cursor.lastrowid)
+        project.db.executemany(
+            "INSERT INTO objects(sample_id, source_id, label, x, y, w, h, score, iscrowd, mask) "
+            "VALUES (?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)",
+            (_insert_row(obj, source_id) for obj in objects),
+        )
+    return source_id
+
+
+def delete_source(project: Project, name: str) -> bool:
+    """Forget the source ``name`` and its objects; return whether there was one."""
+    with project.db:
+        cursor = project.db.execute("DELETE FROM annotation_sources WHERE name = ?", (name,))
+    return cursor.rowcount > 0
+
+
+def object_count(project: Project, source_id: int) -> int:
+    query = "SELECT COUNT(*) FROM objects WHERE source_id = ?"
+    return project.db.execute(query, (source_id,)).fetchone()[0]
+
+
+def label_counts(project: Project, source_id: int) -> dict[str, int]:
+    """Objects per class of one source, by class name."""
+    query = "SELECT label, COUNT(*) FROM objects WHERE source_id = ? GROUP BY label ORDER BY label"
+    return dict(project.db.execute(query, (source_id,)).fetchall())
+
+
+def objects_of(
+    project: Project, sample_id: int, source_ids: Sequence[int] | None = None
+) -> list[ObjectRow]:
+    """The objects on one sample (of the given sources, default all), by source then id."""
+    query = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE sample_id = ?"
+    args: list[int] = [sample_id]
+    if source_ids is not None:
+        if not source_ids:
+            return []
+        query += f" AND source_id IN ({','.join('?' * len(source_ids))})"
+        args.extend(int(i) for i in source_ids)
+    query += " ORDER BY source_id, id"
+    return [_object(row) for row in project.db.execute(query, args)]
+
+
+def objects_by_id(project: Project, object_ids: Sequence[int]) -> dict[int, ObjectRow]:
+    """Objects by id (unknown ids are left out)."""
+    found: dict[int, ObjectRow] = {}
+    for start in range(0, len(object_ids), _CHUNK):
+        chunk = [int(i) for i in object_ids[start : start + _CHUNK]]
+        query = f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE id IN ({','.join('?' * len(chunk))})"
+        found.update((row[0], _object(row)) for row in project.db.execute(query, chunk))
+    return found
+
+
+def object_arrays(project: Project, source_id: int) -> ObjectArrays:
+    """All objects of one source as numpy columns."""
+    query = (
+        "SELECT id, sample_id, label, x, y, w, h, score FROM objects WHERE source_id = ? "
+        "ORDER BY sample_id, id"
+    )
+    rows = project.db.execute(query, (source_id,)).fetchall()
+    if not rows:
+        empty = np.zeros(0, np.int64)
+        return ObjectArrays(
+            empty,
+            empty.copy(),
+            np.zeros(0, np.int32),
+            (),
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+        )
+    ids, sample_ids, labels, x, y, w, h, scores = zip(*rows, strict=True)
+    classes, codes = np.unique(np.array(labels, dtype=object).astype(str), return_inverse=True)
+    return ObjectArrays(
+        ids=np.asarray(ids, np.int64),
+        sample_ids=np.asarray(sample_ids, np.int64),
+        labels=codes.astype(np.int32),
+        classes=tuple(str(c) for c in classes),
+        boxes=np.stack([x, y, w, h], axis=1).astype(np.float32),
+        scores=np.array([np.nan if s is None else s for s in scores], np.float32),
+    )
+
+
+def objects_per_sample(project: Project, source_id: int) -> dict[int, int]:
+    """How many objects each sample has in one source (samples without any are left out)."""
+    query = "SELECT sample_id, COUNT(*) FROM objects WHERE source_id = ? GROUP BY sample_id"
+    return dict(project.db.execute(query, (source_id,)).fetchall())
+
+
+def _insert_row(obj: NewObject, source_id: int) -> tuple[Any, ...]:
+    mask = None if obj.mask is None else json.dumps(obj.mask, separators=(",", ":"))
+    return (
+        int(obj.sample_id),
+        source_id,
+        raw(obj.label),
+        float(obj.x),
+        float(obj.y),
+        float(obj.w),
+        float(obj.h),
+        None if obj.score is None else float(obj.score),
+        int(bool(obj.iscrowd)),
+        mask,
+    )
+
+
+def _source(row: tuple[Any, ...]) -> AnnotationSource:
+    source_id, name, kind, format, origin, classes, created = row
+    return AnnotationSource(
+        source_id, name, kind, format, origin, tuple(json.loads(classes)), created
+    )
+
+
+def _object(row: tuple[Any, ...]) -> ObjectRow:
+    object_id, sample_id, source_id, label, x, y, w, h, score, iscrowd, mask = row
+    return ObjectRow(
+        object_id,
+        sample_id,
+        source_id,
+        label,
+        x,
+        y,
+        w,
+        h,
+        score,
+        bool(iscrowd),
+        None if mask is None else json.loads(mask),
+    )
