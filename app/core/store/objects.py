@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app.core.errors import SieveError
+from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.db import raw
 from app.core.store.project import Project
 
@@ -141,24 +142,92 @@ def replace_source(
 ) -> int:
     """Store ``objects`` as the source ``name`` in one transaction, replacing any source of
     that name; return its id. If anything fails, the project keeps what it had."""
+    _check_source(name, kind)
+    with project.db:
+        source_id = _new_source(project, name, kind, format, origin, classes)
+        project.db.executemany(_INSERT, (_insert_row(obj, source_id) for obj in objects))
+    return source_id
+
+
+_INSERT = (
+    "INSERT INTO objects(sample_id, source_id, label, x, y, w, h, score, iscrowd, mask) "
+    "VALUES (?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _check_source(name: str, kind: str) -> None:
     if kind not in SOURCE_KINDS:
         raise SieveError(f"unknown annotation kind {kind!r} (one of {', '.join(SOURCE_KINDS)})")
     if not name.strip():
         raise SieveError("an annotation source needs a name")
+
+
+def _new_source(
+    project: Project,
+    name: str,
+    kind: str,
+    format: str,
+    origin: str | None,
+    classes: Sequence[str],
+) -> int:
+    """Replace the source ``name`` by an empty one (inside the caller's transaction)."""
+    project.db.execute("DELETE FROM annotation_sources WHERE name = ?", (name,))
+    cursor = project.db.execute(
+        "INSERT INTO annotation_sources(name, kind, format, origin, classes) "
+        "VALUES (?, ?, ?, CAST(? AS TEXT), ?)",
+        (name, kind, format, raw(origin), json.dumps(list(classes))),
+    )
+    return int(cursor.lastrowid)
+
+
+def write_source_job(
+    project: Project,
+    name: str,
+    kind: SourceKind,
+    format: str,
+    chunks: Iterable[Sequence[NewObject]],
+    total: int,
+    origin: str | None = None,
+    classes: Sequence[str] = (),
+    cancel: CancelToken | None = None,
+) -> Job[int]:
+    """:func:`replace_source` as a job: ``chunks`` of objects (``total`` in all) are written in
+    one transaction, with progress and a cancel check after each chunk; return the source id.
+    If anything fails or the job is cancelled, the project keeps what it had."""
+    _check_source(name, kind)
+    done = 0
     with project.db:
-        project.db.execute("DELETE FROM annotation_sources WHERE name = ?", (name,))
-        cursor = project.db.execute(
-            "INSERT INTO annotation_sources(name, kind, format, origin, classes) "
-            "VALUES (?, ?, ?, CAST(? AS TEXT), ?)",
-            (name, kind, format, raw(origin), json.dumps(list(classes))),
-        )
-        source_id = int(cursor.lastrowid)
-        project.db.executemany(
-            "INSERT INTO objects(sample_id, source_id, label, x, y, w, h, score, iscrowd, mask) "
-            "VALUES (?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?)",
-            (_insert_row(obj, source_id) for obj in objects),
-        )
+        source_id = _new_source(project, name, kind, format, origin, classes)
+        for chunk in chunks:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            project.db.executemany(_INSERT, (_insert_row(obj, source_id) for obj in chunk))
+            done += len(chunk)
+            yield Progress("store objects", done, total, f"{done:,} of {total:,} objects")
     return source_id
+
+
+def annotation_summary(project: Project) -> dict[str, Any]:
+    """What ``sieve info --json`` says of annotations: ``objects`` and ``object_labels`` of
+    the ground truth (0 and {} when there is none), and every source with its object count."""
+    truth = ground_truth(project)
+    counts = dict(
+        project.db.execute("SELECT source_id, COUNT(*) FROM objects GROUP BY source_id").fetchall()
+    )
+    return {
+        "objects": counts.get(truth.id, 0) if truth else 0,
+        "object_labels": label_counts(project, truth.id) if truth else {},
+        "annotation_sources": [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "format": s.format,
+                "objects": counts.get(s.id, 0),
+                "classes": list(s.classes),
+            }
+            for s in sources(project)
+        ],
+    }
 
 
 def delete_source(project: Project, name: str) -> bool:
