@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.core.errors import SieveError, is_transient, transient_reason
+from app.core.quality.stats import ImageStats, file_digest, image_stats
 
 THUMB_SIZE = 192
 THUMB_QUALITY = 85
@@ -47,6 +48,7 @@ class ImageProbe:
     height: int | None
     thumbnail: bytes | None
     reason: str | None = None
+    stats: ImageStats | None = None  # measured from the thumbnail-sized image
 
     @property
     def ok(self) -> bool:
@@ -137,9 +139,10 @@ def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageP
     try:
         with _decoded(path, (thumb_size, thumb_size)) as (image, (width, height)):
             thumbnail = _thumbnail_in_place(image, thumb_size)
+            stats = image_stats(image, file_digest(path))  # image is thumbnail-sized now
     except ImageError as error:
         return ImageProbe(None, None, None, str(error))
-    return ImageProbe(width, height, thumbnail)
+    return ImageProbe(width, height, thumbnail, stats=stats)
 
 
 def encode_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
