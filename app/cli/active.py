@@ -14,14 +14,33 @@ def add_active_commands(commands: argparse._SubParsersAction) -> None:
     from app.core.active.strategies import RECOMMENDED, STRATEGIES
 
     predictions = commands.add_parser(
-        "import-predictions", help="uncertainty scores from a model's predictions (CSV or JSON)"
+        "import-predictions",
+        help="a model's predictions: uncertainty scores (CSV or JSON), or detections with "
+        "scores kept as an annotation source (--format coco|yolo)",
     )
     predictions.add_argument("project", help="project folder")
-    predictions.add_argument("file", help="CSV filename,<class>... or JSON keyed by filename")
+    predictions.add_argument(
+        "file",
+        help="CSV filename,<class>... or JSON keyed by filename; with --format: a COCO results "
+        "json or a YOLO folder (txt lines with a score)",
+    )
     kind = predictions.add_mutually_exclusive_group()
     kind.add_argument("--logits", action="store_true", help="values are logits (softmaxed)")
     kind.add_argument("--probabilities", action="store_true", help="values are probabilities")
     predictions.add_argument("--reduce", choices=("max", "mean"), help="detection: per image")
+    predictions.add_argument(
+        "--format", choices=("coco", "yolo"), help="detections in COCO results json or YOLO txt"
+    )
+    predictions.add_argument(
+        "--name", default="predictions", help="with --format: the source name (predictions)"
+    )
+    predictions.add_argument(
+        "--reference",
+        help="COCO results: the dataset json naming their ids (default: the ground truth's)",
+    )
+    predictions.add_argument(
+        "--classes", help="YOLO without class names: the names, comma-separated in id order"
+    )
     predictions.set_defaults(handler=cmd_import_predictions)
 
     label_next = commands.add_parser(
@@ -47,6 +66,8 @@ def add_active_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_predictions(args: argparse.Namespace) -> int:
+    if args.format is not None:
+        return _import_detections(args)
     from app.cli.jobs import run_cancellable
     from app.core.active.predictions import import_predictions_job
     from app.core.store.project import Project
@@ -64,6 +85,35 @@ def cmd_import_predictions(args: argparse.Namespace) -> int:
     if report.unmatched:
         shown = ", ".join(report.unmatched[:5])
         print(f"{len(report.unmatched):,} names matched no sample: {shown}")
+    return 0
+
+
+def _import_detections(args: argparse.Namespace) -> int:
+    from app.cli.jobs import run_cancellable
+    from app.core.active.detection_predictions import import_detections_job
+    from app.core.errors import SieveError
+    from app.core.store.project import Project
+
+    if args.logits or args.probabilities:
+        raise SieveError("--logits / --probabilities are for classification files, not --format")
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    cancel = CancelToken()
+    with Project.open(args.project) as project:
+        job = import_detections_job(
+            project,
+            Path(args.file),
+            args.format,
+            cancel,
+            args.name,
+            args.reference,
+            classes,
+            args.reduce,
+        )
+        report = run_cancellable(job, cancel)
+    print(
+        f"{report.boxes:,} predicted boxes on {report.images:,} images as {report.name!r} "
+        f"({len(report.classes)} classes); scores: {', '.join(report.scorers)}"
+    )
     return 0
 
 
