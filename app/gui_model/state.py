@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from app.gui_model.object_filters import ObjectFilter
+
 Event = Literal["filter", "selection", "current", "highlight", "colour_by"]
 Listener = Callable[[Event], None]
 SelectMode = Literal["replace", "add", "remove", "toggle"]
@@ -36,6 +38,7 @@ class Filter:
     broken: bool | None = None
     sort: str = "name"
     descending: bool = False
+    objects: ObjectFilter = field(default_factory=ObjectFilter)
 
     def with_(self, **changes: object) -> Filter:
         return replace(self, **changes)

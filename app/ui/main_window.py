@@ -36,6 +36,7 @@ from app.ui.lazy_panel import LazyPanel
 from app.ui.log_panel import LogPanel
 from app.ui.map import MapPanel
 from app.ui.menus import build_menus
+from app.ui.objects.install import install_objects
 from app.ui.opening import (
     LoadedProject,
     export_names_job,
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.status_panel = StatusPanel(self.runner)
         self.statusBar().addPermanentWidget(self.status_panel, 1)
         self.actions = build_menus(self)
+        self.objects_ui = install_objects(self)
         self.tag_panel.install_number_shortcuts(self)
         self._connect()
         self._restore_layout()
@@ -491,6 +493,7 @@ class MainWindow(QMainWindow):
         self.map_panel.shutdown()
         self.selection_panel.shutdown()
         self.active_panel.shutdown()
+        self.objects_ui.shutdown()
         self.browser.shutdown()
         self.detail.shutdown()
         self.tag_panel.set_project(None)

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.store.project import Tag
+from app.ui.browser.box_overlay import ThumbnailBoxes
 from app.ui.browser.model import BrokenRole, MissingRole, SampleIdRole
 from app.ui.placeholders import broken_pixmap, loading_pixmap, missing_pixmap
 
@@ -31,6 +32,7 @@ class BrowserDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.thumbnail_size = DEFAULT_SIZE
         self._tags: list[tuple[Tag, QColor, np.ndarray]] = []
+        self.boxes = ThumbnailBoxes()  # off until View > Show boxes on thumbnails
 
     def set_thumbnail_size(self, px: int) -> None:
         self.thumbnail_size = max(MIN_SIZE, min(MAX_SIZE, int(px)))
@@ -74,6 +76,7 @@ class BrowserDelegate(QStyledItemDelegate):
             self._paint_reason(painter, tile, reason.partition("broken: ")[2])
         else:
             self._paint_thumbnail(painter, tile, index.data(Qt.ItemDataRole.DecorationRole))
+            self.boxes.paint(painter, tile, index.data(SampleIdRole))
         self._paint_dots(painter, tile, index.data(SampleIdRole))
         text_rect = QRect(
             rect.x() + 3, tile.bottom() + 3, rect.width() - 6, rect.bottom() - tile.bottom() - 3

@@ -32,6 +32,8 @@ from app.gui_model.state import AppState, Event
 from app.ui.browser.filter_bar import FilterBar
 from app.ui.browser.model import BrowserModel
 from app.ui.browser.view import BrowserView
+from app.ui.objects.filter_button import ObjectFilterButton
+from app.ui.objects.layer import ObjectLayer
 
 log = logging.getLogger("sieve")
 
@@ -99,6 +101,10 @@ class BrowserWidget(QWidget):
         self._bridge.done.connect(self._on_done)
         self._bridge.failed.connect(self._on_failed)
         self._then: dict[str, Callable[[Any], None]] = {}
+        self.objects = ObjectLayer(self)  # annotation objects: filter, boxes, histogram
+        self.objects.answered.connect(self._on_objects_answered)
+        self.object_filter = ObjectFilterButton(state, self.objects)
+        self.bar.layout().insertWidget(self.bar.layout().count() - 2, self.object_filter)
         self.view.sample_activated.connect(self.activated)
         self.bar.size_changed.connect(self.set_thumbnail_size)
         self._unsubscribe = state.subscribe(self._on_state)
@@ -116,6 +122,7 @@ class BrowserWidget(QWidget):
         for kind in self._serials:
             self._serials[kind] += 1
         self.project_dir, self.data = None, None
+        self.objects.set_project(None)
         self.model.clear()
         self._emit_counts()
 
@@ -125,6 +132,8 @@ class BrowserWidget(QWidget):
         for kind in self._serials:
             self._serials[kind] += 1
         self._pool.waitForDone()
+        self.objects.shutdown()
+        self.object_filter.shutdown()
         self.model.close()
 
     def order_ids(self) -> np.ndarray:
@@ -193,6 +202,7 @@ class BrowserWidget(QWidget):
         self.data = data
         self.model.set_table(self.project_dir, data.table, data.dataset_root)
         self.view.delegate.set_tags(data.tags, data.members)
+        self.objects.set_project(self.project_dir, data.table)
         self._show_choices()
         self._apply_filter()
         self.loaded.emit()
@@ -233,6 +243,9 @@ class BrowserWidget(QWidget):
         names = {tag.id: tag.name for tag in data.tags}
         by_name = members_by_name(names, data.members)
         rows = apply_filter(data.table, flt, by_name, data.selections, values)
+        rows = self.objects.filter_rows(data.table.ids, rows, flt.objects)
+        if rows is None:
+            return  # the objects are loading: applied again once they are here
         self.model.set_order(rows)
         self.view.sync_selection()
         self.view.sync_current()
@@ -250,6 +263,10 @@ class BrowserWidget(QWidget):
             self._apply_filter()
 
         self._start("scores", read, store)
+
+    def _on_objects_answered(self) -> None:
+        if self.state.filter.objects.active:
+            self._apply_filter()
 
     def _emit_counts(self) -> None:
         total = len(self.data.table) if self.data is not None else 0

@@ -20,6 +20,7 @@ from app.ui.detail.image_view import ImageView
 from app.ui.detail.info import InfoPanel
 from app.ui.detail.loader import FullImageLoader
 from app.ui.detail.neighbours import NeighbourStrip
+from app.ui.detail.objects_overlay import ObjectsOverlay
 
 LOADING = "Loading…"
 _BACK_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Up, Qt.Key.Key_PageUp)
@@ -44,13 +45,17 @@ class DetailView(QWidget):
         self.loader = FullImageLoader(self)
         self.position = QLabel()
         self.toolbar = self._build_toolbar()
+        self.objects = ObjectsOverlay(self.image_view, lambda: self.project and self.project.path)
         info_scroll = QScrollArea()
         info_scroll.setWidget(self.info)
         info_scroll.setWidgetResizable(True)
         info_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.image_view)
-        splitter.addWidget(info_scroll)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(info_scroll)
+        side.addWidget(self.objects.panel)
+        splitter.addWidget(side)
         splitter.setStretchFactor(0, 1)
         splitter.setSizes([700, 280])
         layout = QVBoxLayout(self)
@@ -140,6 +145,7 @@ class DetailView(QWidget):
             return
         sample_id = self.state.current
         self.row = None
+        self.objects.clear()
         if self.project is not None and sample_id is not None:
             self.row = self.project.samples_by_id([sample_id]).get(sample_id)
         self.info.show_sample(self.project, self.row)
@@ -164,6 +170,7 @@ class DetailView(QWidget):
         """Stop the workers, close the project and stop listening (before dropping the view)."""
         self._unsubscribe()
         self.loader.close()
+        self.objects.shutdown()
         self.neighbours.shutdown()
         if self.project is not None:
             self.project.close()
@@ -178,6 +185,7 @@ class DetailView(QWidget):
     def _on_loaded(self, sample_id: int, image: QImage) -> None:
         if self.row is not None and sample_id == self.row.id:
             self.image_view.set_image(image)
+            self.objects.show_for(sample_id)
 
     @Slot(int, str)
     def _on_failed(self, sample_id: int, reason: str) -> None:
