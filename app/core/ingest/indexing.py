@@ -25,8 +25,11 @@ from app.core.data.scan import FoundFile, Skipped, label_of, scan_folder
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
 from app.core.errors import TRANSIENT_REASON, SieveError
 from app.core.jobs import CancelToken, Job, Progress
+from app.core.quality.backfill import measure_missing_job
+from app.core.quality.stats import ImageStats
 from app.core.store.db import raw
 from app.core.store.project import Project
+from app.core.store.stats import write_stats
 
 log = logging.getLogger("sieve")
 
@@ -156,6 +159,7 @@ def index_job(
             batch.clear()
             yield Progress("index", done, len(todo), probed.found.relpath)
     _write_batch(project, batch)
+    yield from measure_missing_job(project, options.workers, cancel)  # projects from before stats
     project.set_meta("video_sampling", options.sampling_key)
     yield Progress("index", done, len(todo), "done")
 
@@ -313,17 +317,21 @@ def _write_batch(project: Project, batch: list[_Probed]) -> None:
         return
     thumbs: list[tuple[int, bytes]] = []
     stale: list[int] = []
+    measured: list[tuple[int, ImageStats]] = []
     with project.db:
         for probed in batch:
             file_id = _upsert_file(project, probed)
             if probed.found.kind == "image":
                 sample_id = _upsert_image_sample(project, file_id, probed)
+                if probed.image is not None and probed.image.stats is not None:
+                    measured.append((sample_id, probed.image.stats))
                 if probed.image is not None and probed.image.thumbnail is not None:
                     thumbs.append((sample_id, probed.image.thumbnail))
                 else:
                     stale.append(sample_id)
             else:
                 stale.extend(_replace_frames(project, file_id, probed))
+        write_stats(project.db, measured)
     project.thumbs.delete(stale)
     project.thumbs.put_many(thumbs)
 

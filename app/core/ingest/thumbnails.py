@@ -1,7 +1,9 @@
 """Making the thumbnails the project lacks: images one by one, each video in one pass.
 
 Indexing already thumbnails images (it decodes them anyway); this job fills in video frames and
-anything missing from the cache (e.g. after it was deleted), on a bounded thread pool.
+anything missing from the cache (e.g. after it was deleted), on a bounded thread pool. The image
+statistics of what it thumbnails are measured from the same small image (video frames get theirs
+here; frames thumbnailed before statistics existed are decoded again once for them).
 """
 
 from __future__ import annotations
@@ -12,17 +14,27 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from PIL import Image
+
 from app.core.data.images import THUMB_SIZE, ImageError, encode_thumbnail, open_image
 from app.core.data.video import VideoError, VideoReader
 from app.core.jobs import CancelToken, Job, Progress
+from app.core.quality.stats import ImageStats, file_digest, image_stats
 from app.core.store.project import Project, SampleRow
+from app.core.store.stats import sample_ids_without_stats, write_stats
 
 WRITE_EVERY = 128
 
+Made = tuple[int, bytes, ImageStats | None]
+
 
 def missing_thumbnails(project: Project) -> list[SampleRow]:
-    """Usable samples that have no cached thumbnail yet, in browsing order."""
-    return project.samples_without_thumbnails()
+    """Usable samples that have no cached thumbnail yet, then video frames without statistics."""
+    rows = project.samples_without_thumbnails()
+    listed = {row.id for row in rows}
+    unmeasured = [i for i in sample_ids_without_stats(project) if i not in listed]
+    frames = [row for row in project.samples_by_id(unmeasured).values() if row.frame is not None]
+    return rows + sorted(frames, key=lambda row: (row.relpath, row.frame))
 
 
 def thumbnail_job(
@@ -38,7 +50,7 @@ def thumbnail_job(
     root = project.dataset_root
     tasks = _group_by_file(todo)
     made = 0
-    buffer: list[tuple[int, bytes]] = []
+    buffer: list[Made] = []
     yield Progress("thumbnails", 0, len(todo))
     with ThreadPoolExecutor(workers or max(2, os.cpu_count() or 2)) as pool:
         futures = [pool.submit(_thumbnail_file, root, group, size, cancel) for group in tasks]
@@ -72,36 +84,50 @@ def _group_by_file(samples: Sequence[SampleRow]) -> list[list[SampleRow]]:
 
 def _thumbnail_file(
     root: Path, group: list[SampleRow], size: int, cancel: CancelToken
-) -> list[tuple[int, bytes]]:
+) -> list[Made]:
     if cancel.cancelled:
         return []
     first = group[0]
     if first.frame is None:
+        path = root / first.relpath
         try:
-            image = open_image(root / first.relpath, draft_size=(size, size))
-        except ImageError:
+            image = open_image(path, draft_size=(size, size))
+            digest = file_digest(path)
+        except (ImageError, OSError):
             return []
-        return [(first.id, encode_thumbnail(image, size))]
+        return [(first.id, *_thumbnail_and_stats(image, size, digest))]
     return list(_video_thumbnails(root / first.relpath, group, size, cancel))
+
+
+def _thumbnail_and_stats(
+    image: Image.Image, size: int, content_hash: str | None = None
+) -> tuple[bytes, ImageStats]:
+    """The thumbnail's bytes and the statistics of the thumbnail-sized image."""
+    small = image.copy() if image.width > size or image.height > size else image
+    small.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return encode_thumbnail(small, size), image_stats(small, content_hash)
 
 
 def _video_thumbnails(
     path: Path, group: list[SampleRow], size: int, cancel: CancelToken
-) -> Iterator[tuple[int, bytes]]:
+) -> Iterator[Made]:
     by_frame = {row.frame: row.id for row in group}
     try:
         with VideoReader(path) as reader:
             for frame, image in reader.iter_frames(sorted(by_frame)):
                 if cancel.cancelled:
                     return
-                yield by_frame[frame], encode_thumbnail(image, size)
+                yield (by_frame[frame], *_thumbnail_and_stats(image, size))
     except VideoError:
         return
 
 
-def _flush(project: Project, buffer: list[tuple[int, bytes]]) -> int:
+def _flush(project: Project, buffer: list[Made]) -> int:
     count = len(buffer)
     if count:
-        project.thumbs.put_many(buffer)
+        measured = [(sample_id, stats) for sample_id, _, stats in buffer if stats is not None]
+        with project.db:
+            write_stats(project.db, measured)
+        project.thumbs.put_many([(sample_id, data) for sample_id, data, _ in buffer])
         buffer.clear()
     return count

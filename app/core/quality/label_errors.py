@@ -1,0 +1,83 @@
+"""Label errors, confident-learning style: a label both its embedding neighbours and a
+cross-validated linear probe disagree with.
+
+Each labelled row gets two out-of-sample class distributions: the labels of its ``k`` nearest
+neighbours (itself left out) and a logistic probe fitted on the other folds. Their mean ``p``
+decides: a row is flagged when its neighbours' majority and the probe's prediction are both
+another class, and that class ``c`` is confidently there (``p[c]`` at least the mean ``p[c]``
+of the rows labelled ``c``: the per-class threshold of confident learning). The score is the
+margin ``max_{c != given} p[c] - p[given]`` (-1..1, higher: more likely wrong); the suggested
+label is that ``c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.jobs import CancelToken
+
+FOLDS = 5
+NEIGHBOURS = 10
+PROBE_ITERATIONS = 100
+
+
+@dataclass(frozen=True)
+class LabelVerdict:
+    """Per labelled row: the margin score, whether it is flagged, and the suggested class."""
+
+    score: np.ndarray
+    flagged: np.ndarray
+    suggested: np.ndarray  # class index (into the classes given)
+
+
+def neighbour_votes(knn_rows: np.ndarray, codes: np.ndarray, classes: int) -> np.ndarray:
+    """N x C shares of each row's neighbours (column 0, itself, left out) in each class;
+    rows of ``knn_rows`` are indices into ``codes`` (-1: none)."""
+    neighbours = knn_rows[:, 1:]
+    valid = neighbours >= 0
+    labels = np.where(valid, codes[np.clip(neighbours, 0, None)], -1)
+    votes = np.zeros((len(codes), classes))
+    for c in range(classes):
+        votes[:, c] = ((labels == c) & valid).sum(axis=1)
+    return (votes + 0.5 / classes) / (votes.sum(axis=1, keepdims=True) + 0.5)
+
+
+def cross_validated_probe(
+    vectors: np.ndarray, codes: np.ndarray, classes: int, cancel: CancelToken, seed: int = 0
+) -> np.ndarray:
+    """N x C out-of-fold probabilities of a logistic probe (:data:`FOLDS` folds)."""
+    from app.core.active.probe import fit_probe
+
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(codes)) % FOLDS
+    out = np.full((len(codes), classes), 1.0 / classes)
+    for k in range(FOLDS):
+        test = fold == k
+        if not test.any() or test.all():
+            continue
+        probe = fit_probe(vectors[~test], codes[~test], PROBE_ITERATIONS, cancel=cancel)
+        columns = probe.classes
+        out[test] = 0.0
+        out[np.ix_(test, columns)] = probe.probabilities(vectors[test])
+    return out
+
+
+def judge(knn: np.ndarray, probe: np.ndarray, codes: np.ndarray, margin: float) -> LabelVerdict:
+    """The verdict from neighbour shares ``knn`` and probe probabilities (both N x C)."""
+    rows = np.arange(len(codes))
+    p = 0.5 * (knn + probe)
+    classes = p.shape[1]
+    per_class = np.array(
+        [p[codes == c, c].mean() if (codes == c).any() else 1.0 for c in range(classes)]
+    )
+    given = p[rows, codes]
+    others = p.copy()
+    others[rows, codes] = -np.inf
+    suggested = others.argmax(axis=1)
+    score = others[rows, suggested] - given
+    confident = others[rows, suggested] >= per_class[suggested]
+    disagree = (knn.argmax(axis=1) != codes) & (probe.argmax(axis=1) != codes)
+    flagged = disagree & confident & (score > margin)
+    return LabelVerdict(score, flagged, suggested)
