@@ -15,7 +15,7 @@ import numpy as np
 
 from app.gui_model.object_filters import ObjectFilter
 
-Event = Literal["filter", "selection", "current", "highlight", "colour_by"]
+Event = Literal["filter", "selection", "current", "highlight", "colour_by", "indexing"]
 Listener = Callable[[Event], None]
 SelectMode = Literal["replace", "add", "remove", "toggle"]
 _EMPTY = np.empty(0, dtype=np.int64)
@@ -64,6 +64,7 @@ class AppState:
         self._current: int | None = None
         self._highlighted = _EMPTY
         self._colour_by: str | None = None
+        self._indexing: str | None = None
         self._listeners: list[Listener] = []
 
     # ----------------------------------------------------------- subscribing
@@ -96,6 +97,12 @@ class AppState:
     @property
     def colour_by(self) -> str | None:
         return self._colour_by
+
+    @property
+    def indexing(self) -> str | None:
+        """While a background index runs: why whole-index actions wait (e.g. "indexing: 12 of
+        100 files left"); None once every file is indexed."""
+        return self._indexing
 
     # --------------------------------------------------------------- changes
     def set_filter(self, new: Filter) -> None:
@@ -142,6 +149,12 @@ class AppState:
         if key != self._colour_by:
             self._colour_by = key
             self._emit("colour_by")
+
+    def set_indexing(self, reason: str | None) -> None:
+        """Say that a background index runs (``reason``) or has ended (None)."""
+        if reason != self._indexing:
+            self._indexing = reason
+            self._emit("indexing")
 
     def reset(self) -> None:
         """Forget everything (a different project was opened)."""

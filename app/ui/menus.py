@@ -93,6 +93,7 @@ def build_menus(window: MainWindow) -> WindowActions:
     for name, size in THUMBNAIL_SIZES.items():
         sizes.addAction(f"{name} ({size} px)", partial(window.set_thumbnail_size, size))
     view_menu.addAction("&Grid", window.show_grid).setShortcut(QKeySequence("Ctrl+1"))
+    view_menu.addAction("&Refresh", window.refresh).setShortcut(QKeySequence("F5"))
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction("&Keyboard shortcuts", window.show_shortcuts).setShortcut(

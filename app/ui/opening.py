@@ -5,9 +5,10 @@ They return plain data (:class:`LoadedProject`, counts), so the GUI thread never
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -58,6 +59,45 @@ def open_folder_job(
     """Index a dataset folder into its project (incrementally), then load it."""
     with Project.for_dataset(folder, project_dir) as project:
         yield from index_job(project, cancel=cancel)
+        return (yield from load_project(project))
+
+
+class OpenedProject:
+    """Written by the index job's thread once the project is open, read by the GUI thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._root: Path | None = None
+        self._rows = 0
+
+    def set(self, path: Path, root: Path, rows: int) -> None:
+        with self._lock:
+            self._path, self._root, self._rows = path, root, rows
+
+    def get(self) -> tuple[Path, Path, int] | None:
+        """(project folder, dataset folder, rows it held when opened), or None before."""
+        with self._lock:
+            return None if self._path is None else (self._path, self._root, self._rows)
+
+
+def index_in_place_job(
+    folder: str | Path,
+    project_dir: str | Path | None,
+    opened: OpenedProject,
+    visible: Any = None,
+    cancel: CancelToken | None = None,
+) -> Job[LoadedProject]:
+    """Open (or create) the folder's project, say so through ``opened``, index it, load it.
+
+    The window shows the project as soon as it holds rows (at once when it already did, else
+    at the first committed chunk), while this job goes on in the background.
+    """
+    with Project.for_dataset(folder, project_dir) as project:
+        opened.set(project.path, project.dataset_root, project.sample_count())
+        yield Progress("open", 0, None, f"opening {project.dataset_root.name}")
+        extra = {"visible": visible} if visible is not None else {}
+        yield from index_job(project, cancel=cancel, **extra)
         return (yield from load_project(project))
 
 

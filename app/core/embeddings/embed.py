@@ -253,6 +253,8 @@ class _Batch:
 class _EmbedRun:
     """One embedding job on this process (one rank under torchrun)."""
 
+    unit = ("samples", "images")  # what the progress lines count, and their speed
+
     def __init__(
         self,
         project: Project,
@@ -286,7 +288,7 @@ class _EmbedRun:
         total = sum(len(self.batches[k]) for k in mine)
         done = sum(len(self.batches[k]) for k in kept)
         note = f"; {len(kept)} finished batches kept" if kept else ""
-        yield Progress("embedding", done, total, f"embedding {total:,} samples{note}")
+        yield Progress("embedding", done, total, f"embedding {total:,} {self.unit[0]}{note}")
         meter, embedded, computed = RateMeter(), 0, 0
         meter.update(done)
         source = self._source()
@@ -302,7 +304,8 @@ class _EmbedRun:
                 embedded += int(batch.ok.sum())
                 computed += 1
                 meter.update(done)
-                yield Progress("embedding", done, total, _rate_text(done, total, meter))
+                text = _rate_text(done, total, meter, self.unit[1])
+                yield Progress("embedding", done, total, text)
                 cancel.raise_if_cancelled()
         finally:
             source.close()
@@ -455,9 +458,9 @@ class _PixelSource:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _rate_text(done: int, total: int, meter: RateMeter) -> str:
+def _rate_text(done: int, total: int, meter: RateMeter, unit: str = "images") -> str:
     rate = meter.rate
-    speed = f"{rate:,.0f} images/s" if rate else "measuring speed"
+    speed = f"{rate:,.0f} {unit}/s" if rate else "measuring speed"
     return (
         f"embedded {done:,} of {total:,} ({speed}, ETA {format_duration(meter.eta(done, total))})"
     )

@@ -12,6 +12,11 @@ A set lives in ``<project>/embeddings/set-<id>/``:
 One set is *active*: the one neighbours, maps, scores and selection use when no set is named.
 It is the one named by the ``embeddings.active`` metadata key, else the newest finished set.
 
+A set's ``kind`` (its config's ``kind`` key) is ``images`` (one row per sample; sets made before
+kinds existed are image sets) or ``objects`` (one row per object of an annotation source: its ids
+are OBJECT ids, see ``app/core/embeddings/objects.py``). The active set is always an image set;
+the active object set is named by ``embeddings.active_objects``, else the newest finished one.
+
 Scores computed from a set (typicality, uniqueness, the probe's uncertainty, ...) are stored per
 sample; the project metadata key ``scores.<key>.set`` records the set each came from, so a
 reader can tell a score computed from another set than the active one (:func:`stale_scores`).
@@ -38,6 +43,12 @@ from app.core.store.project import Project
 KIND = "embed"
 FINISHED = "finished"
 ACTIVE_KEY = "embeddings.active"
+ACTIVE_OBJECTS_KEY = "embeddings.active_objects"
+KIND_KEY = "kind"
+IMAGES = "images"
+OBJECTS = "objects"
+SET_KINDS = (IMAGES, OBJECTS)
+OBJECTS_SOURCE_KEY = "objects_source_id"  # an object set's annotation source id
 SCORE_SOURCE_PREFIX = "scores."
 SCORE_SOURCE_SUFFIX = ".set"
 FOLDER = "embeddings"
@@ -65,28 +76,44 @@ class EmbeddingSet:
     def finished(self) -> bool:
         return self.status == FINISHED
 
+    @property
+    def kind(self) -> str:
+        """``"images"`` (rows are samples) or ``"objects"`` (rows are objects)."""
+        return str(self.config.get(KIND_KEY, IMAGES))
+
+    @property
+    def of_objects(self) -> bool:
+        return self.kind == OBJECTS
+
     def vectors(self, mmap: bool = True) -> np.ndarray:
         """N x D float32 rows (memory-mapped by default)."""
         return self._load(VECTORS, mmap)
 
     def ids(self) -> np.ndarray:
-        """N int64 sample ids, in row order."""
+        """N int64 ids in row order: sample ids, or object ids for an object set."""
         return self._load(IDS, False)
 
     def live(self, project: Project, mmap: bool = True) -> LiveRows:
-        """The rows whose samples are usable in ``project`` now (the arrays stay untouched)."""
+        """The rows whose samples are usable in ``project`` now (the arrays stay untouched).
+
+        For an object set: the rows whose objects still exist on usable samples."""
         ids, vectors = self.ids(), self.vectors(mmap)
-        keep = np.isin(ids, usable_sample_ids(project))
+        if self.of_objects:
+            unit = "object"
+            usable = usable_object_ids(project, int(self.config.get(OBJECTS_SOURCE_KEY, -1)))
+        else:
+            unit, usable = "sample", usable_sample_ids(project)
+        keep = np.isin(ids, usable)
         if keep.all():
-            return LiveRows(self.id, np.arange(len(ids), dtype=np.int64), ids, vectors, 0)
+            return LiveRows(self.id, np.arange(len(ids), dtype=np.int64), ids, vectors, 0, unit)
         if not keep.any():
             raise SieveError(
-                f"none of the {len(ids):,} samples of embedding set {self.id} is left in the "
+                f"none of the {len(ids):,} {unit}s of embedding set {self.id} is left in the "
                 "project: embed again"
             )
         rows = np.flatnonzero(keep)
         dropped = len(ids) - len(rows)
-        return LiveRows(self.id, rows, ids[rows], np.asarray(vectors[rows]), dropped)
+        return LiveRows(self.id, rows, ids[rows], np.asarray(vectors[rows]), dropped, unit)
 
     def to_set_space(self, vectors: np.ndarray) -> np.ndarray:
         """Backbone outputs (rows) made comparable with this set's rows: normalised, centred."""
@@ -113,7 +140,8 @@ class LiveRows:
 
     ``rows``: their positions in the set's arrays (ascending); ``ids``: their sample ids;
     ``vectors``: their vectors (the set's own memory map when no row was dropped);
-    ``dropped``: how many rows belong to samples that are gone.
+    ``dropped``: how many rows belong to samples that are gone; ``unit``: ``"sample"``, or
+    ``"object"`` for an object set (``ids`` are then object ids).
     """
 
     set_id: int
@@ -121,12 +149,19 @@ class LiveRows:
     ids: np.ndarray
     vectors: np.ndarray
     dropped: int
+    unit: str = "sample"
 
     @property
     def note(self) -> str:
         """One line for the user when rows were dropped, else ``""``."""
         if not self.dropped:
             return ""
+        if self.unit == "object":
+            gone = "object" if self.dropped == 1 else "objects"
+            return (
+                f"embedding set {self.set_id}: {self.dropped:,} {gone} dropped (deleted, or on "
+                "an image that is gone)"
+            )
         if self.dropped == 1:
             what = "1 row dropped (its sample is gone from the project)"
         else:
@@ -142,6 +177,16 @@ def usable_sample_ids(project: Project) -> np.ndarray:
         "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing ORDER BY s.id"
     )
     return np.fromiter((row[0] for row in project.db.execute(query)), dtype=np.int64)
+
+
+def usable_object_ids(project: Project, source_id: int) -> np.ndarray:
+    """Ascending ids of the objects of annotation source ``source_id`` on usable samples."""
+    query = (
+        "SELECT o.id FROM objects o JOIN samples s ON s.id = o.sample_id "
+        "JOIN files f ON f.id = s.file_id WHERE o.source_id = ? AND s.status = 'ok' "
+        "AND f.status = 'ok' AND NOT f.missing AND NOT f.pending ORDER BY o.id"
+    )
+    return np.fromiter((row[0] for row in project.db.execute(query, (source_id,))), np.int64)
 
 
 def set_folder(project: Project, set_id: int) -> Path:
@@ -182,9 +227,34 @@ def get_embedding_set(project: Project, set_id: int) -> EmbeddingSet:
 
 
 def active_embedding_set(project: Project) -> EmbeddingSet | None:
-    """The set used when none is named: the chosen one, else the newest finished; None if none."""
-    finished = [s for s in embedding_sets(project) if s.finished]
-    chosen = project.get_meta(ACTIVE_KEY)
+    """The set used when none is named: the chosen one, else the newest finished; None if none.
+
+    Only image sets: see :func:`active_object_set` for objects."""
+    return _active_of_kind(project, IMAGES)
+
+
+def active_object_set(project: Project) -> EmbeddingSet | None:
+    """The object set used when none is named (chosen, else newest finished); None if none."""
+    return _active_of_kind(project, OBJECTS)
+
+
+def require_object_set(project: Project) -> EmbeddingSet:
+    """The active object set, or a readable error telling the user to embed objects first."""
+    embedding_set = active_object_set(project)
+    if embedding_set is None:
+        raise SieveError(
+            f"{project.path} has no object embeddings yet: run 'sieve embed --objects' first"
+        )
+    return embedding_set
+
+
+def _active_key(kind: str) -> str:
+    return ACTIVE_OBJECTS_KEY if kind == OBJECTS else ACTIVE_KEY
+
+
+def _active_of_kind(project: Project, kind: str) -> EmbeddingSet | None:
+    finished = [s for s in embedding_sets(project) if s.finished and s.kind == kind]
+    chosen = project.get_meta(_active_key(kind))
     for embedding_set in finished:
         if chosen is not None and str(embedding_set.id) == chosen:
             return embedding_set
@@ -207,7 +277,7 @@ def set_active(project: Project, set_id: int) -> None:
             f"embedding set {set_id} is {embedding_set.status}, not finished: only a finished "
             f"set can be active ('sieve embed --resume {set_id}' finishes a stopped one)"
         )
-    project.set_meta(ACTIVE_KEY, str(set_id))
+    project.set_meta(_active_key(embedding_set.kind), str(set_id))
 
 
 def record_score_source(project: Project, set_id: int, keys: Iterable[str]) -> None:
@@ -256,7 +326,8 @@ def finish_embedding_set(
     metrics: dict[str, Any] | None = None,
     center: bool = False,
 ) -> EmbeddingSet:
-    """Store ``vectors`` (normalised here) for ``ids``; the set becomes finished and active.
+    """Store ``vectors`` (normalised here) for ``ids``; the set becomes finished and active
+    (the active object set, for an object set).
 
     ``center``: take the mean of the normalised rows off every row, then normalise again, and
     keep the mean for queries. Backbone features after a ReLU all point into one orthant, so
@@ -281,7 +352,7 @@ def finish_embedding_set(
     done = {**(metrics or {}), "count": int(len(ids)), "dim": int(vectors.shape[1])}
     project.update_run(embedding_set.id, status=FINISHED, metrics=done)
     embedding_set.status, embedding_set.metrics = FINISHED, done
-    project.set_meta(ACTIVE_KEY, str(embedding_set.id))
+    project.set_meta(_active_key(embedding_set.kind), str(embedding_set.id))
     return embedding_set
 
 

@@ -312,16 +312,21 @@ class Project:
         ]
 
     def embedding_runs(self) -> list[dict[str, Any]]:
-        """Embedding sets for listings, oldest first: id, source, count, dim, status, active."""
-        active = self.get_meta("embeddings.active")
+        """Embedding sets for listings, oldest first: id, kind ("images" | "objects"), source,
+        count, dim, status, active (the active set of its kind)."""
+        active = {
+            "images": self.get_meta("embeddings.active"),
+            "objects": self.get_meta("embeddings.active_objects"),
+        }
         return [
             {
                 "id": run["id"],
+                "kind": run["config"].get("kind", "images"),
                 "source": run["config"].get("source"),
                 "count": run["metrics"].get("count"),
                 "dim": run["metrics"].get("dim"),
                 "status": run["status"],
-                "active": str(run["id"]) == active,
+                "active": str(run["id"]) == active.get(run["config"].get("kind", "images")),
             }
             for run in self.runs()
             if run["kind"] == "embed"

@@ -133,6 +133,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX objects_sample ON objects(sample_id, source_id);
     CREATE INDEX objects_source_label ON objects(source_id, label);
     """,
+    # 4 -> 5: selections of objects: the picked objects in pick order (their images are the
+    # selection's members, so image-level exports read them as before).
+    """
+    ALTER TABLE selections ADD COLUMN kind TEXT NOT NULL DEFAULT 'images'
+        CHECK (kind IN ('images', 'objects'));
+    CREATE TABLE selection_objects (
+        selection_id INTEGER NOT NULL REFERENCES selections(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        object_id    INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+        score        REAL,
+        PRIMARY KEY (selection_id, position)
+    ) WITHOUT ROWID;
+    CREATE INDEX selection_objects_object ON selection_objects(object_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

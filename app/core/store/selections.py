@@ -1,5 +1,10 @@
 """Saved selections: a name, the strategy that made it (JSON), its members in pick order.
 
+A selection of objects (``kind`` ``"objects"``, made by ``sieve select --objects``) keeps its
+picked objects in pick order (``objects``, ``object_scores``); its ``members`` are the images that
+contain them (in order of their first picked object), so everything that reads a selection's
+samples (tags, exports) takes those images.
+
 Set operations combine selections and tags: an operand is ``selection:NAME``, ``tag:NAME`` or a
 bare name (a selection if one has it, else a tag). Results keep the first operand's order.
 """
@@ -17,6 +22,7 @@ from app.core.errors import SieveError
 from app.core.store.project import Project
 
 OPERATIONS = ("union", "intersection", "difference")
+SELECTION_KINDS = ("images", "objects")
 
 
 @dataclass
@@ -29,6 +35,10 @@ class SavedSelection:
     created: str
     members: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     scores: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    kind: str = "images"
+    objects: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Object ids in pick order (a selection of objects; empty for one of images)."""
+    object_scores: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
 
 
 def save_selection(
@@ -38,8 +48,13 @@ def save_selection(
     strategy: dict[str, Any],
     scores: np.ndarray | None = None,
     overwrite: bool = False,
+    objects: np.ndarray | None = None,
+    object_scores: np.ndarray | None = None,
 ) -> SavedSelection:
-    """Store a selection; an existing name is refused unless ``overwrite``."""
+    """Store a selection; an existing name is refused unless ``overwrite``.
+
+    With ``objects`` (object ids in pick order) it is a selection of objects whose members are
+    ``sample_ids`` (see :func:`save_object_selection`), written in the same transaction."""
     name = name.strip()
     if not name:
         raise SieveError("a selection needs a name")
@@ -55,10 +70,14 @@ def save_selection(
             if not overwrite:
                 raise SieveError(f"a selection named {name!r} exists: choose another name")
             project.db.execute("DELETE FROM selections WHERE name = ?", (name,))
+        kind = "images" if objects is None else "objects"
         cursor = project.db.execute(
-            "INSERT INTO selections(name, strategy) VALUES (?, ?)", (name, json.dumps(strategy))
+            "INSERT INTO selections(name, strategy, kind) VALUES (?, ?, ?)",
+            (name, json.dumps(strategy), kind),
         )
         selection_id = int(cursor.lastrowid)
+        if objects is not None:
+            _insert_objects(project, selection_id, name, objects, object_scores)
         try:
             project.db.executemany(
                 "INSERT INTO selection_members(selection_id, position, sample_id, score) "
@@ -75,9 +94,78 @@ def save_selection(
     return get_selection(project, name)
 
 
+def save_object_selection(
+    project: Project,
+    name: str,
+    object_ids: np.ndarray,
+    strategy: dict[str, Any],
+    scores: np.ndarray | None = None,
+    overwrite: bool = False,
+) -> SavedSelection:
+    """Store picked objects (in pick order) as a selection whose members are their images."""
+    objects = np.asarray(object_ids, dtype=np.int64)
+    samples = object_samples(project, objects)
+    if (samples < 0).any():
+        missing = int(objects[np.flatnonzero(samples < 0)[0]])
+        raise SieveError(f"selection {name!r} names object {missing}, which this project lacks")
+    _, first = np.unique(samples, return_index=True)
+    images = samples[np.sort(first)]
+    return save_selection(
+        project, name, images, strategy, None, overwrite, objects=objects, object_scores=scores
+    )
+
+
+def object_samples(project: Project, object_ids: np.ndarray) -> np.ndarray:
+    """Per object id: the sample it lies on (-1 for an unknown id)."""
+    ids = np.asarray(object_ids, dtype=np.int64)
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900].tolist()
+        query = f"SELECT id, sample_id FROM objects WHERE id IN ({','.join('?' * len(chunk))})"
+        found.update(project.db.execute(query, chunk).fetchall())
+    return np.array([found.get(int(i), -1) for i in ids.tolist()], dtype=np.int64)
+
+
+def selection_labels(project: Project, selection: SavedSelection) -> dict[str, int]:
+    """``{class: count}`` of a selection of objects' picked objects ({} for one of images)."""
+    query = (
+        "SELECT o.label, COUNT(*) FROM selection_objects m JOIN objects o ON o.id = m.object_id "
+        "WHERE m.selection_id = ? GROUP BY o.label ORDER BY o.label"
+    )
+    return dict(project.db.execute(query, (selection.id,)).fetchall())
+
+
+def _insert_objects(
+    project: Project,
+    selection_id: int,
+    name: str,
+    objects: np.ndarray,
+    scores: np.ndarray | None,
+) -> None:
+    ids = np.asarray(objects, dtype=np.int64)
+    if len(np.unique(ids)) != len(ids):
+        raise SieveError(f"selection {name!r} lists an object twice")
+    values = np.full(len(ids), np.nan) if scores is None else np.asarray(scores, dtype=np.float64)
+    if len(values) != len(ids):
+        raise ValueError(f"{len(values)} scores for {len(ids)} objects")
+    try:
+        project.db.executemany(
+            "INSERT INTO selection_objects(selection_id, position, object_id, score) "
+            "VALUES (?, ?, ?, ?)",
+            (
+                (selection_id, position, object_id, None if score != score else score)
+                for position, (object_id, score) in enumerate(
+                    zip(ids.tolist(), values.tolist(), strict=True)
+                )
+            ),
+        )
+    except sqlite3.IntegrityError as error:
+        raise SieveError(f"selection {name!r} names an object this project lacks") from error
+
+
 def get_selection(project: Project, name: str) -> SavedSelection:
     row = project.db.execute(
-        "SELECT id, name, strategy, created FROM selections WHERE name = ?", (name,)
+        "SELECT id, name, strategy, created, kind FROM selections WHERE name = ?", (name,)
     ).fetchone()
     if row is None:
         known = ", ".join(s.name for s in list_selections(project)) or "none yet"
@@ -88,7 +176,18 @@ def get_selection(project: Project, name: str) -> SavedSelection:
     ).fetchall()
     ids = np.array([m[0] for m in members], dtype=np.int64)
     scores = np.array([np.nan if m[1] is None else m[1] for m in members], dtype=np.float64)
-    return SavedSelection(row[0], row[1], json.loads(row[2]), row[3], ids, scores)
+    selection = SavedSelection(row[0], row[1], json.loads(row[2]), row[3], ids, scores, row[4])
+    if selection.kind == "objects":
+        picked = project.db.execute(
+            "SELECT object_id, score FROM selection_objects WHERE selection_id = ? "
+            "ORDER BY position",
+            (row[0],),
+        ).fetchall()
+        selection.objects = np.array([p[0] for p in picked], dtype=np.int64)
+        selection.object_scores = np.array(
+            [np.nan if p[1] is None else p[1] for p in picked], dtype=np.float64
+        )
+    return selection
 
 
 def list_selections(project: Project) -> list[SavedSelection]:

@@ -46,6 +46,7 @@ from app.ui.active.history import RoundHistory
 from app.ui.active.jobs import RoundOutcome, fit_job, load_rounds_job, round_job
 from app.ui.active.keys import NumberKeys
 from app.ui.active.labeller import TO_LABEL_TAG, Labeller
+from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
 from app.ui.tags.commands import quoted, samples_text
 from app.ui.tags.editor import PALETTE
@@ -389,8 +390,8 @@ class ActiveLearningPanel(QWidget):
             len(self.state.selected),
         )
         ready = has_project and self._has_embeddings and not busy
-        self.probe_box.fit_button.setEnabled(ready)
-        self.batch_box.next_button.setEnabled(ready)
+        gate(self.probe_box.fit_button, self.state, ready)
+        gate(self.batch_box.next_button, self.state, ready)
         self.classes.source.setEnabled(has_project and not busy)
         if not has_project:
             self._show_message(NO_PROJECT, False)
@@ -421,7 +422,7 @@ class ActiveLearningPanel(QWidget):
             return None
 
     def _on_state(self, event: Event) -> None:
-        if event == "selection":
+        if event in ("selection", "indexing"):
             self._update()
 
     def _ask_class(self) -> None:

@@ -143,6 +143,10 @@ class ThumbnailLoader(QObject):
         self._missing.clear()
         self._cache.clear()
 
+    def retry_missing(self) -> None:
+        """Forget which thumbnails were not made yet: rows ask again when they repaint."""
+        self._missing.clear()
+
     def close(self) -> None:
         """Stop loading and wait for the pool (call before dropping the loader)."""
         self._flush_timer.stop()

@@ -7,10 +7,15 @@ The row count lives in C++: the model is a QStringListModel of null strings (one
 QString per row). Qt's list layout and selection call ``rowCount()`` and ``index()`` for every
 row, and a Python override of either costs about 2 s per layout at a million rows; this way
 they never leave C++ and only ``data()`` for painted cells reaches Python.
+
+While a background index runs, :meth:`BrowserModel.grow` takes a newer table and inserts the new
+rows where they belong (``insertRows`` per run of new rows, never a reset of the whole model), and
+``pending`` marks the rows listed but not decoded yet (they wait for the index's thumbnail).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,53 @@ PLACEHOLDER_SIZE = 128
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
+MAX_INSERT_RUNS = 256
+
+
+@dataclass(frozen=True)
+class Growth:
+    """A newer table and how the shown order grows: new rows at ``starts`` (``counts`` each)."""
+
+    table: SampleTable
+    pending: np.ndarray
+    order: np.ndarray
+    position: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+
+
+def positions(table_rows: int, order: np.ndarray) -> np.ndarray:
+    """Table row -> model row (-1 where hidden)."""
+    position = np.full(table_rows, -1, dtype=np.int64)
+    position[order] = np.arange(len(order), dtype=np.int64)
+    return position
+
+
+def plan_growth(
+    old_ids: np.ndarray, table: SampleTable, pending: np.ndarray, order: np.ndarray
+) -> Growth | None:
+    """How to go from showing ``old_ids`` to ``table.ids[order]`` by insertions only.
+
+    None when a shown row went away or moved, or when the new rows are scattered in more than
+    :data:`MAX_INSERT_RUNS` places (then a reset is cheaper). Runs on any thread.
+    """
+    new_ids = table.ids[order]
+    kept = np.isin(new_ids, old_ids, assume_unique=True)
+    if int(kept.sum()) != len(old_ids) or not np.array_equal(new_ids[kept], old_ids):
+        return None
+    added = np.flatnonzero(~kept)
+    if len(added):
+        breaks = np.flatnonzero(np.diff(added) != 1) + 1
+        starts = added[np.r_[0, breaks]]
+        counts = np.diff(np.r_[np.r_[0, breaks], len(added)])
+    else:
+        starts = counts = np.empty(0, dtype=np.int64)
+    if len(starts) > MAX_INSERT_RUNS:
+        return None
+    table.row_of(np.empty(0, dtype=np.int64))  # the id index, built here rather than on the GUI
+    return Growth(table, pending, order, positions(len(table), order), starts, counts)
+
+
 class BrowserModel(QStringListModel):
     """Samples in the filtered order; thumbnails from a :class:`ThumbnailLoader`."""
 
@@ -39,6 +91,9 @@ class BrowserModel(QStringListModel):
         self.table: SampleTable = empty_table()
         self.order = np.empty(0, dtype=np.int64)
         self._position = np.empty(0, dtype=np.int64)  # table row -> model row, -1 if hidden
+        self.pending = np.zeros(0, dtype=bool)  # per table row: listed, not decoded yet
+        self._for_source: tuple[SampleTable, np.ndarray] = (self.table, self.pending)
+        self.version = 0  # bumped whenever the shown rows change
         self._loader: ThumbnailLoader | None = None
         self._root: Path | None = None
 
@@ -56,6 +111,7 @@ class BrowserModel(QStringListModel):
         self._close_loader()
         self.table = table
         table.row_of(np.empty(0, dtype=np.int64))  # build the id index here, not on a pool thread
+        self.set_pending(np.zeros(len(table), dtype=bool))
         self._root = dataset_root
         self.order = np.empty(0, dtype=np.int64)
         self._position = np.full(len(table), -1, dtype=np.int64)
@@ -68,9 +124,37 @@ class BrowserModel(QStringListModel):
     def set_order(self, rows: np.ndarray) -> None:
         """Show these table rows, in this order."""
         self.order = np.asarray(rows, dtype=np.int64)
-        self._position = np.full(len(self.table), -1, dtype=np.int64)
-        self._position[self.order] = np.arange(len(self.order), dtype=np.int64)
+        self._position = positions(len(self.table), self.order)
+        self.version += 1
         self.setStringList([""] * len(self.order))  # resets the model
+
+    def set_pending(self, pending: np.ndarray) -> None:
+        """Which table rows are listed but not decoded yet (no thumbnail from their file)."""
+        self.pending = pending
+        self._for_source = (self.table, pending)
+
+    def replace_table(self, table: SampleTable, pending: np.ndarray) -> None:
+        """A newer table of the same project (keeps the loader); call :meth:`set_order` next."""
+        table.row_of(np.empty(0, dtype=np.int64))
+        self.table = table
+        self.set_pending(pending)
+        self.order = np.empty(0, dtype=np.int64)
+        self._position = np.full(len(table), -1, dtype=np.int64)
+
+    def grow(self, growth: Growth) -> None:
+        """Show a newer table whose order keeps every shown row: insert only the new rows."""
+        self.table = growth.table
+        self.set_pending(growth.pending)
+        self.order = growth.order
+        self._position = growth.position
+        self.version += 1
+        for first, count in zip(growth.starts.tolist(), growth.counts.tolist(), strict=True):
+            self.insertRows(first, count)
+
+    def retry_thumbnails(self) -> None:
+        """Ask again, as they repaint, for thumbnails that were not made yet."""
+        if self._loader is not None:
+            self._loader.retry_missing()
 
     def clear(self) -> None:
         self.set_table(None, empty_table())
@@ -174,14 +258,17 @@ class BrowserModel(QStringListModel):
         return pixmap if pixmap is not None else loading_pixmap(PLACEHOLDER_SIZE)
 
     def _source(self, sample_id: int) -> Path | None:
-        """On a pool thread: the image file of a usable image sample (frames have none)."""
-        rows = self.table.row_of(np.array([sample_id]))
-        row = int(rows[0])
-        if row < 0 or self._root is None or self.table.frame[row] >= 0:
+        """On a pool thread: the image file of a usable, indexed image sample (frames have none).
+
+        A pending row has none: the index makes its thumbnail (visible rows first).
+        """
+        table, pending = self._for_source
+        row = int(table.row_of(np.array([sample_id]))[0])
+        if row < 0 or self._root is None or table.frame[row] >= 0:
             return None
-        if self.table.broken[row] or self.table.missing[row]:
+        if table.broken[row] or table.missing[row] or pending[row]:
             return None
-        return self._root / self.table.relpaths[self.table.file_index[row]]
+        return self._root / table.relpaths[table.file_index[row]]
 
     def _close_loader(self) -> None:
         if self._loader is not None:

@@ -9,8 +9,16 @@ sample, so selecting a million rows is a single range.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QRegion
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QKeyEvent, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.gui_model.state import AppState
@@ -18,6 +26,7 @@ from app.ui.browser.delegate import BrowserDelegate
 from app.ui.browser.model import BrowserModel
 
 SPACING = 4
+VISIBLE_DEBOUNCE_MS = 100
 Flag = QItemSelectionModel.SelectionFlag
 
 
@@ -33,6 +42,7 @@ class BrowserView(QListView):
     """A wrapping grid of uniform cells; ``sample_activated`` on Enter or double-click."""
 
     sample_activated = Signal(int)
+    visible_changed = Signal()  # the rows on screen changed (debounced while scrolling)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +66,11 @@ class BrowserView(QListView):
         self._syncing = False
         self._replacing = False
         self.doubleClicked.connect(self._activate)
+        self._visible_timer = QTimer(self)
+        self._visible_timer.setSingleShot(True)
+        self._visible_timer.setInterval(VISIBLE_DEBOUNCE_MS)
+        self._visible_timer.timeout.connect(self.visible_changed)
+        self.verticalScrollBar().valueChanged.connect(self.note_visible_change)
         self.set_thumbnail_size(self.delegate.thumbnail_size)
 
     # ------------------------------------------------------------------ setup
@@ -79,6 +94,28 @@ class BrowserView(QListView):
         self.scheduleDelayedItemsLayout()
         if self.currentIndex().isValid():
             self.scrollTo(self.currentIndex())
+
+    def visible_rows(self) -> tuple[int, int]:
+        """First and last model rows on screen (from the scroll position and the uniform grid);
+        (0, -1) when none."""
+        model = self.model()
+        count = model.rowCount() if model is not None else 0
+        grid, viewport = self.gridSize(), self.viewport()
+        if not count or grid.width() <= 0 or grid.height() <= 0:
+            return 0, -1
+        columns = max(1, viewport.width() // grid.width())
+        top_line = max(0, self.verticalScrollBar().value()) // grid.height()
+        lines = viewport.height() // grid.height() + 2
+        first = min(count - 1, top_line * columns)
+        return first, min(count - 1, first + lines * columns - 1)
+
+    def note_visible_change(self, *_: object) -> None:
+        """Say (debounced) that the rows on screen may have changed (scrolled, rows added)."""
+        self._visible_timer.start()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._visible_timer.start()
 
     def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:  # noqa: N802
         """The whole viewport: Qt's own walks every selected row in icon mode (slow at 1M)."""

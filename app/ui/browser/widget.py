@@ -2,6 +2,8 @@
 
 Reading a project's table (and tags, saved selections, score keys, scores) happens on a pool
 thread with its own :class:`Project`; the newest request wins, older answers are ignored.
+While a background index runs, :meth:`BrowserWidget.grow` re-reads the project there and the
+model inserts the new rows (the filtered order and the insertion plan are computed there too).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from app.engine.runner import failure_message
 from app.gui_model.filtering import BASIC_SORTS, apply_filter, members_by_name
 from app.gui_model.state import AppState, Event
 from app.ui.browser.filter_bar import FilterBar
-from app.ui.browser.model import BrowserModel
+from app.ui.browser.model import BrowserModel, Growth, plan_growth
 from app.ui.browser.view import BrowserView
 from app.ui.objects.filter_button import ObjectFilterButton
 from app.ui.objects.layer import ObjectLayer
@@ -48,6 +50,22 @@ class ProjectData:
     members: dict[int, np.ndarray]
     selections: dict[str, np.ndarray]
     score_keys: list[str]
+    pending: np.ndarray  # per table row: listed, not decoded yet
+
+
+_PENDING = (
+    "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.pending"
+)
+
+
+def pending_rows(project: Project, table: SampleTable) -> np.ndarray:
+    """Per table row: whether its file is listed but not decoded yet."""
+    (text,) = project.db.execute(_PENDING).fetchone()
+    mask = np.zeros(len(table), dtype=bool)
+    if text:
+        rows = table.row_of(np.fromstring(text, dtype=np.int64, sep=","))
+        mask[rows[rows >= 0]] = True
+    return mask
 
 
 def read_project(project_dir: Path) -> ProjectData:
@@ -56,13 +74,15 @@ def read_project(project_dir: Path) -> ProjectData:
             root: Path | None = project.dataset_root
         except SieveError:  # thumbnails from files are optional
             root = None
+        table = load_table(project)
         return ProjectData(
-            load_table(project),
+            table,
             root,
             project.tags(),
             tag_members(project),
             saved_selections(project),
             score_keys(project),
+            pending_rows(project, table),
         )
 
 
@@ -77,6 +97,8 @@ class BrowserWidget(QWidget):
     activated = Signal(int)
     counts_changed = Signal(int, int, int)
     loaded = Signal()
+    grown = Signal()  # a grow() read was shown
+    visible_changed = Signal()  # the rows on screen changed (debounced)
     failed = Signal(str)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
@@ -94,7 +116,9 @@ class BrowserWidget(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.view, 1)
         self._scores: dict[str, np.ndarray | None] = {}
-        self._serials = {"project": 0, "scores": 0}
+        self._serials = {"project": 0, "scores": 0, "grow": 0}
+        self._growing = False
+        self._grow_again = False
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._bridge = _Bridge(self)
@@ -106,6 +130,7 @@ class BrowserWidget(QWidget):
         self.object_filter = ObjectFilterButton(state, self.objects)
         self.bar.layout().insertWidget(self.bar.layout().count() - 2, self.object_filter)
         self.view.sample_activated.connect(self.activated)
+        self.view.visible_changed.connect(self.visible_changed)
         self.bar.size_changed.connect(self.set_thumbnail_size)
         self._unsubscribe = state.subscribe(self._on_state)
 
@@ -115,13 +140,56 @@ class BrowserWidget(QWidget):
         self.project_dir = Path(project_dir)
         self._scores.clear()
         self._serials["scores"] += 1
+        self._serials["grow"] += 1
+        self._growing = self._grow_again = False
         project_dir = self.project_dir
         self._start("project", lambda: read_project(project_dir), self._show_project)
+
+    def grow(self) -> bool:
+        """Re-read the shown project off the GUI thread and add its new rows (one read at a time).
+
+        False when it could not start now (no project shown yet, or a read still runs): it then
+        starts again once that is done.
+        """
+        if self.project_dir is None:
+            return False
+        if self.data is None or self._growing:
+            self._grow_again = True
+            return False
+        self._growing, self._grow_again = True, False
+        project_dir, flt = self.project_dir, self.state.filter
+        old_ids, version = self.model.sample_ids(), self.model.version
+
+        def read() -> tuple[ProjectData, Growth | None, object, int]:
+            new = read_project(project_dir)
+            new.table.folders  # noqa: B018 - computed here, not on the GUI thread
+            growth = None
+            objects = getattr(flt, "objects", None)  # an object filter is applied on the GUI
+            if flt.sort in BASIC_SORTS and not (objects is not None and objects.active):
+                names = {tag.id: tag.name for tag in new.tags}
+                by_name = members_by_name(names, new.members)
+                rows = apply_filter(new.table, flt, by_name, new.selections)
+                growth = plan_growth(old_ids, new.table, new.pending, rows)
+            return new, growth, flt, version
+
+        self._start("grow", read, self._show_growth)
+        return True
+
+    def visible_ids(self) -> np.ndarray:
+        """Sample ids of the rows on screen."""
+        first, last = self.view.visible_rows()
+        return self.model.sample_ids(first, last) if last >= first else np.empty(0, np.int64)
+
+    def retry_thumbnails(self) -> None:
+        """Repaint the rows on screen, asking again for thumbnails that were not made yet."""
+        self.model.retry_thumbnails()
+        self.view.viewport().update()
 
     def clear(self) -> None:
         for kind in self._serials:
             self._serials[kind] += 1
         self.project_dir, self.data = None, None
+        self._growing = self._grow_again = False
         self.objects.set_project(None)
         self.model.clear()
         self._emit_counts()
@@ -196,16 +264,48 @@ class BrowserWidget(QWidget):
     @Slot(str, int, str)
     def _on_failed(self, kind: str, serial: int, message: str) -> None:
         if serial == self._serials[kind]:
+            if kind == "grow":
+                self._growing = False
             self.failed.emit(message)
+
+    def _show_growth(self, result: tuple[ProjectData, Growth | None, object, int]) -> None:
+        self._growing = False
+        data, growth, flt, version = result
+        if self.data is None:
+            return
+        changed_choices = (data.table.labels, data.table.folders) != (
+            self.data.table.labels,
+            self.data.table.folders,
+        )
+        self.data = data
+        self._scores.clear()
+        self.view.delegate.set_tags(data.tags, data.members)
+        if growth is None or flt != self.state.filter or version != self.model.version:
+            self.model.replace_table(data.table, data.pending)
+            self._apply_filter()
+        else:
+            self.model.grow(growth)
+            self._emit_counts()
+        if changed_choices:
+            self._show_choices()
+        self.view.viewport().update()
+        self.view.note_visible_change()
+        self.grown.emit()
+        if self._grow_again:
+            self.grow()
 
     def _show_project(self, data: ProjectData) -> None:
         self.data = data
+        self._growing = False
         self.model.set_table(self.project_dir, data.table, data.dataset_root)
+        self.model.set_pending(data.pending)
         self.view.delegate.set_tags(data.tags, data.members)
         self.objects.set_project(self.project_dir, data.table)
         self._show_choices()
         self._apply_filter()
         self.loaded.emit()
+        if self._grow_again:
+            self.grow()
 
     def _show_choices(self) -> None:
         data = self.data

@@ -44,6 +44,7 @@ from app.gui_model.map_sources import (
     set_choices,
 )
 from app.gui_model.state import AppState, Event
+from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
 from app.ui.scatter import EmbeddingScatter
 
@@ -150,6 +151,8 @@ class MapPanel(QWidget):
 
     def _connect(self) -> None:
         self.state.subscribe(self._on_state)
+        state = self.state
+        state.subscribe(lambda e: gate(self.quick_button, state, True) if e == "indexing" else None)
         self.scatter.clicked.connect(self._on_clicked)
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.scatter.selection_cleared.connect(self.state.clear_selection)
@@ -192,7 +195,7 @@ class MapPanel(QWidget):
 
     def embed_and_map(self, run_id: int | None) -> None:
         """Embed with training run ``run_id`` (None: a quick look) and lay the new set out."""
-        if self._project_dir is None:
+        if self._project_dir is None or (run_id is None and self.state.indexing):
             return
         from app.core.embeddings.embed import (
             EmbedConfig,  # torch loads only when something is embedded

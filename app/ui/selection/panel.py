@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import SieveError
 from app.engine import JobRunner, LatestRunner
 from app.gui_model.state import AppState, Event
+from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
 from app.ui.selection.composer import StrategyComposer
 from app.ui.selection.edits import remove_selection, rename_selection, tag_samples
@@ -289,7 +290,7 @@ class SelectionPanel(QWidget):
     def _update_actions(self, *_: object) -> None:
         busy = self.runner.is_busy
         embedded = self.info is not None and self.info.embedded > 0
-        self.run_button.setEnabled(embedded and not busy)
+        gate(self.run_button, self.state, embedded and not busy)
         has = self.outcome is not None and not busy
         for button in (self.tag_button, self.rename_button, self.delete_button):
             button.setEnabled(has)
@@ -297,7 +298,7 @@ class SelectionPanel(QWidget):
         self.clear_button.setEnabled(self.state.filter.selection is not None)
 
     def _on_state(self, event: Event) -> None:
-        if event == "filter":
+        if event in ("filter", "indexing"):
             self._update_actions()
         elif event == "current" and self.state.current is not None:
             row = self.table.row_of(self.state.current)

@@ -35,6 +35,7 @@ from app.core.ssl.checks import check_config
 from app.core.ssl.trainer import TrainResult
 from app.engine import JobRunner
 from app.gui_model.state import AppState, Event
+from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
 from app.ui.training.curves import LiveCurves
 from app.ui.training.estimate_box import CpuEstimate
@@ -350,7 +351,7 @@ class TrainingPanel(QWidget):
     def _update_controls(self, *_: object) -> None:
         busy = self.runner.is_busy
         project = self.project_dir is not None
-        self.start_button.setEnabled(project and not busy)
+        gate(self.start_button, self.state, project and not busy)
         self.pause_button.setEnabled(self.phase == "running")
         self.resume_button.setEnabled(self.phase == "paused" and not busy)
         self.stop_button.setEnabled(self.phase in ("running", "pausing", "paused"))
@@ -371,6 +372,8 @@ class TrainingPanel(QWidget):
 
     # --------------------------------------------------------------- preview
     def _on_state(self, event: Event) -> None:
+        if event == "indexing":
+            self._update_controls()
         if event == "current" and self.project_dir is not None:
             self._source_timer.start()
 

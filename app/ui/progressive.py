@@ -1,0 +1,238 @@
+"""Progressive open: the grid shows a folder's files while a background job indexes them.
+
+:class:`IndexSession` runs the index on its own :class:`JobRunner` (the window's runner stays free
+for exports and the like). The window shows the project as soon as it holds rows: at once for a
+project opened before (the index then only catches up with added and removed files), else at the
+first chunk of listed rows. While the job runs the grid grows (new rows inserted, never a reset),
+rows without a thumbnail yet are asked again for the rows on screen only, and the rows on screen
+are passed to the index's :class:`VisibleFirst` so they are thumbnailed first. The Qt-free
+:attr:`AppState.indexing` says why whole-index actions wait; View > Refresh (F5) runs the same job
+again on the open project.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMessageBox
+
+from app.core.jobs import Progress
+from app.engine import JobRunner
+from app.gui_model.state import AppState
+from app.ui.browser.widget import BrowserWidget
+from app.ui.job_progress import JobProgress
+from app.ui.opening import LoadedProject, OpenedProject, index_in_place_job
+
+try:  # the index's priority queue (issue 16); without it the index goes in name order
+    from app.core.ingest.priority import VisibleFirst
+except ImportError:  # pragma: no cover - only before the core part lands
+    VisibleFirst = None  # type: ignore[assignment,misc]
+
+log = logging.getLogger("sieve")
+
+GROW_EVERY_MS = 500  # the grid re-reads the project at most this often while rows are listed
+RETRY_EVERY_MS = 300  # rows on screen ask again for thumbnails at most this often
+ROW_STAGES = ("list", "index")
+STATUS_WIDTH = 300
+
+
+class IndexSession(QObject):
+    """One background index at a time; see the module docstring.
+
+    ``opened(LoadedProject)``: the project holds rows, show it (not emitted for a refresh).
+    ``finished(LoadedProject)``: the index ended; ``failed(message, details)``.
+    """
+
+    opened = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str, str)
+
+    def __init__(self, state: AppState, browser: BrowserWidget, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.browser = browser
+        self.runner = JobRunner(self)
+        self.listed = 0
+        self.indexed = 0
+        self.to_index: int | None = None
+        self._opened: OpenedProject | None = None
+        self._shown = False
+        self._visible: Any = None
+        self._since_grow = QElapsedTimer()
+        self._since_retry = QElapsedTimer()
+        self._grow_timer = _single_shot(self, GROW_EVERY_MS, self._grow)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_stopped)
+        browser.visible_changed.connect(self._prefer_visible)
+
+    @property
+    def running(self) -> bool:
+        return self.runner.is_busy
+
+    def open(self, folder: str | Path, project_dir: str | Path | None = None) -> None:
+        """Index ``folder`` into its project in the background; ``opened`` once rows exist."""
+        self._begin(folder, project_dir, shown=False)
+
+    def refresh(self, project: LoadedProject) -> None:
+        """Index the shown project again (added files appear, removed ones are marked missing)."""
+        if not self.running:
+            self._begin(project.dataset_root, project.path, shown=True)
+
+    def stop(self) -> None:
+        """Cancel the index and wait for it (another project is being opened, or closing)."""
+        self.runner.shutdown()
+        self._end()
+
+    def status_note(self) -> str:
+        """The live counts for the status bar while indexing ('' when idle)."""
+        if not self.running:
+            return ""
+        if self.to_index is None:
+            return f"listing: {self.listed:,} files"
+        return f"indexed {self.indexed:,} of {self.to_index:,}"
+
+    # --------------------------------------------------------------- running
+    def _begin(self, folder: str | Path, project_dir: str | Path | None, shown: bool) -> None:
+        self.runner.shutdown()
+        opened = OpenedProject()
+        visible = VisibleFirst() if VisibleFirst is not None else None
+        self._opened, self._visible, self._shown = opened, visible, shown
+        self.listed, self.indexed, self.to_index = 0, 0, None
+        self._since_grow.start()
+        self._since_retry.start()
+        self.runner.start(
+            lambda cancel: index_in_place_job(folder, project_dir, opened, visible, cancel),
+            "Indexing",
+        )
+        self.state.set_indexing("indexing: listing files")
+        if shown:
+            self._prefer_visible()
+
+    def _end(self) -> None:
+        self._grow_timer.stop()
+        self._visible = None
+        self.state.set_indexing(None)
+
+    @Slot(object)
+    def _on_progress(self, progress: Progress) -> None:
+        if progress.stage == "list":
+            self.listed = progress.done
+        elif progress.stage == "index":
+            self.indexed, self.to_index = progress.done, progress.total
+        self.state.set_indexing(self._waiting_reason())
+        if not self._shown:
+            self._show_if_rows(progress)
+            return
+        if progress.stage in ROW_STAGES:
+            self._schedule_grow()
+        if progress.stage == "index" and self._since_retry.elapsed() >= RETRY_EVERY_MS:
+            self._since_retry.start()
+            self.browser.retry_thumbnails()
+
+    def _waiting_reason(self) -> str:
+        if self.to_index is None:
+            return f"indexing: {self.listed:,} files listed so far"
+        left = max(0, self.to_index - self.indexed)
+        return f"indexing: {left:,} of {self.to_index:,} files left"
+
+    def _show_if_rows(self, progress: Progress) -> None:
+        known = self._opened.get() if self._opened is not None else None
+        if known is None:
+            return
+        path, root, rows = known
+        if rows or progress.stage in ROW_STAGES:
+            self._shown = True
+            self.opened.emit(LoadedProject(path, root, rows, 0, 0))
+            self._since_grow.start()
+
+    def _schedule_grow(self) -> None:
+        if self._grow_timer.isActive():
+            return
+        wait = max(0, GROW_EVERY_MS - self._since_grow.elapsed())
+        self._grow_timer.start(wait)
+
+    @Slot()
+    def _grow(self) -> None:
+        self._since_grow.start()
+        self.browser.grow()
+
+    @Slot()
+    def _prefer_visible(self) -> None:
+        visible = self._visible
+        if visible is not None and self.running:
+            visible.prefer(self.browser.visible_ids())
+
+    @Slot(object)
+    def _on_finished(self, loaded: LoadedProject) -> None:
+        first = not self._shown
+        self._end()
+        if first:
+            self.opened.emit(loaded)
+        else:
+            self.browser.grow()
+            self.browser.retry_thumbnails()
+        self.finished.emit(loaded)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self._end()
+        self.browser.grow()
+        self.failed.emit(message, details)
+
+    @Slot()
+    def _on_stopped(self) -> None:
+        self._end()
+
+
+def _single_shot(parent: QObject, ms: int, slot: Any) -> QTimer:
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(ms)
+    timer.timeout.connect(slot)
+    return timer
+
+
+def install_progressive_open(window: Any) -> IndexSession:
+    """Give ``window`` (a MainWindow) its background index: status row, show, finish, errors."""
+    session = IndexSession(window.state, window.browser, window)
+    row = JobProgress(session.runner, row=True, text_width=STATUS_WIDTH)
+    window.statusBar().addPermanentWidget(row)
+
+    def on_opened(loaded: LoadedProject) -> None:
+        window._show(loaded)
+
+    def on_finished(loaded: LoadedProject) -> None:
+        if window.project is None or window.project.path != loaded.path:
+            return
+        window.project = loaded
+        window._update_forget_action()
+        window.selection_panel.refresh()
+        window.active_panel.refresh()
+        window.browser._emit_counts()
+        if loaded.warning is not None:
+            window.show_message(QMessageBox.Icon.Warning, loaded.warning, "")
+        window._on_browser_loaded()  # video frames and anything still without a thumbnail
+
+    def on_grown() -> None:
+        data = window.browser.data
+        if window.project is not None and data is not None and session.running:
+            table = data.table
+            window.project = replace(
+                window.project,
+                samples=int((~table.unusable).sum()),
+                broken_files=int(table.broken.sum()),
+                labels=len(table.labels),
+            )
+            window.browser._emit_counts()
+
+    session.opened.connect(on_opened)
+    session.finished.connect(on_finished)
+    session.failed.connect(lambda message, details: window.show_error(message, details))
+    window.browser.grown.connect(on_grown)
+    return session

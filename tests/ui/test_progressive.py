@@ -1,0 +1,151 @@
+"""Progressive open: rows and thumbnails before the index ends, visible rows first, F5, gating."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+
+from app.ui.main_window import MainWindow
+from app.ui.placeholders import loading_pixmap
+
+TIMEOUT_MS = 30_000
+
+
+def tiny_jpegs(root: Path, count: int, per_folder: int = 250) -> Path:
+    """``count`` 32x24 JPEGs of varied colour in folders of ``per_folder``."""
+    for i in range(count):
+        folder = root / f"f{i // per_folder:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        colour = ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256)
+        Image.new("RGB", (32, 24), colour).save(folder / f"{i:05d}.jpg", quality=80)
+    return root
+
+
+def rows(window: MainWindow) -> int:
+    return window.browser.model.rowCount()
+
+
+def has_thumbnail(window: MainWindow, row: int) -> bool:
+    model = window.browser.model
+    pixmap = model.data(model.index(row), Qt.ItemDataRole.DecorationRole)
+    return isinstance(pixmap, QPixmap) and pixmap.cacheKey() != loading_pixmap(128).cacheKey()
+
+
+class Recorder:
+    """Samples the window every 10 ms: (rows, thumbnails held, index running)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.samples: list[tuple[int, int, bool]] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self.sample)
+        self.timer.start(10)
+
+    def sample(self) -> None:
+        loader = self.window.browser.model.loader
+        held = loader.loaded_count if loader is not None else 0
+        self.samples.append((rows(self.window), held, self.window.indexer.running))
+
+
+def test_a_fresh_folder_shows_rows_and_thumbnails_before_indexing_ends(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "fresh", 1200)
+    recorder = Recorder(window)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.browser, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: rows(window) == 1200, timeout=TIMEOUT_MS)
+    recorder.timer.stop()
+    while_running = [(r, held) for r, held, running in recorder.samples if running]
+    assert any(r > 0 for r, _ in while_running), "no rows in the grid while indexing ran"
+    assert any(held > 0 for _, held in while_running), "no thumbnail while indexing ran"
+    assert window.state.indexing is None
+    qtbot.waitUntil(lambda: has_thumbnail(window, 0), timeout=TIMEOUT_MS)
+    assert "1,200 samples" in window.status_panel.counts_label.text()
+
+
+def test_rows_on_screen_are_thumbnailed_first(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    pytest.importorskip("app.core.ingest.priority")
+    count = 2500
+    folder = tiny_jpegs(tmp_path / "scrolled", count)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: rows(window) == count, timeout=TIMEOUT_MS)
+    view, model = window.browser.view, window.browser.model
+    view.scrollToBottom()
+    first, last = view.visible_rows()
+    assert last == count - 1
+    on_screen = range(first, last + 1)
+    qtbot.waitUntil(lambda: all(has_thumbnail(window, r) for r in on_screen), timeout=TIMEOUT_MS)
+    first_name = model.table.name(int(model.order[first]))
+    db = sqlite3.connect(window.project.path / "project.sqlite")
+    try:
+        query = "SELECT COUNT(*) FROM files WHERE pending AND relpath < ?"
+        (earlier_pending,) = db.execute(query, (first_name,)).fetchone()
+    finally:
+        db.close()
+    assert earlier_pending > 0, "the rows on screen were thumbnailed after every row above them"
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
+
+
+def test_refresh_shows_added_files_and_marks_removed_ones(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "changing", 30)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: rows(window) == 30 and not window.indexer.running, timeout=TIMEOUT_MS)
+    Image.new("RGB", (32, 24), (9, 9, 9)).save(folder / "f000" / "zz-new-1.jpg")
+    Image.new("RGB", (32, 24), (99, 9, 9)).save(folder / "f000" / "aa-new-2.jpg")
+    (folder / "f000" / "00003.jpg").unlink()
+    window.browser.view.setFocus()
+    qtbot.keyClick(window.browser.view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: rows(window) == 32, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
+    table = window.browser.model.table
+    names = [table.name(int(r)) for r in window.browser.model.order]
+    assert names[0] == "f000/00000.jpg" and "f000/aa-new-2.jpg" in names
+    gone = int(np.flatnonzero([n == "f000/00003.jpg" for n in table.relpaths])[0])
+    assert table.missing[table.file_index == gone].all()
+    assert "1 missing" in window.status_panel.counts_label.text()
+
+
+def test_whole_index_actions_wait_while_indexing_and_say_why(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "gated", 800)
+    start = window.training_panel().start_button
+    select_run = window.selection_panel.run_button
+    quick = window.map_panel.quick_button
+    seen: list[tuple[str | None, bool, str, bool, str, str]] = []
+
+    def record(event: str) -> None:
+        if event == "indexing":
+            seen.append(
+                (
+                    window.state.indexing,
+                    start.isEnabled(),
+                    start.toolTip(),
+                    select_run.isEnabled(),
+                    select_run.toolTip(),
+                    quick.toolTip(),
+                )
+            )
+
+    window.state.subscribe(record)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: not window.indexer.running and bool(seen), timeout=TIMEOUT_MS)
+    waiting = [s for s in seen if s[0] is not None and "files left" in s[0]]
+    assert waiting, seen[:3]
+    reason, start_on, start_tip, select_on, select_tip, quick_tip = waiting[-1]
+    assert not start_on and not select_on
+    assert reason in start_tip and reason in select_tip and reason in quick_tip
+    assert "of 800 files left" in reason
+    qtbot.waitUntil(lambda: start.isEnabled(), timeout=TIMEOUT_MS)
+    assert "Waits for the index" not in start.toolTip()
+    assert "Waits for the index" not in select_run.toolTip()
