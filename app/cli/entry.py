@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
-from app.cli.annotations import add_annotation_commands
 from app.cli.active import add_active_commands
 from app.cli.embed import add_embedding_commands
 from app.cli.evaluate import add_evaluate_commands
@@ -54,7 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_project_commands(commands)
     add_train_commands(commands)
     add_embedding_commands(commands)
-    add_annotation_commands(commands)
     add_subset_commands(commands)
     add_active_commands(commands)
     add_evaluate_commands(commands)

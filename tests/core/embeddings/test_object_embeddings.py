@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from app.core.data.images import load_rgb
 from app.core.embeddings import crops as crops_module
@@ -24,6 +25,7 @@ from app.core.store.objects import delete_source, object_arrays
 from tests.scenes import make_scene_project, store_scenes
 
 CONFIG = EmbedConfig(backbone="resnet18", image_size=32, batch_size=4, device="cpu")
+ALL_SIZES = CropConfig(min_size=0)
 
 
 @pytest.fixture()
@@ -33,7 +35,7 @@ def scenes(tmp_path: Path):
     project.close()
 
 
-def embed_objects(project, crops=CropConfig(min_size=0), config=CONFIG, **kwargs):
+def embed_objects(project, crops=ALL_SIZES, config=CONFIG, **kwargs):
     progress: list[Progress] = []
     result = run_job(
         object_embed_job(project, config, crops, CancelToken(), **kwargs), progress.append
@@ -87,13 +89,7 @@ def test_a_row_is_its_padded_crop_through_the_backbone(scenes):
     row = project.samples_by_id([int(objects.sample_ids[4])])[int(objects.sample_ids[4])]
     image = load_rgb(project.dataset_root / row.relpath)
     crop = cut_crop(image, objects.boxes[4].tolist(), 0.2, size)
-    raw = _forward(
-        backbone,
-        __import__("torch").from_numpy(crop[None].copy()),
-        size,
-        __import__("torch").device("cpu"),
-        None,
-    )
+    raw = _forward(backbone, torch.from_numpy(crop[None].copy()), size, torch.device("cpu"), None)
     expected = embedding_set.to_set_space(raw)[0]
     stored = embedding_set.vectors()[int(np.flatnonzero(embedding_set.ids() == objects.ids[4])[0])]
     np.testing.assert_allclose(stored, expected, atol=1e-4)
