@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from app import __version__
 from app.cli.active import add_active_commands
+from app.cli.annotations import add_annotation_commands
 from app.cli.embed import add_embedding_commands
 from app.cli.evaluate import add_evaluate_commands
 from app.cli.project import add_project_commands
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_embedding_commands(commands)
     add_subset_commands(commands)
     add_active_commands(commands)
+    add_annotation_commands(commands)
     add_evaluate_commands(commands)
     return parser
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.cli.annotations import add_annotation_export_arguments, annotation_export_job
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken
 
@@ -67,9 +68,15 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
     which.add_argument("--selection", help="a saved selection (in pick order)")
     which.add_argument("--tag", help="a tag")
     export.add_argument(
-        "--format", choices=("txt", "csv", "json", "copy", "symlink"), required=True
+        "--format",
+        choices=("txt", "csv", "json", "copy", "symlink", "coco", "yolo", "voc"),
+        required=True,
+        help="a list of names, the files, or the images with their objects (coco, yolo, voc)",
     )
-    export.add_argument("--out", required=True, help="file (txt/csv/json) or folder (copy/symlink)")
+    export.add_argument(
+        "--out", required=True, help="file (txt/csv/json) or folder (copy/symlink/coco/yolo/voc)"
+    )
+    add_annotation_export_arguments(export)
     export.add_argument(
         "--overwrite",
         action="store_true",
@@ -266,17 +273,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise SieveError("nothing to export: the selection or tag is empty")
         if args.format in ("csv", "json"):
             scores.update(numeric_scores(project, ids))
-        job = export_subset_job(
-            project,
-            ids,
-            args.format,
-            Path(args.out),
-            cancel,
-            scores=scores,
-            overwrite=args.overwrite,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-        )
+        if args.format in ("coco", "yolo", "voc"):
+            job = annotation_export_job(project, ids, args, cancel)
+        else:
+            job = export_subset_job(
+                project,
+                ids,
+                args.format,
+                Path(args.out),
+                cancel,
+                scores=scores,
+                overwrite=args.overwrite,
+                val_fraction=args.val_fraction,
+                seed=args.seed,
+            )
         report = run_cancellable(job, cancel)
     for path, count in report.written.items():
         print(f"{count:,} samples -> {path}")

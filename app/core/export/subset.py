@@ -613,3 +613,56 @@ def _summary(report: ExportReport) -> str:
     written = ", ".join(f"{count:,} to {path}" for path, count in report.written.items())
     skipped = f"; {len(report.skipped)} skipped" if report.skipped else ""
     return f"exported {written}{skipped}"
+
+
+# Files an export generates (labels, manifests) beside the copied files
+
+
+def plan_generated_files(
+    project: Project,
+    rows: list[SampleRow],
+    out: Path,
+    files: dict[str, bytes],
+    overwrite: bool,
+) -> list[tuple[Path, bytes]]:
+    """Check every generated file (a name relative to ``out`` -> its bytes) as the copies are
+    checked: inside ``out`` by its real path, not in the dataset or the project, not over a
+    source, not over a different existing file unless ``overwrite``. Return the files still to
+    write (one holding the same bytes counts as done), before anything is written."""
+    real_out = _real(out)
+    guard = _Guard.of(project, rows)
+    guard.check(real_out, _shown(out, real_out))
+    top = Path(os.path.abspath(out))
+    folders: dict[Path, Path] = {}
+    planned = []
+    for name, data in files.items():
+        target = _inside(top, name)
+        real = _real_location(target, folders)
+        _refuse_outside(name, real, out, real_out)
+        guard.check(real, f"{name} (to be written as {real})")
+        if os.path.lexists(real):
+            if _holds(real, data):
+                continue
+            if not overwrite:
+                raise SieveError(f"{target} exists: choose another folder or pass --overwrite")
+        planned.append((real, data))
+    return planned
+
+
+def write_generated_files(planned: list[tuple[Path, bytes]]) -> None:
+    """Write files planned by :func:`plan_generated_files`, each atomically."""
+    made: set[Path] = set()
+    for target, data in planned:
+        try:
+            _make_folder(target.parent, made)
+        except OSError as error:
+            _raise_if_disk_full(error, target.parent)
+            raise SieveError(f"cannot create {target.parent}: {error.strerror or error}") from error
+        _write(target, data)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode) and path.read_bytes() == data
+    except OSError:
+        return False

@@ -263,6 +263,22 @@ def objects_of(
     return [_object(row) for row in project.db.execute(query, args)]
 
 
+def objects_of_samples(
+    project: Project, source_id: int, sample_ids: Sequence[int]
+) -> dict[int, list[ObjectRow]]:
+    """One source's objects on each of ``sample_ids`` (by id; samples without any left out)."""
+    found: dict[int, list[ObjectRow]] = {}
+    for start in range(0, len(sample_ids), _CHUNK):
+        chunk = [int(i) for i in sample_ids[start : start + _CHUNK]]
+        query = (
+            f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE source_id = ? AND sample_id IN "
+            f"({','.join('?' * len(chunk))}) ORDER BY sample_id, id"
+        )
+        for row in project.db.execute(query, [source_id, *chunk]):
+            found.setdefault(row[1], []).append(_object(row))
+    return found
+
+
 def objects_by_id(project: Project, object_ids: Sequence[int]) -> dict[int, ObjectRow]:
     """Objects by id (unknown ids are left out)."""
     found: dict[int, ObjectRow] = {}
