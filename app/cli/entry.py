@@ -14,6 +14,7 @@ from app.cli.annotations import add_annotation_commands
 from app.cli.embed import add_embedding_commands
 from app.cli.evaluate import add_evaluate_commands
 from app.cli.project import add_project_commands
+from app.cli.quality import add_quality_commands
 from app.cli.select import add_subset_commands
 from app.cli.train import add_train_commands
 from app.core.errors import JobCancelled, SieveError
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_embedding_commands(commands)
     add_subset_commands(commands)
     add_active_commands(commands)
+    add_quality_commands(commands)
     add_annotation_commands(commands)
     add_evaluate_commands(commands)
     return parser
