@@ -10,9 +10,18 @@ confidence), ``label_disagreement`` (stored by ``sieve object-label-errors``) or
 score of the object's image; ``similarity:REF`` is similar to the objects on REF's images;
 balance ``label`` balances object classes (``folder``: the image's top folder); an excluded tag
 excludes the objects on its images.
+
+Balance over objects is met by quotas, not by a soft preference: each class gets its share of
+``n`` (uniform, the input's shares, or the given ones; a class with too few objects gives its
+remainder to the others), and the strategies choose within each class. Classes are often very
+imbalanced (a rare class of 12 objects beside 160 of a common one), and a soft preference
+multiplied with typicality leaves rare classes short: their objects are atypical by nature.
+Picks are listed round-robin over the classes (each class's first pick, then its second ...).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,10 +30,11 @@ from app.core.embeddings.object_table import object_columns
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.selection.select import (
-    Balancing,
     Diversity,
     Random,
+    Selection,
     Similarity,
+    Strategy,
     Typicality,
     Weighting,
 )
@@ -62,17 +72,21 @@ def object_selection_job(
         _strategy(project, embedding_set, live, entry, vectors, objects, spec)
         for entry in spec.strategies
     ]
-    if spec.balance is not None:
-        strategies.append(_balancing(project, spec.balance, objects))
     if not strategies:
         raise SieveError("choose at least one strategy")
     preselected = _excluded_rows(project, spec.exclude_tag, objects)
     pool = len(objects) - len(preselected)
     wanted = spec.count(pool)
     yield Progress("select", 0, wanted, f"selecting {wanted:,} of {pool:,} objects")
-    result = run_selection(
-        wanted, strategies, preselected=preselected, seed=spec.seed, cancel=cancel
-    )
+    if spec.balance is None:
+        result = run_selection(
+            wanted, strategies, preselected=preselected, seed=spec.seed, cancel=cancel
+        )
+    else:
+        codes, shares = _balance_classes(project, spec.balance, objects)
+        result = stratified_select(
+            wanted, strategies, codes, shares, preselected, spec.seed, cancel
+        )
     cancel.raise_if_cancelled()
     strategy = {**spec.to_dict(), "embedding_set": embedding_set.id, "objects": True}
     if result.stopped_early:
@@ -137,7 +151,91 @@ def object_weights(
     return per_image[at]
 
 
-def _balancing(project: Project, balance: dict, objects: ObjectArrays) -> Balancing:
+def class_quotas(available: np.ndarray, shares: np.ndarray, wanted: int) -> np.ndarray:
+    """Picks per class: ``wanted`` split by ``shares`` (largest remainders), never more than a
+    class has; what a class cannot take goes to the others by their shares."""
+    available = np.asarray(available, dtype=np.int64)
+    shares = np.asarray(shares, dtype=np.float64)
+    quotas = np.zeros(len(available), dtype=np.int64)
+    remaining = int(min(wanted, available[shares > 0].sum()))
+    while remaining > 0:
+        room = (available - quotas > 0) & (shares > 0)
+        weights = np.where(room, shares, 0.0)
+        ideal = remaining * weights / weights.sum()
+        add = np.minimum(np.floor(ideal).astype(np.int64), available - quotas)
+        if not add.any():
+            order = np.argsort(-(ideal - np.floor(ideal)), kind="stable")
+            add[[c for c in order if room[c]][:remaining]] = 1
+        quotas += add
+        remaining -= int(add.sum())
+    return quotas
+
+
+def stratified_select(
+    wanted: int,
+    strategies: list[Strategy],
+    codes: np.ndarray,
+    shares: np.ndarray,
+    preselected: np.ndarray,
+    seed: int,
+    cancel: CancelToken,
+) -> Selection:
+    """``wanted`` rows split over the classes ``codes`` by :func:`class_quotas`, each class's
+    picks chosen by ``strategies`` among its own rows; picks listed round-robin over classes."""
+    excluded = np.zeros(len(codes), dtype=bool)
+    excluded[preselected] = True
+    available = np.array(
+        [int(((codes == c) & ~excluded).sum()) for c in range(len(shares))], dtype=np.int64
+    )
+    quotas = class_quotas(available, shares, wanted)
+    picks, scores, ranks, reasons = [], [], [], []
+    for code in np.flatnonzero(quotas):
+        rows = np.flatnonzero(codes == code)
+        sliced = [_slice(strategy, rows) for strategy in strategies]
+        inside = np.flatnonzero(excluded[rows])
+        found = run_selection(
+            int(quotas[code]), sliced, preselected=inside, seed=seed, cancel=cancel
+        )
+        picks.append(rows[found.indices])
+        scores.append(found.scores)
+        ranks.append(np.arange(len(found.indices)))
+        if found.stopped_early:
+            reasons.append(found.reason)
+    if not picks:
+        return Selection(np.zeros(0, np.int64), np.zeros(0, np.float32), None, True, "no class")
+    rank, row = np.concatenate(ranks), np.concatenate(picks)
+    order = np.lexsort((codes[row], rank))
+    chosen = row[order]
+    stopped = len(chosen) < wanted
+    reason = "; ".join(reasons) or (
+        "the classes to balance have fewer objects than asked for" if stopped else ""
+    )
+    return Selection(chosen, np.concatenate(scores)[order], None, stopped, reason)
+
+
+def _slice(strategy: Strategy, rows: np.ndarray) -> Strategy:
+    """``strategy`` over ``rows`` only."""
+    if isinstance(strategy, Diversity):
+        return replace(strategy, embeddings=strategy.embeddings[rows])
+    if isinstance(strategy, Typicality):
+        k = max(1, min(strategy.k, len(rows) - 1))
+        return replace(strategy, embeddings=strategy.embeddings[rows], k=k)
+    if isinstance(strategy, Similarity):
+        query = np.asarray(strategy.query)
+        if query.ndim == 1 and np.issubdtype(query.dtype, np.integer):
+            query = strategy.embeddings[query]
+        return replace(strategy, embeddings=strategy.embeddings[rows], query=query)
+    if isinstance(strategy, Weighting):
+        return replace(strategy, values=np.asarray(strategy.values)[rows])
+    if isinstance(strategy, Random):
+        return replace(strategy, count=len(rows))
+    raise SieveError(f"cannot balance with {type(strategy).__name__}")
+
+
+def _balance_classes(
+    project: Project, balance: dict, objects: ObjectArrays
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(class code per object, target share per class)`` of a balance request."""
     by = balance.get("by", "label")
     if by == "label":
         codes = objects.labels.astype(np.int64)
@@ -155,8 +253,18 @@ def _balancing(project: Project, balance: dict, objects: ObjectArrays) -> Balanc
         unknown = [name for name in target if name not in names]
         if unknown:
             raise SieveError(f"no class {unknown[0]!r} (classes: {', '.join(names)})")
-        target = {names.index(name): share for name, share in target.items()}
-    return Balancing(codes, target=target, strength=float(balance.get("strength", 1.0)))
+        shares = np.zeros(len(names))
+        for name, share in target.items():
+            shares[names.index(name)] = float(share)
+    elif target == "input":
+        shares = np.bincount(codes[codes >= 0], minlength=len(names)).astype(np.float64)
+    elif target == "uniform":
+        shares = np.ones(len(names))
+    else:
+        raise SieveError(f"balance target must be uniform, input or class shares, not {target!r}")
+    if shares.sum() <= 0 or (shares < 0).any():
+        raise SieveError("balance shares must be positive")
+    return codes, shares
 
 
 def _excluded_rows(project: Project, tag: str | None, objects: ObjectArrays) -> np.ndarray:
