@@ -32,6 +32,7 @@ from app.ui.detail.widget import DetailView
 from app.ui.dialogs.import_torchvision import ImportTorchvisionDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.shortcuts import ShortcutsDialog
+from app.ui.evaluation.install import install_evaluation
 from app.ui.lazy_panel import LazyPanel
 from app.ui.log_panel import LogPanel
 from app.ui.map import MapPanel
@@ -44,9 +45,9 @@ from app.ui.opening import (
     forget_missing_job,
     import_torchvision_job_then_open,
     open_demo_job,
+    open_folder_job,
     open_project_job,
 )
-from app.ui.progressive import install_progressive_open
 from app.ui.project_problems import forget_question, problem_details
 from app.ui.selection import SelectionPanel
 from app.ui.settings import Settings
@@ -115,9 +116,9 @@ class MainWindow(QMainWindow):
         self.log_dock.hide()
         self.status_panel = StatusPanel(self.runner)
         self.statusBar().addPermanentWidget(self.status_panel, 1)
-        self.indexer = install_progressive_open(self)  # the background index of the open folder
         self.actions = build_menus(self)
         self.objects_ui = install_objects(self)
+        self.evaluation_ui = install_evaluation(self)
         self.tag_panel.install_number_shortcuts(self)
         self._connect()
         self._restore_layout()
@@ -205,23 +206,15 @@ class MainWindow(QMainWindow):
             self.open_folder(path, project_dir)
 
     def open_folder(self, folder: str | Path, project_dir: str | Path | None = None) -> None:
-        """Show ``folder``'s files at once while they are indexed (new and changed files only)."""
-        self.indexer.open(folder, project_dir)
-
-    def open_project(self, path: str | Path) -> None:
-        """Show the project, then catch up with files added or removed since (in the background)."""
-        self.indexer.stop()
+        """Index ``folder`` (new and changed files only) and show its samples."""
         self._start(
-            lambda cancel: open_project_job(path, cancel),
-            "Opening the project",
-            lambda loaded: (self._show(loaded), self.refresh()),
+            lambda cancel: open_folder_job(folder, project_dir, cancel), "Indexing", self._show
         )
 
-    @Slot()
-    def refresh(self) -> None:
-        """Index the open project again: added files appear, removed ones are marked missing."""
-        if self.project is not None:
-            self.indexer.refresh(self.project)
+    def open_project(self, path: str | Path) -> None:
+        self._start(
+            lambda cancel: open_project_job(path, cancel), "Opening the project", self._show
+        )
 
     @Slot()
     def open_demo(self) -> None:
@@ -285,7 +278,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_browser_loaded(self) -> None:
-        if self.project is None or self.runner.is_busy or self.state.indexing:
+        if self.project is None or self.runner.is_busy:
             return
         project_dir = self.project.path
         self._start(
@@ -384,10 +377,9 @@ class MainWindow(QMainWindow):
             problems += f" · {project.missing_files:,} missing"
         if project.unreadable:
             problems += f" · {len(project.unreadable):,} unreadable"
-        indexing = f" · {note}" if (note := self.indexer.status_note()) else ""
         self.status_panel.set_counts(
             f"{shown_text} · {selected:,} selected · {problems} · "
-            f"{plural(project.labels, 'label')}{indexing}",
+            f"{plural(project.labels, 'label')}",
             problem_details(project),
         )
 
@@ -504,6 +496,7 @@ class MainWindow(QMainWindow):
         self.selection_panel.shutdown()
         self.active_panel.shutdown()
         self.objects_ui.shutdown()
+        self.evaluation_ui.shutdown()
         self.browser.shutdown()
         self.detail.shutdown()
         self.tag_panel.set_project(None)
