@@ -45,9 +45,9 @@ from app.ui.opening import (
     forget_missing_job,
     import_torchvision_job_then_open,
     open_demo_job,
-    open_folder_job,
     open_project_job,
 )
+from app.ui.progressive import install_progressive_open
 from app.ui.project_problems import forget_question, problem_details
 from app.ui.selection import SelectionPanel
 from app.ui.settings import Settings
@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.log_dock.hide()
         self.status_panel = StatusPanel(self.runner)
         self.statusBar().addPermanentWidget(self.status_panel, 1)
+        self.indexer = install_progressive_open(self)  # the background index of the open folder
         self.actions = build_menus(self)
         self.objects_ui = install_objects(self)
         self.evaluation_ui = install_evaluation(self)
@@ -206,15 +207,23 @@ class MainWindow(QMainWindow):
             self.open_folder(path, project_dir)
 
     def open_folder(self, folder: str | Path, project_dir: str | Path | None = None) -> None:
-        """Index ``folder`` (new and changed files only) and show its samples."""
-        self._start(
-            lambda cancel: open_folder_job(folder, project_dir, cancel), "Indexing", self._show
-        )
+        """Show ``folder``'s files at once while they are indexed (new and changed files only)."""
+        self.indexer.open(folder, project_dir)
 
     def open_project(self, path: str | Path) -> None:
+        """Show the project, then catch up with files added or removed since (in the background)."""
+        self.indexer.stop()
         self._start(
-            lambda cancel: open_project_job(path, cancel), "Opening the project", self._show
+            lambda cancel: open_project_job(path, cancel),
+            "Opening the project",
+            lambda loaded: (self._show(loaded), self.refresh()),
         )
+
+    @Slot()
+    def refresh(self) -> None:
+        """Index the open project again: added files appear, removed ones are marked missing."""
+        if self.project is not None:
+            self.indexer.refresh(self.project)
 
     @Slot()
     def open_demo(self) -> None:
@@ -278,7 +287,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_browser_loaded(self) -> None:
-        if self.project is None or self.runner.is_busy:
+        if self.project is None or self.runner.is_busy or self.state.indexing:
             return
         project_dir = self.project.path
         self._start(
@@ -377,9 +386,10 @@ class MainWindow(QMainWindow):
             problems += f" · {project.missing_files:,} missing"
         if project.unreadable:
             problems += f" · {len(project.unreadable):,} unreadable"
+        indexing = f" · {note}" if (note := self.indexer.status_note()) else ""
         self.status_panel.set_counts(
             f"{shown_text} · {selected:,} selected · {problems} · "
-            f"{plural(project.labels, 'label')}",
+            f"{plural(project.labels, 'label')}{indexing}",
             problem_details(project),
         )
 
