@@ -20,7 +20,8 @@ from app.core.jobs import CancelToken
 
 FOLDS = 5
 NEIGHBOURS = 10
-PROBE_ITERATIONS = 100
+PROBE_ITERATIONS = 200
+WEIGHT_DECAY = 1e-4
 
 
 @dataclass(frozen=True)
@@ -48,20 +49,54 @@ def cross_validated_probe(
     vectors: np.ndarray, codes: np.ndarray, classes: int, cancel: CancelToken, seed: int = 0
 ) -> np.ndarray:
     """N x C out-of-fold probabilities of a logistic probe (:data:`FOLDS` folds)."""
-    from app.core.active.probe import fit_probe
-
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(codes)) % FOLDS
+    features = np.ascontiguousarray(vectors, dtype=np.float64)
     out = np.full((len(codes), classes), 1.0 / classes)
     for k in range(FOLDS):
         test = fold == k
         if not test.any() or test.all():
             continue
-        probe = fit_probe(vectors[~test], codes[~test], PROBE_ITERATIONS, cancel=cancel)
-        columns = probe.classes
-        out[test] = 0.0
-        out[np.ix_(test, columns)] = probe.probabilities(vectors[test])
+        weight, bias = fit_logistic(features[~test], codes[~test], classes, cancel)
+        out[test] = softmax(features[test] @ weight + bias)
     return out
+
+
+def fit_logistic(
+    features: np.ndarray, codes: np.ndarray, classes: int, cancel: CancelToken
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (mean cross-entropy + ``WEIGHT_DECAY * |W|^2``), fitted
+    with scipy's L-BFGS from zero (deterministic); ``cancel`` is checked per evaluation.
+
+    numpy, not the torch probe of :mod:`app.core.active.probe`: the fits here are small and
+    many, and the checks stay free of torch's start-up."""
+    from scipy.optimize import minimize
+
+    count, dim = features.shape
+    onehot = np.zeros((count, classes))
+    onehot[np.arange(count), codes] = 1.0
+
+    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        cancel.raise_if_cancelled()
+        weight, bias = flat[: dim * classes].reshape(dim, classes), flat[dim * classes :]
+        logits = features @ weight + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        value = -(onehot * (logits - log_norm)).sum() / count
+        error = (np.exp(logits - log_norm) - onehot) / count
+        grad_w = features.T @ error + 2 * WEIGHT_DECAY * weight
+        value += WEIGHT_DECAY * float((weight**2).sum())
+        return value, np.concatenate([grad_w.ravel(), error.sum(axis=0)])
+
+    start = np.zeros(dim * classes + classes)
+    options = {"maxiter": PROBE_ITERATIONS}
+    flat = minimize(loss, start, jac=True, method="L-BFGS-B", options=options).x
+    return flat[: dim * classes].reshape(dim, classes), flat[dim * classes :]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def judge(knn: np.ndarray, probe: np.ndarray, codes: np.ndarray, margin: float) -> LabelVerdict:
