@@ -122,7 +122,9 @@ def test_demo_creates_project_in_user_data_dir(capsys):
 
 
 def test_kill_9_during_index_then_rerun_completes(tmp_path):
-    """A crash mid-index (SIGKILL) loses at most a batch; the next run completes intact."""
+    """A crash mid-index (SIGKILL) loses at most a batch; the next run completes intact.
+
+    Rows are listed (pending) at once: the count of decoded samples shows the progress."""
     root = make_dataset(tmp_path / "data", {"a": 1500, "b": 1500}, size=(160, 120))
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "index", str(root), "--workers", "1"],
@@ -155,7 +157,8 @@ def _count_samples(database: Path) -> int:
     try:
         connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
         try:
-            return connection.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+            query = "SELECT COUNT(*) FROM samples s JOIN files f ON f.id = s.file_id"
+            return connection.execute(f"{query} WHERE NOT f.pending").fetchone()[0]
         finally:
             connection.close()
     except sqlite3.Error:

@@ -1,4 +1,10 @@
-"""Indexing a dataset folder into its project: incremental, parallel, interruptible.
+"""Indexing a dataset folder into its project: progressive, incremental, parallel, resumable.
+
+Two phases. *List* (:mod:`app.core.ingest.listing`): the scan commits a row for every new file
+at once, marked pending, so a view shows the folder within seconds whatever its size. *Probe*:
+the files to validate are decoded on a thread pool, the rows on screen first
+(:class:`~app.core.ingest.priority.VisibleFirst`), huge PNGs in their own lane; each batch of
+verdicts clears its files' pending flag in one short transaction.
 
 Files are compared with the project by size and modification time: new and changed ones are
 decoded (images fully, which validates them and yields their thumbnail in the same pass; videos
@@ -6,7 +12,10 @@ are probed for their frames), unchanged ones are left alone with their tags. Fil
 are marked missing, never deleted: an unmounted drive must not cost the curation. They keep their
 ids, tags, selections and scores, come back as they were (probed again) when found again, and are
 forgotten only by :func:`forget_missing`. Results are committed in small transactions, so a killed
-run loses at most one batch and the next run carries on.
+run loses at most one batch and the next run carries on with the files still pending.
+
+Progress stages: ``"list"`` (rows committed so far, total None; total set when the scan is
+over), then ``"index"`` (files probed of those to probe, message: the last file's path).
 """
 
 from __future__ import annotations
@@ -14,16 +23,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
-from app.core.data.scan import FoundFile, Skipped, label_of, scan_folder
+from app.core.data.scan import FoundFile, label_of
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
-from app.core.errors import TRANSIENT_REASON, SieveError
+from app.core.errors import SieveError
+from app.core.ingest.listing import Listing, known_files, list_files
+from app.core.ingest.priority import ProbeQueue, VisibleFirst
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.backfill import measure_missing_job
 from app.core.quality.stats import ImageStats
@@ -33,8 +43,10 @@ from app.core.store.stats import write_stats
 
 log = logging.getLogger("sieve")
 
-BATCH_SIZE = 256
-SCAN_REPORT_EVERY = 2000
+BATCH_SIZE = 256  # probed files committed per transaction at most
+COMMIT_SECONDS = 0.5  # ... and at least this often, so thumbnails appear as they are made
+WINDOW_PER_WORKER = 4  # files in flight per worker: enough to keep it busy during a commit
+_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class IndexOptions:
     video_fps: float | None = None
     thumb_size: int = THUMB_SIZE
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    batch_size: int = BATCH_SIZE  # probed files per commit at most
 
     def __post_init__(self) -> None:
         if self.every_nth is not None and self.video_fps is not None:
@@ -85,25 +98,6 @@ class IndexResult:
         return _missing_warning(self.missing, self.missing + self.found, root)
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
-    """A file as the project knows it."""
-
-    id: int
-    size: int
-    mtime_ns: int
-    missing: bool
-    retry: bool  # broken by a transient failure (EIO, EMFILE, MemoryError, ...)
-
-    def needs_probe(self, found: FoundFile, resample_videos: bool) -> bool:
-        return (
-            self.missing
-            or self.retry
-            or (self.size, self.mtime_ns) != (found.size, found.mtime_ns)
-            or (found.kind == "video" and resample_videos)
-        )
-
-
 @dataclass(frozen=True)
 class _Probed:
     """A worker's verdict on one file."""
@@ -116,9 +110,16 @@ class _Probed:
 
 
 def index_job(
-    project: Project, options: IndexOptions | None = None, cancel: CancelToken | None = None
+    project: Project,
+    options: IndexOptions | None = None,
+    cancel: CancelToken | None = None,
+    visible: VisibleFirst | None = None,
 ) -> Job[IndexResult]:
-    """Bring ``project`` up to date with its dataset folder; return what changed."""
+    """Bring ``project`` up to date with its dataset folder; return what changed.
+
+    New files are listed (committed pending) first, then every file to probe is decoded, the
+    samples ``visible`` prefers first whenever its wanted set changes.
+    """
     options = options or IndexOptions()
     cancel = cancel or CancelToken()
     started = time.monotonic()
@@ -126,42 +127,32 @@ def index_job(
     if not root.is_dir():
         raise SieveError(f"the dataset folder {root} does not exist (moved or unmounted?)")
 
-    found: list[FoundFile] = []
-    skipped: list[Skipped] = []
-    for item in scan_folder(root, exclude=[project.path], cancel=cancel, skipped=skipped):
-        found.append(item)
-        if len(found) % SCAN_REPORT_EVERY == 0:
-            yield Progress("scan", len(found), None, f"found {len(found):,} files")
-    yield Progress("scan", len(found), len(found), f"found {len(found):,} files")
-
-    known = _known_files(project)
+    known = known_files(project)
     resample_videos = project.get_meta("video_sampling") != options.sampling_key
-    todo = [
-        item
-        for item in found
-        if item.relpath not in known or known[item.relpath].needs_probe(item, resample_videos)
-    ]
-    result = _classify(todo, known)
-    result.found = len(found)
-    result.unchanged = len(found) - len(todo)
-    present = {item.relpath for item in found}
-    _mark_missing(project, [f.id for p, f in known.items() if p not in present and not f.missing])
-    result.unreadable = [{"path": s.relpath, "reason": s.reason} for s in skipped]
+    listing = yield from list_files(project, known, resample_videos, cancel)
+    result = _counts(listing)
+    gone = [f.id for p, f in known.items() if p not in listing.present and not f.missing]
+    del known
+    _mark_missing(project, gone)
+    result.unreadable = [{"path": s.relpath, "reason": s.reason} for s in listing.skipped]
     project.set_unreadable(result.unreadable)
 
-    done = 0
+    todo, total, done = listing.todo, len(listing.todo), 0
+    listing.todo = []
     batch: list[_Probed] = []
-    for probed in _probe_all(root, todo, options, cancel):
+    last_commit = time.monotonic()
+    for probed in _probe_all(project, todo, options, cancel, visible):
         batch.append(probed)
         done += 1
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= options.batch_size or time.monotonic() - last_commit >= COMMIT_SECONDS:
             _write_batch(project, batch)
             batch.clear()
-            yield Progress("index", done, len(todo), probed.found.relpath)
+            last_commit = time.monotonic()
+            yield Progress("index", done, total, probed.found.relpath)
     _write_batch(project, batch)
     yield from measure_missing_job(project, options.workers, cancel)  # projects from before stats
     project.set_meta("video_sampling", options.sampling_key)
-    yield Progress("index", done, len(todo), "done")
+    yield Progress("index", done, total, "done")
 
     result.missing = project.missing_count()
     result.samples = project.sample_count(status="ok")
@@ -212,39 +203,22 @@ def _file_count(project: Project) -> int:
     return project.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
 
-def _known_files(project: Project) -> dict[str, _Known]:
-    query = (
-        "SELECT f.relpath, f.id, f.size, f.mtime_ns, f.missing, f.reason LIKE :transient "
-        "OR EXISTS (SELECT 1 FROM samples s WHERE s.file_id = f.id AND s.reason LIKE :transient) "
-        "FROM files f"
-    )
-    marker = {"transient": f"%{TRANSIENT_REASON}%"}
-    return {
-        relpath: _Known(file_id, size, mtime_ns, bool(missing), bool(retry))
-        for relpath, file_id, size, mtime_ns, missing, retry in project.db.execute(query, marker)
-    }
-
-
-def _classify(todo: list[FoundFile], known: dict[str, _Known]) -> IndexResult:
-    """Count the files to probe as new, changed, or missing ones found again."""
-    result = IndexResult()
-    for item in todo:
-        before = known.get(item.relpath)
-        if before is None:
-            result.added += 1
-        elif before.missing:
-            result.returned += 1
-        else:
-            result.changed += 1
+def _counts(listing: Listing) -> IndexResult:
+    """The files of ``listing`` by fate."""
+    result = IndexResult(added=listing.added, changed=listing.changed, returned=listing.returned)
+    result.found = listing.found
+    result.unchanged = listing.found - len(listing.todo)
     return result
 
 
 def _mark_missing(project: Project, file_ids: list[int]) -> None:
     """Files not found any more: kept with everything attached, but no longer usable."""
-    with project.db:
-        project.db.executemany(
-            "UPDATE files SET missing = 1 WHERE id = ?", ((i,) for i in file_ids)
-        )
+    for start in range(0, len(file_ids), _CHUNK):
+        chunk = file_ids[start : start + _CHUNK]
+        with project.db:
+            project.db.executemany(
+                "UPDATE files SET missing = 1 WHERE id = ?", ((i,) for i in chunk)
+            )
 
 
 def _log_outcome(root: Path, result: IndexResult) -> None:
@@ -258,26 +232,56 @@ def _log_outcome(root: Path, result: IndexResult) -> None:
 
 
 def _probe_all(
-    root: Path, todo: list[FoundFile], options: IndexOptions, cancel: CancelToken
+    project: Project,
+    todo: Sequence[FoundFile],
+    options: IndexOptions,
+    cancel: CancelToken,
+    visible: VisibleFirst | None,
 ) -> Iterator[_Probed]:
-    """Probe files on a thread pool (Pillow and PyAV release the GIL), in order, bounded."""
+    """Probe files on a thread pool (Pillow and PyAV release the GIL), as they finish.
+
+    Only a small window of files is in flight, so the next file is chosen when a worker frees
+    up: one ``visible`` wants first, else the next in its lane (see :class:`ProbeQueue`).
+    """
     if not todo:
         return
-    window = options.workers * 8
+    root = project.dataset_root
+    queue = ProbeQueue(todo, options.workers)
+    window = options.workers * WINDOW_PER_WORKER
+    seen = None
+    running: dict[Future[_Probed], FoundFile] = {}
     with ThreadPoolExecutor(options.workers, thread_name_prefix="sieve-index") as pool:
-        pending: deque[Future[_Probed]] = deque()
         try:
-            for item in todo:
-                pending.append(pool.submit(_probe_one, root, item, options))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-                    cancel.raise_if_cancelled()
-            while pending:
-                yield pending.popleft().result()
+            while True:
+                if visible is not None and visible.version != seen:
+                    seen, wanted = visible.wanted()
+                    queue.want(_relpaths_of(project, wanted))
+                while len(running) < window and (item := queue.next()) is not None:
+                    running[pool.submit(_probe_one, root, item, options)] = item
+                if not running:
+                    return
+                finished, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
                 cancel.raise_if_cancelled()
+                for future in finished:
+                    queue.finished(running.pop(future))
+                    yield future.result()
         finally:
-            for future in pending:
+            for future in running:
                 future.cancel()
+
+
+def _relpaths_of(project: Project, sample_ids: Sequence[int]) -> list[str]:
+    """The files of ``sample_ids``, in the order the ids are given."""
+    found: dict[int, str] = {}
+    for start in range(0, len(sample_ids), _CHUNK):
+        chunk = [int(i) for i in sample_ids[start : start + _CHUNK]]
+        marks = ",".join("?" * len(chunk))
+        query = (
+            "SELECT s.id, f.relpath FROM samples s JOIN files f ON f.id = s.file_id "
+            f"WHERE s.id IN ({marks})"
+        )
+        found.update(project.db.execute(query, chunk).fetchall())
+    return [found[i] for i in sample_ids if i in found]
 
 
 def _probe_one(root: Path, found: FoundFile, options: IndexOptions) -> _Probed:
@@ -355,7 +359,7 @@ def _upsert_file(project: Project, probed: _Probed) -> int:
         "VALUES (CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(relpath) DO UPDATE SET "
         "kind = excluded.kind, size = excluded.size, mtime_ns = excluded.mtime_ns, "
         "status = excluded.status, reason = excluded.reason, n_frames = excluded.n_frames, "
-        "fps = excluded.fps, missing = 0",
+        "fps = excluded.fps, missing = 0, pending = 0",
         (raw(found.relpath), *row),
     )
     query = "SELECT id FROM files WHERE relpath = CAST(? AS TEXT)"

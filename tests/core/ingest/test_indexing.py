@@ -116,10 +116,12 @@ def test_cancel_then_resume_completes(tmp_path):
             for progress in job:
                 if progress.stage == "index" and progress.done > 0:
                     cancel.cancel()
-        partial = project.sample_count()
-        assert 0 < partial < 300
+        partial = project.sample_count("ok")
+        assert 0 < partial < 300 and project.sample_count() == 300  # every row listed at once
+        assert project.pending_count() == project.sample_count("pending") == 300 - partial
         result = index(project)
-        assert result.unchanged == partial and project.sample_count() == 300
+        assert result.unchanged == partial and result.added == 300 - partial
+        assert project.sample_count("ok") == 300 and project.pending_count() == 0
 
 
 def test_index_never_writes_into_dataset_files(mixed):

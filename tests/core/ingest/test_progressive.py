@@ -1,0 +1,165 @@
+"""Progressive indexing: rows first (pending), visible rows probed first, incremental refresh."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from PIL import Image
+
+from app.core.errors import JobCancelled
+from app.core.ingest.indexing import IndexOptions, index_job
+from app.core.ingest.priority import HEAVY_BYTES, ProbeQueue, VisibleFirst, is_heavy
+from app.core.jobs import CancelToken, run_job
+from app.core.store.embedding_sets import usable_sample_ids
+from app.core.store.project import Project
+from tests.factories import gradient, make_dataset, write_clip, write_image
+
+
+def list_only(project: Project) -> list:
+    """Run an index until its rows are listed, then cancel it; return the progress seen."""
+    cancel = CancelToken()
+    seen = []
+    with pytest.raises(JobCancelled):
+        for progress in index_job(project, IndexOptions(workers=2), cancel):
+            seen.append(progress)
+            if progress.stage == "list" and progress.total is not None:
+                cancel.cancel()
+    return seen
+
+
+def test_rows_are_listed_pending_before_any_file_is_decoded(tmp_path):
+    root = make_dataset(tmp_path / "data", {"cats": 3, "dogs": 2})
+    write_clip(root / "clips" / "walk.mp4", frames=6)
+    with Project.for_dataset(root) as project:
+        seen = list_only(project)
+        assert [p.stage for p in seen] == ["list"] and seen[-1].done == seen[-1].total == 6
+        rows = project.samples()
+        assert len(rows) == 5  # the video's frames come with its probe
+        assert {row.status for row in rows} == {"pending"}
+        assert {row.reason for row in rows} == {"not indexed yet"}
+        assert {row.label for row in rows} == {"cats", "dogs"}
+        assert all(row.width is None for row in rows)
+        assert project.pending_count() == 6 and project.summary()["pending"] == 6
+        # unvalidated rows are not usable: nothing trains on, embeds or counts them
+        assert project.samples(status="ok") == [] and project.sample_count("ok") == 0
+        assert project.label_counts() == {} and project.broken() == []
+        assert project.summary()["samples"] == 0
+        assert project.samples_without_thumbnails() == []
+
+        result = run_job(index_job(project, IndexOptions(workers=2)))
+        assert result.added == 6 and result.unchanged == 0
+        assert project.pending_count() == 0 and project.sample_count("ok") == 5 + 6
+        assert all(row.width == 64 for row in project.samples(label="cats"))
+        assert len(usable_sample_ids(project)) == 11
+
+
+def test_broken_files_get_their_reason_when_probed(tmp_path):
+    root = make_dataset(tmp_path / "data", {"a": 2})
+    (root / "a" / "bad.png").write_text("not a png")
+    with Project.for_dataset(root) as project:
+        list_only(project)
+        assert project.broken() == [] and project.sample_count("pending") == 3
+        run_job(index_job(project))
+        assert [entry["path"] for entry in project.broken()] == ["a/bad.png"]
+        assert project.sample_count("broken") == 1 and project.pending_count() == 0
+
+
+def test_visible_rows_are_thumbnailed_first_and_scrolling_moves_the_priority(tmp_path):
+    root = make_dataset(tmp_path / "data", {"a": 300}, size=(48, 32))
+    visible = VisibleFirst()
+    done_at: dict[str, int] = {}
+    with Project.for_dataset(root) as project:
+        wanted: dict[str, list[int]] = {}
+        for progress in index_job(project, IndexOptions(workers=2, batch_size=16), None, visible):
+            if progress.stage == "list" and progress.total is not None:
+                ids = [row.id for row in project.samples()]
+                wanted = {"bottom": ids[-40:], "middle": ids[150:180]}
+                visible.prefer(wanted["bottom"])  # the user scrolled to the end at once
+            if progress.stage != "index":
+                continue
+            thumbed = set(project.thumbs.get_many([row.id for row in project.samples()]))
+            if progress.done <= 16:  # the first commit holds only wanted files
+                assert thumbed and thumbed <= set(wanted["bottom"])
+            if "bottom" not in done_at and set(wanted["bottom"]) <= thumbed:
+                done_at["bottom"] = progress.done
+                visible.prefer(wanted["middle"])  # ... then scrolled back to the middle
+            elif "bottom" in done_at and set(wanted["middle"]) <= thumbed:
+                done_at.setdefault("middle", progress.done)
+        assert project.thumbs.count() == 300 and project.pending_count() == 0
+    # in folder order the bottom rows come last (300) and the middle ones at ~180; a few files
+    # in flight and the commit every 16 files make the margin
+    assert done_at["bottom"] <= 40 + 8 + 16
+    assert done_at["middle"] - done_at["bottom"] <= 30 + 8 + 16
+
+
+def test_refresh_lists_new_files_probes_only_those_and_marks_removed_missing(tmp_path):
+    root = make_dataset(tmp_path / "data", {"a": 20, "b": 20})
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project))
+        (root / "a" / "003.png").unlink()
+        write_image(root / "b" / "new1.png")
+        write_image(root / "c" / "new2.png")
+        write_image(root / "a" / "005.png", gradient(30, 20, seed=5))
+        os.utime(root / "a" / "005.png", ns=(2, 2))
+        stages = []
+        job = index_job(project)
+        while True:
+            try:
+                stages.append(next(job))
+            except StopIteration as stop:
+                result = stop.value
+                break
+        listed = [p for p in stages if p.stage == "list"]
+        probed = [p for p in stages if p.stage == "index"]
+        assert listed[-1].done == 2  # only the new files get rows
+        assert probed[-1].total == 3  # the new ones and the changed one are decoded
+        assert (result.added, result.changed, result.missing, result.unchanged) == (2, 1, 1, 38)
+        rows = {row.relpath: row for row in project.samples()}
+        assert rows["a/003.png"].status == "missing" and rows["c/new2.png"].label == "c"
+        assert (rows["a/005.png"].width, rows["a/005.png"].height) == (30, 20)
+        again = run_job(index_job(project))
+        assert again.unchanged == 41 and again.added == again.changed == 0
+
+
+def test_an_index_runs_while_another_connection_reads_and_writes(tmp_path):
+    root = make_dataset(tmp_path / "data", {"a": 120})
+    with Project.for_dataset(root) as project, Project.open(root) as viewer:
+        tag = viewer.create_tag("seen")
+        slowest = 0.0
+        for progress in index_job(project, IndexOptions(workers=2, batch_size=16)):
+            rows = viewer.samples()  # the browser's reader: never blocked in WAL
+            started = time.monotonic()
+            viewer.add_tag(tag, [rows[0].id])
+            slowest = max(slowest, time.monotonic() - started)
+            assert progress.stage != "index" or len(rows) == 120
+        assert viewer.sample_count("ok") == 120 and viewer.tagged(tag) == [rows[0].id]
+        assert slowest < 1.0
+
+
+def test_heavy_files_take_one_lane_while_light_files_remain():
+    from app.core.data.scan import FoundFile
+
+    heavy = [FoundFile(f"h{i}.png", "image", HEAVY_BYTES + 1, 0) for i in range(4)]
+    light = [FoundFile(f"l{i}.jpg", "image", 1000, 0) for i in range(4)]
+    big_jpeg = FoundFile("big.jpg", "image", HEAVY_BYTES * 4, 0)
+    assert is_heavy(heavy[0]) and not is_heavy(big_jpeg)  # JPEGs decode reduced
+    queue = ProbeQueue([*heavy, *light], workers=2)
+    handed = [queue.next() for _ in range(4)]
+    assert [is_heavy(item) for item in handed] == [True, False, False, False]
+    queue.finished(handed[0])
+    assert is_heavy(queue.next())  # its lane is free again
+    assert [is_heavy(queue.next()) for _ in range(3)] == [False, True, True]  # light ran out
+    assert queue.next() is None and len(queue) == 0
+
+
+def test_a_big_png_is_indexed_beside_small_ones(tmp_path):
+    root = make_dataset(tmp_path / "data", {"small": 30})
+    (root / "big").mkdir()
+    pixels = os.urandom(1200 * 1200 * 3)  # noise: a PNG that does not compress
+    Image.frombytes("RGB", (1200, 1200), pixels).save(root / "big" / "x.png", compress_level=0)
+    assert (root / "big" / "x.png").stat().st_size > HEAVY_BYTES
+    with Project.for_dataset(root) as project:
+        result = run_job(index_job(project, IndexOptions(workers=2)))
+        assert result.samples == 31 and project.thumbs.count() == 31
