@@ -165,14 +165,14 @@ def pending_note(pending: int, project: str) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from app.core.ssl.runs import mark_interrupted_runs
-    from app.core.store.objects import annotation_summary
     from app.core.store.embedding_sets import stale_scores
+    from app.core.store.objects import annotation_summary
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
-        summary.update(annotation_summary(project))
         mark_interrupted_runs(project)
         summary = {**project.summary(), "stale_scores": stale_scores(project)}
+        summary.update(annotation_summary(project))
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -185,12 +185,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"broken   {len(summary['broken']):,}")
     for entry in summary["broken"]:
         print(f"         {entry['path']}: {entry['reason']}")
-    for source in summary["annotation_sources"]:
-        what = f"{source['kind']}, {source['format']}, {len(source['classes'])} classes"
-        print(f"objects  {source['name']}: {source['objects']:,} ({what})")
     print(f"missing  {summary['missing']:,}")
     if summary["pending"]:
         print(f"pending  {pending_note(summary['pending'], summary['project'])}")
+    for source in summary["annotation_sources"]:
+        what = f"{source['kind']}, {source['format']}, {len(source['classes'])} classes"
+        print(f"objects  {source['name']}: {source['objects']:,} ({what})")
     if summary["unreadable"]:
         print(f"unreadable {len(summary['unreadable']):,}")
     for entry in summary["unreadable"]:

@@ -48,7 +48,7 @@ class SampleRow:
     width: int | None
     height: int | None
     label: str | None
-    status: str  # "ok" | "broken" | "missing" (the file was not found at the last index)
+    status: str  # "ok" | "broken" | "missing" (not found at the last index) | "pending" (listed)
     reason: str | None
 
     @property
@@ -69,12 +69,16 @@ class Tag:
 
 # A sample of a file that was not found at the last index is "missing": kept with its tags,
 # selections and scores, but not usable (only "ok" samples are trained on, embedded, counted).
-_STATUS = "CASE WHEN f.missing THEN 'missing' ELSE s.status END"
+# A sample of a file listed but not yet decoded by the index is "pending": shown, not usable
+# either (this expression is the one place that keeps unvalidated rows out of every job).
+_STATUS = "CASE WHEN f.missing THEN 'missing' WHEN f.pending THEN 'pending' ELSE s.status END"
 MISSING_REASON = "the file was not found at the last index"
+PENDING_REASON = "not indexed yet"
 _SAMPLE_COLUMNS = f"""
     s.id, f.relpath, CASE WHEN s.frame IS NULL THEN 'image' ELSE 'frame' END,
     s.frame, f.n_frames, s.width, s.height, s.label, {_STATUS},
-    CASE WHEN f.missing THEN '{MISSING_REASON}' ELSE s.reason END
+    CASE WHEN f.missing THEN '{MISSING_REASON}' WHEN f.pending THEN '{PENDING_REASON}'
+    ELSE s.reason END
 """
 _SAMPLE_FROM = "FROM samples s JOIN files f ON f.id = s.file_id"
 _SAMPLE_ORDER = "ORDER BY f.relpath, IFNULL(s.frame, -1)"
@@ -253,7 +257,7 @@ class Project:
         query = (
             "SELECT f.relpath, COALESCE(f.reason, s.reason) FROM files f "
             "LEFT JOIN samples s ON s.file_id = f.id AND s.status = 'broken' "
-            "WHERE NOT f.missing AND (f.status = 'broken' OR s.id IS NOT NULL) "
+            "WHERE NOT f.missing AND NOT f.pending AND (f.status = 'broken' OR s.id IS NOT NULL) "
             "GROUP BY f.id ORDER BY f.relpath"
         )
         return [{"path": path, "reason": reason} for path, reason in self.db.execute(query)]
@@ -261,6 +265,12 @@ class Project:
     def missing_count(self) -> int:
         """Files not found at the last index (kept with their samples until pruned)."""
         return self.db.execute("SELECT COUNT(*) FROM files WHERE missing").fetchone()[0]
+
+    def pending_count(self) -> int:
+        """Files listed by an index but not decoded yet (their samples are "pending")."""
+        return self.db.execute(
+            "SELECT COUNT(*) FROM files WHERE pending AND NOT missing"
+        ).fetchone()[0]
 
     def unreadable(self) -> list[dict[str, str]]:
         """Folders and files the last index could not read: ``{"path", "reason"}`` each."""
@@ -291,6 +301,7 @@ class Project:
             "labels": self.label_counts(),
             "broken": self.broken(),
             "missing": self.missing_count(),
+            "pending": self.pending_count(),
             "unreadable": self.unreadable(),
             "tags": {tag.name: tag.count for tag in self.tags()},
             "runs": self.training_runs(),
