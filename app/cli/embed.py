@@ -34,6 +34,16 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
         "--workers", type=int_between(0, 256), default=0, help="decoding threads (0: per core)"
     )
     embed.add_argument("--resume", type=positive_int, metavar="SET", help="finish a stopped set")
+    embed.add_argument(
+        "--objects", action="store_true", help="embed each object's crop (an object set)"
+    )
+    embed.add_argument("--source", help="with --objects: annotation source (default: ground truth)")
+    embed.add_argument(
+        "--padding", type=finite_float(0, 4), default=0.1, help="with --objects: box margin (0.1)"
+    )
+    embed.add_argument(
+        "--min-size", type=finite_float(0, 1e6), default=8.0, help="with --objects: skip smaller"
+    )
     embed.set_defaults(handler=cmd_embed)
 
     sets = commands.add_parser("embeddings", help="list the embedding sets, or choose the active")
@@ -62,6 +72,7 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     query = neighbors.add_mutually_exclusive_group(required=True)
     query.add_argument("--sample", metavar="RELPATH", help="a sample's name (relative path)")
     query.add_argument("--image", metavar="FILE", help="any image file, embedded on the fly")
+    query.add_argument("--object", type=positive_int, metavar="ID", help="an object (object set)")
     neighbors.add_argument("-k", type=positive_int, default=10, help="how many (default 10)")
     neighbors.add_argument("--set", type=positive_int, help="embedding set (default: active)")
     neighbors.add_argument("--json", action="store_true", help="print JSON")
@@ -78,6 +89,9 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
         help="cosine similarity (0.95)",
     )
     duplicates.add_argument("--set", type=positive_int, help="embedding set (default: active)")
+    duplicates.add_argument(
+        "--objects", action="store_true", help="near-duplicate objects (the active object set)"
+    )
     duplicates.add_argument("--json", action="store_true", help="print JSON")
     duplicates.set_defaults(handler=cmd_duplicates)
 
@@ -105,6 +119,8 @@ def active_set(project, set_id: int | None):
     embedding_set = get_embedding_set(project, set_id)
     if not embedding_set.finished:
         raise SieveError(f"embedding set {set_id} is {embedding_set.status}: finish it first")
+    if embedding_set.of_objects:
+        raise SieveError(f"embedding set {set_id} is a set of objects: this command takes images")
     return embedding_set
 
 
@@ -177,6 +193,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
             device=args.device,
             workers=args.workers,
         )
+    if args.objects:
+        from app.cli.objects import cmd_embed_objects
+
+        return cmd_embed_objects(args, config)
+    if args.source is not None:
+        raise SieveError("--source names the annotations to crop: it goes with --objects")
     cancel = CancelToken()
     quiet = distributed.rank_from_env() > 0
     with Project.open(args.project) as project:
@@ -194,19 +216,31 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_embeddings(args: argparse.Namespace) -> int:
-    from app.core.store.embedding_sets import active_embedding_set, embedding_sets, set_active
+    from app.core.store.embedding_sets import (
+        active_embedding_set,
+        active_object_set,
+        embedding_sets,
+        set_active,
+    )
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
         if args.activate is not None:
             set_active(project, args.activate)
         active = active_embedding_set(project)
+        objects = active_object_set(project)
+        actives = {found.id for found in (active, objects) if found is not None}
         listing = [
-            _set_entry(embedding_set, active is not None and embedding_set.id == active.id)
+            _set_entry(embedding_set, embedding_set.id in actives)
             for embedding_set in embedding_sets(project)
         ]
     if args.json:
-        print(json.dumps({"sets": listing, "active": None if active is None else active.id}))
+        summary = {
+            "sets": listing,
+            "active": None if active is None else active.id,
+            "active_objects": None if objects is None else objects.id,
+        }
+        print(json.dumps(summary))
         return 0
     if not listing:
         print("no embedding sets yet: run 'sieve embed' first")
@@ -225,6 +259,7 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
 def _set_entry(embedding_set, active: bool) -> dict[str, Any]:
     return {
         "id": embedding_set.id,
+        "kind": embedding_set.kind,
         "source": embedding_set.config.get("source"),
         "count": embedding_set.metrics.get("count"),
         "dim": embedding_set.metrics.get("dim"),
@@ -308,6 +343,10 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     from app.core.embeddings.neighbours import NeighborIndex
     from app.core.store.project import Project
 
+    if args.object is not None:
+        from app.cli.objects import cmd_object_neighbors
+
+        return cmd_object_neighbors(args)
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)
         index = NeighborIndex.for_set(embedding_set, live_rows(project, embedding_set))
@@ -355,6 +394,10 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
     if args.threshold > 1:
         raise SieveError(f"--threshold is a cosine similarity up to 1, not {args.threshold}")
+    if args.objects:
+        from app.cli.objects import cmd_object_duplicates
+
+        return cmd_object_duplicates(args)
     cancel = CancelToken()
     with Project.open(args.project) as project:
         embedding_set = active_set(project, args.set)

@@ -12,6 +12,7 @@ from app import __version__
 from app.cli.active import add_active_commands
 from app.cli.annotations import add_annotation_commands
 from app.cli.embed import add_embedding_commands
+from app.cli.objects import add_object_commands
 from app.cli.evaluate import add_evaluate_commands
 from app.cli.project import add_project_commands
 from app.cli.quality import add_quality_commands
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_project_commands(commands)
     add_train_commands(commands)
     add_embedding_commands(commands)
+    add_object_commands(commands)
     add_subset_commands(commands)
     add_active_commands(commands)
     add_quality_commands(commands)

@@ -36,6 +36,11 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
     select.add_argument("--name", required=True, help="save the selection under this name")
     select.add_argument("--overwrite", action="store_true", help="replace a selection of that name")
     select.add_argument("--json", action="store_true", help="print JSON")
+    select.add_argument(
+        "--objects",
+        action="store_true",
+        help="select objects from the active object set (balance label: object classes)",
+    )
     select.set_defaults(handler=cmd_select)
 
     tag = commands.add_parser("tag", help="tag samples, or list tags")
@@ -114,6 +119,10 @@ def cmd_select(args: argparse.Namespace) -> int:
         min_distance=args.min_distance,
         seed=args.seed,
     )
+    if args.objects:
+        from app.cli.objects import cmd_select_objects
+
+        return cmd_select_objects(args, spec)
     cancel = CancelToken()
     with Project.open(args.project) as project:
         embedding_set = active_set(project, None)
@@ -227,6 +236,7 @@ def cmd_selections(args: argparse.Namespace) -> int:
         delete_selection,
         list_selections,
         save_selection,
+        selection_labels,
     )
 
     with Project.open(args.project) as project:
@@ -244,7 +254,15 @@ def cmd_selections(args: argparse.Namespace) -> int:
             print(f"saved {args.name!r}: {len(ids):,} samples ({first} {operation} {second})")
             return 0
         listing = [
-            {"name": s.name, "count": len(s.members), "created": s.created, "strategy": s.strategy}
+            {
+                "name": s.name,
+                "count": len(s.members),
+                "created": s.created,
+                "strategy": s.strategy,
+                "kind": s.kind,
+                "labels": selection_labels(project, s),
+                **({"objects": len(s.objects)} if s.kind == "objects" else {}),
+            }
             for s in list_selections(project)
         ]
     if args.json:

@@ -232,6 +232,7 @@ class _CropPixels:
 
     def __init__(self, crops: CropSource) -> None:
         self.crops = crops
+        self.from_thumbnails = 0  # crops are always cut from the full image
 
     def load(self, k: int, items: Sequence[CropItem]) -> _Batch:
         batch = self.crops.load(k, items)
