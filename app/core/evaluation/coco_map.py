@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.core.jobs import CancelToken, Job, Progress, run_job
+
 NO_AP = -1.0
 
 
@@ -43,6 +45,14 @@ class CocoResult:
 
 def coco_map(gt: Boxes, predictions: Boxes, images: np.ndarray, classes: int) -> CocoResult:
     """COCOeval (bbox) of ``predictions`` against ``gt`` over ``images`` and ``classes``."""
+    return run_job(coco_map_job(gt, predictions, images, classes, CancelToken()))
+
+
+def coco_map_job(
+    gt: Boxes, predictions: Boxes, images: np.ndarray, classes: int, cancel: CancelToken
+) -> Job[CocoResult]:
+    """:func:`coco_map` as a job: COCOeval runs one class at a time (a class's AP depends on
+    that class's boxes only), with progress and a cancel check between classes."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -50,11 +60,16 @@ def coco_map(gt: Boxes, predictions: Boxes, images: np.ndarray, classes: int) ->
     categories = [{"id": c + 1, "name": str(c)} for c in range(classes)]
     truth = _coco(COCO, image_list, categories, _annotations(gt, scored=False))
     found = _coco(COCO, image_list, categories, _annotations(predictions, scored=True))
-    evaluation = COCOeval(truth, found, iouType="bbox")
-    with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints as it goes
-        evaluation.evaluate()
-        evaluation.accumulate()
-    precision = evaluation.eval["precision"][:, :, :, 0, -1]  # T x R x K, area all, 100 dets
+    precision = np.full((10, 101, classes), NO_AP)  # IoU thresholds x recall points x classes
+    for k in range(classes):
+        cancel.raise_if_cancelled()
+        yield Progress("COCO mAP", k, classes, f"COCOeval, class {k + 1} of {classes}")
+        evaluation = COCOeval(truth, found, iouType="bbox")
+        evaluation.params.catIds = [k + 1]
+        with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints as it goes
+            evaluation.evaluate()
+            evaluation.accumulate()
+        precision[:, :, k] = evaluation.eval["precision"][:, :, 0, 0, -1]  # area all, 100 dets
     ap = np.array([_mean(precision[:, :, k]) for k in range(classes)])
     ap50 = np.array([_mean(precision[0, :, k]) for k in range(classes)])
     return CocoResult(_mean(precision), _mean(precision[0]), ap, ap50)

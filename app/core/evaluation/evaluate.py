@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import SieveError
-from app.core.evaluation.coco_map import Boxes, coco_map
+from app.core.evaluation.coco_map import Boxes, coco_map_job
 from app.core.evaluation.matching import FALSE_POSITIVE, TRUE_POSITIVE, match_image
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.metadata import write_scores
@@ -53,6 +53,7 @@ META_KEY = "evaluation"
 ERRORS_SELECTION = "evaluation errors"
 DEFAULT_IOU = 0.5
 _PROGRESS_IMAGES = 2000
+_CANCEL_IMAGES = 100
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,7 @@ def evaluation_job(
         raise SieveError(f"neither {truth.name!r} nor {found.name!r} has any object")
     cancel.raise_if_cancelled()
     counts = yield from _match_all(gt, predictions, images, len(classes), iou, cancel)
-    yield Progress("evaluation", len(images), len(images), "COCO mAP (pycocotools)")
-    result = coco_map(gt, predictions, images, len(classes))
+    result = yield from coco_map_job(gt, predictions, images, len(classes), cancel)
     cancel.raise_if_cancelled()
     tp, fp, fn, errors, confusion, cells = counts
     gt_objects = np.bincount(gt.labels[~gt.crowd], minlength=len(classes))
@@ -310,8 +310,9 @@ def _match_all(
         cell_samples.append(np.full(len(rows), image, dtype=np.int64))
         cell_rows.append(rows)
         cell_cols.append(cols)
-        if (i + 1) % _PROGRESS_IMAGES == 0:
+        if (i + 1) % _CANCEL_IMAGES == 0:
             cancel.raise_if_cancelled()
+        if (i + 1) % _PROGRESS_IMAGES == 0:
             yield Progress("evaluation", i + 1, len(images), "matching predictions")
     cells = tuple(
         np.concatenate(parts) if parts else np.zeros(0, np.int64)

@@ -22,7 +22,9 @@ from app.core.evaluation.evaluate import (
 from app.core.jobs import CancelToken, run_job
 from app.core.store.catalog import load_table, scores
 from app.core.store.objects import NewObject, replace_source
+from app.core.store.project import Project
 from app.core.store.selections import get_selection
+from tests.core.cancelling import assert_cancels_quickly
 from tests.core.evaluation.conftest import sample_ids
 
 
@@ -234,3 +236,25 @@ def test_counts_and_ap_agree_with_cocoeval_on_generated_predictions(project) -> 
             tp += int(matched.sum())
             fp += int((~matched & ~record["dtIgnore"][0]).sum())
         assert (result.per_class[name].tp, result.per_class[name].fp) == (tp, fp), name
+
+
+def test_a_long_evaluation_cancels_quickly_and_stores_nothing(project) -> None:
+    rng = np.random.default_rng(3)
+    ids = sample_ids(project)
+    truth, predictions = [], []
+    for sample in ids:
+        for k in range(600):
+            x, y, w, h = *rng.uniform(0, 70, 2), *rng.uniform(5, 30, 2)
+            label = f"class{k % 30}"
+            truth.append(NewObject(sample, label, x, y, w, h))
+            predictions.append(NewObject(sample, label, x + 2, y, w, h, float(rng.random())))
+    replace_source(project, "ground_truth", "ground_truth", "coco", truth)
+    replace_source(project, "predictions", "predictions", "coco", predictions)
+
+    def work(cancel: CancelToken) -> None:
+        with Project.open(project.path) as own:  # SQLite connections stay on their thread
+            run_job(evaluation_job(own, cancel))
+
+    assert_cancels_quickly(work)
+    assert scores(project, ERROR_KEY, load_table(project)) is None
+    assert project.get_meta(META_KEY) is None
