@@ -29,6 +29,7 @@ from app.gui_model.state import AppState
 from app.ui.active import ActiveLearningPanel
 from app.ui.browser.widget import BrowserWidget
 from app.ui.detail.widget import DetailView
+from app.ui.dialogs.import_annotations import install_import_annotations
 from app.ui.dialogs.import_torchvision import ImportTorchvisionDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.shortcuts import ShortcutsDialog
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_panel, 1)
         self.indexer = install_progressive_open(self)  # the background index of the open folder
         self.actions = build_menus(self)
+        self.import_annotations = install_import_annotations(self, self.actions.import_torchvision)
         self.objects_ui = install_objects(self)
         self.evaluation_ui = install_evaluation(self)
         self.tag_panel.install_number_shortcuts(self)
