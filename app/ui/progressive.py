@@ -94,8 +94,8 @@ class IndexSession(QObject):
         if not self.running:
             return ""
         if self.to_index is None:
-            return f"listing: {self.listed:,} files"
-        return f"indexed {self.indexed:,} of {self.to_index:,}"
+            return f"listing: {self.listed:,} files so far"
+        return f"thumbnailed {self.indexed:,} of {self.to_index:,} new or changed files"
 
     # --------------------------------------------------------------- running
     def _begin(self, folder: str | Path, project_dir: str | Path | None, shown: bool) -> None:
@@ -134,6 +134,7 @@ class IndexSession(QObject):
         if progress.stage == "index" and self._since_retry.elapsed() >= RETRY_EVERY_MS:
             self._since_retry.start()
             self.browser.retry_thumbnails()
+            self.browser.emit_counts()
 
     def _waiting_reason(self) -> str:
         if self.to_index is None:
@@ -214,7 +215,7 @@ def install_progressive_open(window: Any) -> IndexSession:
         window._update_forget_action()
         window.selection_panel.refresh()
         window.active_panel.refresh()
-        window.browser._emit_counts()
+        window.browser.emit_counts()
         if loaded.warning is not None:
             window.show_message(QMessageBox.Icon.Warning, loaded.warning, "")
         window._on_browser_loaded()  # video frames and anything still without a thumbnail
@@ -229,7 +230,7 @@ def install_progressive_open(window: Any) -> IndexSession:
                 broken_files=int(table.broken.sum()),
                 labels=len(table.labels),
             )
-            window.browser._emit_counts()
+            window.browser.emit_counts()
 
     session.opened.connect(on_opened)
     session.finished.connect(on_finished)

@@ -368,6 +368,10 @@ class BrowserWidget(QWidget):
         if self.state.filter.objects.active:
             self._apply_filter()
 
+    def emit_counts(self) -> None:
+        """Say the counts again (the status bar's live line while indexing)."""
+        self._emit_counts()
+
     def _emit_counts(self) -> None:
         total = len(self.data.table) if self.data is not None else 0
         self.counts_changed.emit(len(self.model.order), total, len(self.state.selected))

@@ -1,0 +1,273 @@
+"""Benchmark: opening a never-seen folder of tiny JPEGs in the real window (issue 16 targets).
+
+Generates ``--count`` (default 100,000; ``--million`` for 1,000,000) tiny JPEGs in folders of
+1,000, then, each in a fresh process with a real :class:`MainWindow` under the offscreen platform:
+
+* open: seconds from "open folder" to the first rows in the grid, to the first thumbnails, and to
+  the index's end; the longest event-loop stall while indexing (the grid is scrolled a page every
+  50 ms for part of it, as a user would) and while scrolling 1,000 rows once indexed (a 5 ms
+  QTimer heartbeat: a stall is the gap between beats minus the interval); peak RSS of the process
+  (window, index threads and all).
+* re-open: a second process opens the same folder: seconds to the first rows and thumbnails.
+
+Then it prints the index rate against a plain Pillow loop (``tests/perf/bench_ingest.py``) and
+the quick-look time (``tests/perf/bench_quick_look.py``) when those benchmarks are present, else
+"not measured".
+
+    QT_QPA_PLATFORM=offscreen python tests/perf/bench_open.py [--count N | --million] [--folder F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import print_table
+from PIL import Image
+
+PER_FOLDER = 1000
+VARIANTS = 4096
+TARGETS = {
+    "first_rows_s": 2.0,
+    "stall_indexing_s": 0.050,
+    "stall_scrolling_s": 0.050,
+    "peak_rss_mb": 3072.0,
+    "reopen_rows_s": 2.0,
+}
+HEARTBEAT_MS = 5
+TIMEOUT_S = 4 * 3600
+
+
+def make_images(folder: Path, count: int) -> None:
+    """``count`` 32x24 JPEGs (4,096 distinct ones, written as bytes) in folders of 1,000."""
+    variants = []
+    for i in range(VARIANTS):
+        buffer = io.BytesIO()
+        colour = ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256)
+        image = Image.new("RGB", (32, 24), colour)
+        image.putpixel((i % 32, (i // 32) % 24), (255 - colour[0], 0, 0))
+        image.save(buffer, format="JPEG", quality=80)
+        variants.append(buffer.getvalue())
+    made = 0
+    for start in range(0, count, PER_FOLDER):
+        sub = folder / f"d{start // PER_FOLDER:04d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        for i in range(start, min(count, start + PER_FOLDER)):
+            path = sub / f"{i:07d}.jpg"
+            if not path.exists():
+                path.write_bytes(variants[i % VARIANTS])
+                made += 1
+    print(f"generated {made:,} files ({count:,} in {folder})", flush=True)
+
+
+# ----------------------------------------------------------------- the probe (child process)
+def probe(folder: Path, count: int, settings_dir: Path) -> dict[str, float | None]:
+    """Open ``folder`` in a real window; times, stalls and RSS (runs in its own process)."""
+    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from app.ui.main_window import MainWindow
+    from app.ui.settings import Settings
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(settings_dir))
+    window = MainWindow(
+        settings=Settings(QSettings(str(settings_dir / "s.ini"), QSettings.Format.IniFormat))
+    )
+    window.resize(1400, 900)
+    window.show()
+    app.processEvents()
+    view = window.browser.view
+    out: dict[str, float | None] = dict.fromkeys(
+        ["first_rows_s", "first_thumbnails_s", "all_rows_s", "index_done_s"]
+    )
+    stalls = {"indexing": 0.0, "scrolling": 0.0}
+    phase = {"name": "indexing", "scrolled": 0, "scroll_until": 0.0}
+    beat = {"last": time.perf_counter()}
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return time.perf_counter() - started
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gap = now - beat["last"] - HEARTBEAT_MS / 1000
+        beat["last"] = now
+        if phase["name"] in stalls:
+            stalls[phase["name"]] = max(stalls[phase["name"]], gap)
+        rows = window.browser.model.rowCount()
+        loader = window.browser.model.loader
+        if out["first_rows_s"] is None and rows > 0:
+            out["first_rows_s"] = elapsed()
+            phase["scroll_until"] = elapsed() + 20.0
+        if out["first_thumbnails_s"] is None and loader is not None and loader.loaded_count:
+            out["first_thumbnails_s"] = elapsed()
+        if out["all_rows_s"] is None and rows >= count:
+            out["all_rows_s"] = elapsed()
+
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.timeout.connect(tick)
+    heartbeat.start(HEARTBEAT_MS)
+
+    def scroll_a_page() -> None:  # a user paging down while the index runs
+        if phase["name"] == "indexing" and elapsed() < phase["scroll_until"]:
+            bar = view.verticalScrollBar()
+            bar.setValue(bar.value() + view.viewport().height())
+
+    scroller = QTimer()
+    scroller.timeout.connect(scroll_a_page)
+    scroller.start(50)
+
+    window.open_folder(folder)
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.001)
+        opened = window.project is not None
+        if opened and not window.indexer.running and out["first_rows_s"] is not None:
+            if window.browser.model.rowCount() >= count:
+                break
+    out["index_done_s"] = elapsed()
+    scroller.stop()
+    phase["name"] = "settle"
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    phase["name"] = "scrolling"
+    beat["last"] = time.perf_counter()
+    bar = view.verticalScrollBar()
+    bar.setValue(0)
+    row_height = max(1, view.gridSize().height())
+    columns = max(1, view.viewport().width() // max(1, view.gridSize().width()))
+    for _ in range(1000 // columns):
+        bar.setValue(bar.value() + row_height)
+        end = time.perf_counter() + 0.016
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.001)
+    heartbeat.stop()
+    out["stall_indexing_s"] = stalls["indexing"]
+    out["stall_scrolling_s"] = stalls["scrolling"]
+    out["rows"] = float(window.browser.model.rowCount())
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    window.shutdown()
+    return out
+
+
+def run_probe(folder: Path, count: int) -> dict[str, float | None]:
+    with tempfile.TemporaryDirectory() as settings:
+        command = [sys.executable, __file__, "--probe", str(folder), "--count", str(count)]
+        command += ["--settings", settings]
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"probe failed:\n{done.stdout}\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -------------------------------------------------------------------------- peers' rows
+def optional_rows(count: int) -> list[list[str]]:
+    """Index rate vs Pillow and the quick-look time, from the other issue-16 benchmarks."""
+    rows = []
+    for module, label in (
+        ("bench_ingest", "index rate vs Pillow"),
+        ("bench_quick_look", "quick look"),
+    ):
+        try:
+            bench = importlib.import_module(module)
+        except ImportError:
+            rows.append([label, "not measured", f"tests/perf/{module}.py is missing", ""])
+            continue
+        summary = getattr(bench, "summary", None)
+        if summary is None:
+            rows.append([label, "not measured", f"{module}.summary() is missing", ""])
+            continue
+        for name, value, target in summary():
+            rows.append([name, str(value), str(target), ""])
+    return rows
+
+
+def fmt(value: float | None, unit: str = "s") -> str:
+    if value is None:
+        return "never"
+    return f"{value:,.0f} MB" if unit == "MB" else f"{value:.3f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--million", action="store_true", help="1,000,000 files")
+    parser.add_argument("--folder", type=Path, help="where to generate (kept; reused if there)")
+    parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--settings", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-peers", action="store_true", help="no ingest / quick-look rows")
+    args = parser.parse_args()
+    count = 1_000_000 if args.million else args.count
+    if args.probe is not None:
+        print(json.dumps(probe(args.probe, count, args.settings)))
+        return
+    with tempfile.TemporaryDirectory(prefix="sieve-open-") as scratch:
+        folder = args.folder or Path(scratch) / "images"
+        started = time.perf_counter()
+        make_images(folder, count)
+        print(f"generation took {time.perf_counter() - started:.0f} s", flush=True)
+        project = folder / ".sieve"
+        if project.exists():
+            raise SystemExit(f"{project} exists: remove it to time a never-seen folder")
+        fresh = run_probe(folder, count)
+        again = run_probe(folder, count)
+        rows = [
+            ["first rows in the grid", fmt(fresh["first_rows_s"]), "<= 2 s", ""],
+            ["first thumbnails", fmt(fresh["first_thumbnails_s"]), "", ""],
+            ["every file listed in the grid", fmt(fresh["all_rows_s"]), "<= 10 s at 1M", ""],
+            ["index complete", fmt(fresh["index_done_s"]), "completes", ""],
+            ["longest stall while indexing", fmt(fresh["stall_indexing_s"]), "<= 0.050 s", ""],
+            ["longest stall scrolling 1k rows", fmt(fresh["stall_scrolling_s"]), "<= 0.050 s", ""],
+            ["peak RSS (window + index)", fmt(fresh["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
+            ["re-open: first rows", fmt(again["first_rows_s"]), "<= 2 s", ""],
+            ["re-open: first thumbnails", fmt(again["first_thumbnails_s"]), "", ""],
+            ["re-open: peak RSS", fmt(again["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
+        ]
+        for row, key in zip(
+            rows,
+            [
+                "first_rows_s",
+                None,
+                None,
+                None,
+                "stall_indexing_s",
+                "stall_scrolling_s",
+                "peak_rss_mb",
+            ],
+            strict=False,
+        ):
+            if key is not None and fresh[key] is not None:
+                row[3] = "met" if fresh[key] <= TARGETS[key] else "MISSED"
+        if again["first_rows_s"] is not None:
+            rows[7][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
+        if fresh["all_rows_s"] is not None and count >= 1_000_000:
+            rows[2][3] = "met" if fresh["all_rows_s"] <= 10.0 else "MISSED"
+        if not args.skip_peers:
+            rows += optional_rows(count)
+        print_table(
+            f"Opening a never-seen folder of {count:,} tiny JPEGs (rows in grid: "
+            f"{fresh['rows']:,.0f})",
+            ["measure", "Sieve", "target", ""],
+            rows,
+        )
+
+
+if __name__ == "__main__":
+    main()
