@@ -32,7 +32,7 @@ def add_active_commands(commands: argparse._SubParsersAction) -> None:
         "--format", choices=("coco", "yolo"), help="detections in COCO results json or YOLO txt"
     )
     predictions.add_argument(
-        "--name", default="predictions", help="with --format: the source name (predictions)"
+        "--name", help="with --format: the annotation source's name (default: predictions)"
     )
     predictions.add_argument(
         "--reference",
@@ -68,6 +68,11 @@ def add_active_commands(commands: argparse._SubParsersAction) -> None:
 def cmd_import_predictions(args: argparse.Namespace) -> int:
     if args.format is not None:
         return _import_detections(args)
+    from app.core.errors import SieveError
+
+    for flag, value in (("--name", args.name), ("--reference", args.reference)):
+        if value is not None:
+            raise SieveError(f"{flag} is for detections: add --format coco or --format yolo")
     from app.cli.jobs import run_cancellable
     from app.core.active.predictions import import_predictions_job
     from app.core.store.project import Project
@@ -90,7 +95,7 @@ def cmd_import_predictions(args: argparse.Namespace) -> int:
 
 def _import_detections(args: argparse.Namespace) -> int:
     from app.cli.jobs import run_cancellable
-    from app.core.active.detection_predictions import import_detections_job
+    from app.core.active.detection_predictions import DEFAULT_SOURCE, import_detections_job
     from app.core.errors import SieveError
     from app.core.store.project import Project
 
@@ -104,7 +109,7 @@ def _import_detections(args: argparse.Namespace) -> int:
             Path(args.file),
             args.format,
             cancel,
-            args.name,
+            args.name or DEFAULT_SOURCE,
             args.reference,
             classes,
             args.reduce,

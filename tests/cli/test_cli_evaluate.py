@@ -141,3 +141,5 @@ def test_classification_files_still_import(labelled, tmp_path, capsys) -> None:
     csv.write_text("filename,cat,dog\na/000.png,0.9,0.1\na/001.png,0.5,0.5\n")
     assert main(["import-predictions", root, str(csv)]) == 0
     assert "classification predictions for 2 samples" in capsys.readouterr().out
+    assert main(["import-predictions", root, str(csv), "--name", "x"]) == 1
+    assert "--name is for detections" in capsys.readouterr().err
