@@ -3,6 +3,7 @@ panel, the class histogram of the selection, and boxes painted on the thumbnails
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -202,3 +203,33 @@ def colour_pixels(browser: BrowserWidget, colour: tuple[int, int, int]) -> int:
     pixels = data.reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
     pixels = pixels.reshape(image.height(), image.width(), 3).astype(int)
     return int((np.abs(pixels - colour).max(axis=2) <= 10).sum())
+
+
+def test_a_grown_table_places_the_boxes_again(qtbot, browser) -> None:
+    qtbot.waitUntil(lambda: browser.objects.index(None) is not None, timeout=10_000)
+    index = browser.objects.index(None)
+    before = index.unit_boxes.copy()
+    table = browser.data.table
+    wider = copy.copy(table)
+    wider.width = table.width * 2
+    with qtbot.waitSignal(browser.objects.index_loaded, timeout=10_000):
+        browser.objects.set_table(wider)
+    assert np.allclose(index.unit_boxes[:, 0], before[:, 0] / 2)
+    assert np.allclose(index.unit_boxes[:, 1], before[:, 1])
+
+
+def test_the_window_offers_the_objects_dock_and_thumbnail_boxes(qtbot, window, scenes) -> None:
+    project_dir, shapes = scenes
+    ui = window.objects_ui
+    assert ui.dock.isHidden()
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert ui.boxes_action in view_menu.actions()
+    window.open_project(project_dir)
+    qtbot.waitUntil(lambda: not ui.dock.isHidden(), timeout=20_000)
+    ui.boxes_action.setChecked(True)
+    boxes = window.browser.view.delegate.boxes
+    qtbot.waitUntil(lambda: boxes.enabled and boxes.index is not None, timeout=10_000)
+    total = sum(len(s) for s in shapes)
+    qtbot.waitUntil(lambda: sum(ui.histogram.bars.counts.values()) == total, timeout=10_000)
+    ui.boxes_action.setChecked(False)
+    assert not boxes.enabled

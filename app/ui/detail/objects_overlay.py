@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QStyleOptionGraphicsItem,
     QVBoxLayout,
     QWidget,
@@ -37,7 +38,7 @@ from PySide6.QtWidgets import (
 from app.core.errors import SieveError
 from app.core.store.objects import AnnotationSource, ObjectRow, objects_of, sources
 from app.core.store.project import Project
-from app.gui_model.class_colours import class_rgb
+from app.gui_model.class_colours import class_rgb, register
 from app.ui.detail.image_view import ImageView
 from app.ui.objects.filter_button import swatch
 
@@ -46,6 +47,7 @@ log = logging.getLogger("sieve")
 MASK_ALPHA = 90
 BOX_WIDTH = 2.0
 NO_OBJECTS = "No annotations on this sample"
+LEGEND_HEIGHT = 180
 
 
 @dataclass
@@ -87,6 +89,7 @@ def read_sample_objects(project_dir: Path, sample_id: int) -> SampleObjects:
         row = project.samples_by_id([sample_id]).get(sample_id)
         size = (row.width or 0, row.height or 0) if row is not None else (0, 0)
         found = SampleObjects(sample_id, size, sources(project), objects_of(project, sample_id))
+    register(name for source in found.sources for name in source.classes)
     for obj in found.objects:
         if obj.mask and "rle" in obj.mask:
             try:
@@ -99,15 +102,17 @@ def read_sample_objects(project_dir: Path, sample_id: int) -> SampleObjects:
 class LabelItem(QGraphicsItem):
     """A class name (and score) on a filled tag in the class colour, at a constant screen size."""
 
-    def __init__(self, text: str, colour: QColor, parent: QGraphicsItem | None = None) -> None:
+    def __init__(
+        self, text: str, colour: QColor, parent: QGraphicsItem | None = None, below: bool = False
+    ) -> None:
         super().__init__(parent)
         self.text, self.colour = text, colour
         self.font = QFont()
         self.font.setPixelSize(12)
         metrics = QFontMetricsF(self.font)
-        self._rect = QRectF(
-            0, -metrics.height() - 2, metrics.horizontalAdvance(text) + 6, metrics.height() + 2
-        )
+        height = metrics.height() + 2
+        top = 0.0 if below else -height
+        self._rect = QRectF(0, top, metrics.horizontalAdvance(text) + 6, height)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
@@ -117,7 +122,8 @@ class LabelItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         painter.fillRect(self._rect, self.colour)
-        light = self.colour.lightnessF() > 0.6
+        c = self.colour
+        light = 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue() > 140
         painter.setPen(Qt.GlobalColor.black if light else Qt.GlobalColor.white)
         painter.setFont(self.font)
         painter.drawText(self._rect.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignVCenter, self.text)
@@ -152,6 +158,8 @@ class ObjectsPanel(QWidget):
         layout.addLayout(self.boxes_layout)
         layout.addWidget(QLabel("Classes"))
         layout.addWidget(self.legend, 1)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.hide()  # until the project turns out to have annotations
 
     def set_sources(self, counts: list[tuple[AnnotationSource, int]], hidden: set[str]) -> None:
         """One checkbox per source (with its number of objects on this sample)."""
@@ -171,6 +179,9 @@ class ObjectsPanel(QWidget):
         self.legend.clear()
         for name, count in sorted(counts.items()):
             self.legend.addItem(QListWidgetItem(swatch(name), f"{name}  ({count})"))
+        rows = max(1, self.legend.count())
+        height = rows * self.legend.sizeHintForRow(0) + 2 * self.legend.frameWidth() + 4
+        self.legend.setFixedHeight(min(LEGEND_HEIGHT, max(height, 24)))
 
     def legend_classes(self) -> list[str]:
         return [self.legend.item(i).text().rsplit("  (", 1)[0] for i in range(self.legend.count())]
@@ -284,6 +295,7 @@ class ObjectsOverlay(QObject):
             if objects:
                 self._draw_source(source, objects, found.rle_masks)
         self.panel.set_sources([(s, n) for s, n in counts], self.hidden)
+        self.panel.setVisible(bool(found.sources))
         self._update_legend()
 
     def _draw_source(
@@ -305,8 +317,9 @@ class ObjectsOverlay(QObject):
             box.setData(0, obj.label)
             box.setToolTip(self._label_text(obj))
             items.append(box)
-            label = LabelItem(self._label_text(obj), colour, group)
-            label.setPos(QPointF(obj.x, obj.y))
+            below = not source.is_ground_truth  # predictions hang below: both stay readable
+            label = LabelItem(self._label_text(obj), colour, group, below)
+            label.setPos(QPointF(obj.x, obj.y + obj.h if below else obj.y))
 
     def _draw_mask(
         self, group: QGraphicsItem, obj: ObjectRow, colour: QColor, rle: QImage | None

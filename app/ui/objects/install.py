@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
 BOXES_TEXT = "Show &boxes on thumbnails"
+DOCK_HEIGHT = 300
 
 
 class ObjectsUi(QObject):
@@ -57,7 +58,9 @@ class ObjectsUi(QObject):
     def _on_sources(self) -> None:
         self.window.browser.view.delegate.boxes.set_index(None)
         if self.layer.sources:
-            self.dock.show()
+            if self.dock.isHidden():
+                self.dock.show()
+                self.window.resizeDocks([self.dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
             if self.boxes_action.isChecked():
                 self.show_boxes(True)
 

@@ -5,6 +5,7 @@ and the class histogram all read these arrays, never SQLite."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from app.core.store.objects import (
     sources,
 )
 from app.core.store.project import Project
+from app.gui_model.class_colours import register
 from app.gui_model.object_filters import ObjectFilter, ObjectIndex, filter_rows
 
 log = logging.getLogger("sieve")
@@ -28,7 +30,14 @@ def read_sources(project_dir: Path) -> tuple[list[AnnotationSource], str | None]
     """The sources and the ground truth's name."""
     with Project.open(project_dir) as project:
         truth = ground_truth(project)
-        return sources(project), None if truth is None else truth.name
+        found = sources(project)
+    register(name for source in found for name in source.classes)
+    return found, None if truth is None else truth.name
+
+
+def _renormalised(index: ObjectIndex, table: SampleTable) -> ObjectIndex:
+    index.normalise(table.ids, table.width, table.height)
+    return index
 
 
 def read_index(project_dir: Path, name: str, table: SampleTable | None) -> ObjectIndex:
@@ -73,6 +82,14 @@ class ObjectLayer(QObject):
         self.sources_changed.emit()
         if project_dir is not None:
             self._run("sources", lambda: read_sources(project_dir))
+
+    def set_table(self, table: SampleTable) -> None:
+        """The project's table changed (e.g. grew while indexing): place the loaded boxes again
+        with the new sample sizes (on the worker); ``index_loaded`` follows for each source."""
+        self.table = table
+        for name, index in list(self.indexes.items()):
+            if index is not None:
+                self._run(name, partial(_renormalised, index, table))
 
     def reload(self) -> None:
         """Read everything again (after an import)."""
