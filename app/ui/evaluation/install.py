@@ -33,6 +33,7 @@ class EvaluationUi(QObject):
         window.browser.loaded.connect(self._on_project)
         self.dock.visibilityChanged.connect(self._on_visible)
         self.panel.evaluated.connect(window.browser.refresh_saved)
+        self.panel.predictions_imported.connect(self._on_imported)
         self.panel.images_chosen.connect(lambda _ids: window.show_grid())
 
     def shutdown(self) -> None:
@@ -41,6 +42,10 @@ class EvaluationUi(QObject):
     def _on_project(self) -> None:
         if self.window.browser.project_dir != self.panel.project_dir:
             self.panel.set_project(self.window.browser.project_dir)
+
+    def _on_imported(self) -> None:
+        self.window.browser.objects.reload()  # the new source's boxes in the detail view
+        self.window.browser.refresh_saved()  # its uncertainty scores in the sort menu
 
     def _on_visible(self, visible: bool) -> None:
         if visible:

@@ -10,7 +10,7 @@ in the shared :class:`AppState` (every view shows the selection; the grid scroll
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,11 +29,15 @@ from PySide6.QtWidgets import (
 from app.core.evaluation.evaluate import ERROR_KEY, ERRORS_SELECTION, Evaluation
 from app.engine import JobRunner, LatestRunner
 from app.gui_model.state import AppState
+from app.ui.evaluation.import_dialog import ImportPredictionsDialog
 from app.ui.evaluation.jobs import SourcesInfo, evaluate_job, read_sources_job
 from app.ui.evaluation.tables import ClassTable, ConfusionTable, ap_text
 from app.ui.job_progress import JobProgress
 
-NO_SOURCES = "Import annotations and predictions (File \u25b8 Import annotations) to evaluate."
+if TYPE_CHECKING:
+    from app.core.active.detection_predictions import DetectionImport
+
+NO_SOURCES = "Import the ground truth (File \u25b8 Import annotations) and predictions to evaluate."
 
 
 class EvaluationPanel(QWidget):
@@ -41,11 +45,12 @@ class EvaluationPanel(QWidget):
 
     ``evaluated``: scores and the errors selection were stored (views listing scores and saved
     selections should read them again). ``images_chosen(ids)``: a confusion cell's images were
-    selected.
+    selected. ``predictions_imported``: Import predictions… stored a source and its scores.
     """
 
     evaluated = Signal()
     images_chosen = Signal(object)
+    predictions_imported = Signal()
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +72,10 @@ class EvaluationPanel(QWidget):
         self.iou.setDecimals(2)
         self.iou.setValue(0.5)
         self.iou.setToolTip("A prediction matches an object when their IoU is at least this")
+        self.import_button = QPushButton("Import predictions\u2026")
+        self.import_button.setToolTip(
+            "A COCO results json or a YOLO folder with scores, as a predictions source"
+        )
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setDefault(True)
         self.evaluate_button.setToolTip(
@@ -93,6 +102,7 @@ class EvaluationPanel(QWidget):
         iou_row = QHBoxLayout()
         iou_row.addWidget(self.iou)
         iou_row.addStretch(1)
+        iou_row.addWidget(self.import_button)
         iou_row.addWidget(self.evaluate_button)
         form.addRow("IoU", iou_row)
         confusion_box = QWidget()
@@ -118,6 +128,7 @@ class EvaluationPanel(QWidget):
         layout.addLayout(buttons)
 
         self.evaluate_button.clicked.connect(self.evaluate)
+        self.import_button.clicked.connect(self.import_predictions)
         self.worst_button.clicked.connect(self.worst_first)
         self.errors_button.toggled.connect(self.only_errors)
         self.confusion.cell_chosen.connect(self.choose_cell)
@@ -157,6 +168,23 @@ class EvaluationPanel(QWidget):
             lambda cancel: evaluate_job(project_dir, gt, predictions, iou, cancel),
             f"evaluate {predictions or 'predictions'}",
         )
+
+    def import_predictions(self) -> ImportPredictionsDialog | None:
+        """Open the Import predictions dialog; on success, read the sources again."""
+        if self.project_dir is None:
+            return None
+        dialog = ImportPredictionsDialog(self.project_dir, self)
+
+        def imported(report: DetectionImport) -> None:
+            self.progress.show_message(
+                f"imported {report.boxes:,} boxes on {report.images:,} images as {report.name!r}"
+            )
+            self.reload()
+            self.predictions_imported.emit()
+
+        dialog.imported.connect(imported)
+        dialog.open()
+        return dialog
 
     def worst_first(self) -> None:
         """Sort the grid by the error score, the worst image first."""

@@ -142,3 +142,31 @@ def test_worst_first_sorts_the_grid_and_a_cell_selects_its_images(
     qtbot.waitUntil(lambda: len(browser.order_ids()) == 12, timeout=TIMEOUT_MS)
     assert np.array_equal(browser.order_ids()[:4], [a, b, c, d])
     window.grab().save(str(screenshots / "evaluation-window.png"))
+
+
+def test_import_predictions_from_the_view_then_evaluate(qtbot, evaluated_dataset, tmp_path) -> None:
+    project_dir, _ = evaluated_dataset
+    panel = EvaluationPanel(AppState())
+    qtbot.addWidget(panel)
+    panel.set_project(project_dir)
+    qtbot.waitUntil(lambda: panel.import_button.isEnabled(), timeout=TIMEOUT_MS)
+    labels = tmp_path / "yolo" / "labels" / "a"
+    labels.mkdir(parents=True)
+    (labels / "000.txt").write_text("0 0.5 0.5 0.2 0.2 0.9\n1 0.5 0.5 0.2 0.2\n")  # no score
+    dialog = panel.import_predictions()
+    dialog.format.setCurrentIndex(dialog.format.findData("yolo"))
+    dialog.source.setText(str(tmp_path / "yolo"))
+    dialog.name.setText("detector")
+    with qtbot.waitSignal(dialog.runner.failed, timeout=TIMEOUT_MS):
+        dialog.import_button.click()
+    assert "a/000.txt:2: a prediction without a score" in dialog.error.text()
+    assert dialog.isVisible()
+    (labels / "000.txt").write_text("0 0.5 0.5 0.2 0.2 0.9\n")
+    with qtbot.waitSignal(panel.predictions_imported, timeout=TIMEOUT_MS):
+        dialog.import_button.click()
+    qtbot.waitUntil(lambda: panel.predictions_combo.findData("detector") >= 0, timeout=TIMEOUT_MS)
+    panel.predictions_combo.setCurrentIndex(panel.predictions_combo.findData("detector"))
+    _evaluate(qtbot, panel)
+    assert panel.evaluation.predictions == "detector"
+    assert panel.evaluation.per_class["cat"].fp == 1  # the box on a/000.png covers nothing
+    panel.shutdown()
