@@ -34,6 +34,7 @@ from app.ui.dialogs.import_torchvision import ImportTorchvisionDialog
 from app.ui.dialogs.preferences import PreferencesDialog
 from app.ui.dialogs.shortcuts import ShortcutsDialog
 from app.ui.evaluation.install import install_evaluation
+from app.ui.issues.install import install_issues
 from app.ui.lazy_panel import LazyPanel
 from app.ui.log_panel import LogPanel
 from app.ui.map import MapPanel
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.import_annotations = install_import_annotations(self, self.actions.import_torchvision)
         self.objects_ui = install_objects(self)
         self.evaluation_ui = install_evaluation(self)
+        self.issues_ui = install_issues(self)
         self.tag_panel.install_number_shortcuts(self)
         self._connect()
         self._restore_layout()
@@ -509,6 +511,7 @@ class MainWindow(QMainWindow):
         self.active_panel.shutdown()
         self.objects_ui.shutdown()
         self.evaluation_ui.shutdown()
+        self.issues_ui.shutdown()
         self.browser.shutdown()
         self.detail.shutdown()
         self.tag_panel.set_project(None)

@@ -16,6 +16,7 @@ from app.core.store.project import Project
 from app.core.store.stats import StatsColumns, read_stats
 
 SCORE_PREFIX = "quality."
+SELECTION_PREFIX = "issues: "
 KNN_K = 11  # itself and ten neighbours
 
 
@@ -146,3 +147,34 @@ def _load_embeddings(project: Project, inputs: Inputs, cancel: CancelToken) -> J
     inputs.vectors = np.asarray(vectors)
     inputs.vector_rows = position
     inputs.knn = (rows, similarities)
+
+
+def save_issue_selections(project: Project, report: IssuesReport) -> dict[str, str]:
+    """Save each check's flagged samples (worst first, with their scores) as the selection
+    ``"issues: <check>"`` (replaced; deleted when the check found nothing); return the names."""
+    from app.core.store.selections import delete_selection, list_selections, save_selection
+
+    existing = {selection.name for selection in list_selections(project)}
+    names: dict[str, str] = {}
+    for name, result in report.results.items():
+        selection = SELECTION_PREFIX + name
+        rows = result.worst_first()
+        if not len(rows):
+            if selection in existing:
+                delete_selection(project, selection)
+            continue
+        strategy = {"issues": name, "threshold": result.threshold}
+        ids = report.stats.ids[rows]
+        save_selection(project, selection, ids, strategy, result.scores[rows], overwrite=True)
+        names[name] = selection
+    return names
+
+
+def clean_sample_ids(project: Project, tag: str) -> np.ndarray:
+    """Usable samples (ascending ids) that do not carry ``tag``."""
+    query = (
+        "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id WHERE s.status = 'ok' "
+        "AND NOT f.missing AND s.id NOT IN (SELECT st.sample_id FROM sample_tags st "
+        "JOIN tags t ON t.id = st.tag_id WHERE t.name = ?) ORDER BY s.id"
+    )
+    return np.array([row[0] for row in project.db.execute(query, (tag,))], dtype=np.int64)
