@@ -280,6 +280,7 @@ class BrowserWidget(QWidget):
         self.data = data
         self._scores.clear()
         self.view.delegate.set_tags(data.tags, data.members)
+        self.objects.set_table(data.table)  # boxes of newly decoded samples get their place
         if growth is None or flt != self.state.filter or version != self.model.version:
             self.model.replace_table(data.table, data.pending)
             self._apply_filter()
