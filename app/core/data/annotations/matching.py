@@ -14,8 +14,9 @@ must be the image's, a box may stray outside the image by at most ``max(1 px, 1 
 from __future__ import annotations
 
 import posixpath
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,8 +40,14 @@ class Matched:
     skipped: list[str]
 
 
-def match_files(project: Project, names: Sequence[str], stems: bool = False) -> list[int | None]:
-    """Each name's sample id (None: no sample, or several equally good), by the module's rule."""
+def match_files(
+    project: Project,
+    names: Sequence[str],
+    stems: bool = False,
+    ambiguous: set[int] | None = None,
+) -> list[int | None]:
+    """Each name's sample id (None: no sample, or several equally good), by the module's rule;
+    the positions of names several samples match go into ``ambiguous`` when given."""
     if stems:
         ids: list[int | None] = [None] * len(names)
     else:
@@ -56,6 +63,8 @@ def match_files(project: Project, names: Sequence[str], stems: bool = False) -> 
             found = endings.get("/".join(parts[start:]))
             if found is not None:
                 ids[position] = None if found == _AMBIGUOUS else found
+                if found == _AMBIGUOUS and ambiguous is not None:
+                    ambiguous.add(position)
                 break
     return ids
 
@@ -75,7 +84,8 @@ def _endings(project: Project, stems: bool) -> dict[str, int]:
 def match_images(project: Project, parsed: ParsedAnnotations) -> Matched:
     """Match the parse's images to samples and check their sizes (problems listed, not raised)."""
     names = [image.name for image in parsed.images]
-    ids = match_files(project, names, parsed.stems)
+    ambiguous: set[int] = set()
+    ids = match_files(project, names, parsed.stems, ambiguous)
     rows = project.samples_by_id([i for i in ids if i is not None])
     count = len(names)
     matched = Matched(np.full(count, -1, np.int64), np.zeros(count), np.zeros(count), [], [])
@@ -84,9 +94,13 @@ def match_images(project: Project, parsed: ParsedAnnotations) -> Matched:
             break
         if sample_id is None:
             what = "image" if not parsed.stems else "image (any extension)"
-            matched.problems.append(
-                Problem(image.where, f"no sample of the project is the {what} {image.name!r}")
-            )
+            message = f"no sample of the project is the {what} {image.name!r}"
+            if position in ambiguous:
+                message = (
+                    f"several samples' paths end with {image.name!r}: name the image by its "
+                    "path relative to the dataset folder"
+                )
+            matched.problems.append(Problem(image.where, message))
             continue
         row = rows[sample_id]
         problem = _size_problem(row, image.size)
@@ -182,30 +196,29 @@ def new_objects(
     scores = np.frombuffer(parsed.scores, np.float64)
     crowd = np.frombuffer(parsed.iscrowd, np.int8)
     images = np.frombuffer(parsed.image_index, np.int64)
+    masked = sorted(parsed.masks)
     for start in range(0, len(parsed), chunk):
         stop = min(start + chunk, len(parsed))
-        boxes = pixels.boxes[start:stop].tolist()
-        batch = []
-        for offset, (x, y, w, h) in enumerate(boxes):
-            position = start + offset
-            score = float(scores[position])
-            mask = parsed.masks.get(position) if parsed.masks else None
-            if mask is not None and parsed.normalized and "polygons" in mask:
+        columns = zip(
+            pixels.sample_ids[start:stop].tolist(),
+            labels[start:stop].tolist(),
+            pixels.boxes[start:stop].tolist(),
+            scores[start:stop].tolist(),
+            crowd[start:stop].tolist(),
+            strict=True,
+        )
+        batch = [
+            NewObject(
+                sample_id, classes[label], x, y, w, h, None if score != score else score, bool(c)
+            )
+            for sample_id, label, (x, y, w, h), score, c in columns
+        ]
+        for position in masked[bisect_left(masked, start) : bisect_left(masked, stop)]:
+            mask = parsed.masks[position]
+            if parsed.normalized and "polygons" in mask:
                 image = images[position]
                 mask = _scaled(mask, matched.widths[image], matched.heights[image])
-            batch.append(
-                NewObject(
-                    int(pixels.sample_ids[position]),
-                    classes[labels[position]],
-                    x,
-                    y,
-                    w,
-                    h,
-                    None if score != score else score,
-                    bool(crowd[position]),
-                    mask,
-                )
-            )
+            batch[position - start] = replace(batch[position - start], mask=mask)
         yield batch
 
 

@@ -153,7 +153,13 @@ def test_a_name_several_samples_end_with_is_not_guessed(project, tmp_path) -> No
 
     run_job(index_job(project))
     path = write_coco(tmp_path / "l.json", coco_dict({"images/train/a.png": "a.png"}))
-    _refused(project, path, "coco", "l.json: images[0] (a.png)", "'a.png'")
+    _refused(
+        project,
+        path,
+        "coco",
+        "l.json: images[0] (a.png)",
+        "several samples' paths end with 'a.png'",
+    )
 
 
 def test_several_sources_side_by_side_and_a_reimport_replaces(project, tmp_path) -> None:
@@ -320,4 +326,3 @@ def test_a_cancelled_import_stores_nothing(project, tmp_path) -> None:
         for _ in job:
             pass
     assert store.sources(project) == []
-
