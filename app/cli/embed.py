@@ -35,6 +35,11 @@ def add_embedding_commands(commands: argparse._SubParsersAction) -> None:
     )
     embed.add_argument("--resume", type=positive_int, metavar="SET", help="finish a stopped set")
     embed.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast quick look: small ResNet-18 over the thumbnails, ImageNet weights if cached",
+    )
+    embed.add_argument(
         "--objects", action="store_true", help="embed each object's crop (an object set)"
     )
     embed.add_argument("--source", help="with --objects: annotation source (default: ground truth)")
@@ -164,10 +169,12 @@ def note_stale_scores(project, set_id: int) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from app.core.embeddings.embed import EmbedConfig, embed_job
+    from app.core.embeddings.embed import EmbedConfig, embed_job, quick_config
     from app.core.ssl import distributed
     from app.core.store.project import Project
 
+    if args.quick and (args.run is not None or args.backbone is not None):
+        raise SieveError("--quick chooses its own backbone: drop --run and --backbone")
     if args.backbone is None and args.weights != "none":
         raise SieveError("--weights goes with --backbone (a trained run has its own weights)")
     config = None
@@ -178,11 +185,19 @@ def cmd_embed(args: argparse.Namespace) -> int:
                 ("--run", args.run),
                 ("--backbone", args.backbone),
                 ("--image-size", args.image_size),
+                ("--quick", args.quick or None),
             )
             if value is not None
         ]
         if given:
             raise SieveError(f"--resume finishes a set with its stored settings; drop {given[0]}")
+    elif args.quick:
+        config = quick_config(
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            device=args.device,
+            workers=args.workers,
+        )
     else:
         config = EmbedConfig(
             run=args.run,
@@ -210,6 +225,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
         metrics = embedding_set.metrics
         print(f"embedding set {embedding_set.id}: {embedding_set.config.get('source', '')}")
         print(f"{metrics.get('count', 0):,} samples x {metrics.get('dim', 0)} dimensions")
+        if embedding_set.config.get("quick"):
+            print(
+                f"{metrics.get('from_thumbnails', 0):,} read from stored thumbnails, "
+                f"{metrics.get('images_per_s', 0):,.0f} images/s"
+            )
         for problem in metrics.get("skipped", []):
             print(f"skipped: {problem}")
     return 0

@@ -2,7 +2,10 @@
 
 The backbone is a training run's (``run``, or the newest finished run when neither ``run`` nor
 ``backbone`` is given), or a registered torchvision backbone with ImageNet weights, a weights file
-or a seeded random init (a quick look that says so). Samples are prepared as training prepares
+or a seeded random init (a quick look that says so). ``EmbedConfig(quick=True)`` (see
+:func:`quick_config` and ``quick.py``) is the fast quick look: a small input, ImageNet weights only
+when they are cached offline, and pixels from the stored thumbnails where they hold enough
+(``thumb_pixels.py``), the original files for the rest. Samples are prepared as training prepares
 them: decoded and squashed to a square of ``cache_side`` pixels (``ssl/data.py``), resized to the
 model's input size on the device and normalised with the ImageNet mean and std.
 
@@ -28,6 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from app.core.data.images import ImageError, load_rgb
+from app.core.embeddings import quick
+from app.core.embeddings.thumb_pixels import read_thumbnails, thumbnail_pixels
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import CancelToken, Job, Progress, RateMeter, format_duration
 from app.core.ssl import distributed
@@ -60,7 +65,16 @@ PARTIAL = "partial"
 PREFETCH_DEPTH = 2
 QUICK_LOOK = "random init (quick look: random weights, not trained)"
 # Settings that change the vectors or the batch boundaries; a resumed set must match them.
-RESUME_KEYS = ("run", "backbone", "weights", "image_size", "batch_size", "precision", "side")
+RESUME_KEYS = (
+    "run",
+    "backbone",
+    "weights",
+    "image_size",
+    "batch_size",
+    "precision",
+    "side",
+    "quick",
+)
 
 
 @dataclass
@@ -75,6 +89,7 @@ class EmbedConfig:
     device: str = "auto"
     workers: int = 0
     precision: str = "auto"
+    quick: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmbedConfig:
@@ -85,6 +100,8 @@ class EmbedConfig:
     def validate(self) -> None:
         if self.run is not None and self.backbone is not None:
             raise SieveError("choose a training run or a backbone to embed with, not both")
+        if self.quick and self.run is not None:
+            raise SieveError("a quick look embeds with a pretrained or random backbone, not a run")
         if self.batch_size < 1:
             raise SieveError("batch-size must be at least 1")
         if self.image_size is not None and self.image_size < 8:
@@ -177,8 +194,21 @@ def embed_job(
     return run.merge(counts, started)
 
 
+def quick_config(**settings: Any) -> EmbedConfig:
+    """A quick look's config; ``settings`` (device, batch_size, image_size, ...) override."""
+    values: dict[str, Any] = {
+        "quick": True,
+        "backbone": quick.QUICK_BACKBONE,
+        "image_size": quick.QUICK_SIZE,
+    }
+    values.update({key: value for key, value in settings.items() if value is not None})
+    return EmbedConfig(**values)
+
+
 def _resolve(project: Project, config: EmbedConfig) -> tuple[_Model, EmbedConfig]:
     """The backbone ``config`` asks for (eval mode, CPU) and the config with its choices filled."""
+    if config.quick:
+        return _resolve_quick(config)
     if config.backbone is None:
         backbone, record = trained_backbone(project, config.run)
         size = config.image_size or record.config.image_size
@@ -203,6 +233,17 @@ def _resolve(project: Project, config: EmbedConfig) -> tuple[_Model, EmbedConfig
         source = f"{backbone.name} weights from {Path(config.weights).name}"
     resolved = replace(config, backbone=backbone.name, image_size=size, weights=weights)
     return _Model(backbone.eval(), size, source, message), resolved
+
+
+def _resolve_quick(config: EmbedConfig) -> tuple[_Model, EmbedConfig]:
+    """The quick look's backbone: cached ImageNet weights, else random (never downloads)."""
+    name = config.backbone or quick.QUICK_BACKBONE
+    imagenet = config.weights.strip().lower() != quick.RANDOM
+    found = quick.load_quick_model(config.image_size or quick.QUICK_SIZE, name, imagenet)
+    resolved = replace(
+        config, backbone=found.backbone.name, image_size=found.input_size, weights=found.weights
+    )
+    return _Model(found.backbone, found.input_size, found.note, found.note), resolved
 
 
 def _open_set(project: Project, config: dict[str, Any], resume_set: int | None) -> EmbeddingSet:
@@ -278,6 +319,7 @@ class _EmbedRun:
         self.batches = [rows[start : start + size] for start in range(0, len(rows), size)]
         self.backbone = model.backbone.to(device, memory_format=torch.channels_last).eval()
         self.autocast = resolve_precision(config.precision, device)
+        self.from_thumbnails = 0
 
     def embed(self, cancel: CancelToken) -> Iterator[Progress]:
         """Embed this rank's batches that have no file yet; returns (images, batches) embedded."""
@@ -311,6 +353,7 @@ class _EmbedRun:
             source.close()
             stream.close(timeout=None)
             source.shutdown()
+            self.from_thumbnails = source.from_thumbnails
         return embedded, computed
 
     def _load(self, source: _PixelSource, k: int) -> _Batch:
@@ -326,7 +369,10 @@ class _EmbedRun:
 
     def _source(self) -> _PixelSource:
         cache = load_fresh_cache(self.project, self.rows, self.side)
-        return _PixelSource(self.project.dataset_root, self.side, self.config.workers, cache)
+        thumbs = self.project.path if self.config.quick else None
+        return _PixelSource(
+            self.project.dataset_root, self.side, self.config.workers, cache, thumbs
+        )
 
     def _file(self, k: int) -> Path:
         return self.partial / f"batch-{k}.npz"
@@ -370,6 +416,7 @@ class _EmbedRun:
                 "batches_computed": computed,
                 "batches_kept": len(self.batches) - computed,
                 "world": distributed.world_size(),
+                "from_thumbnails": self.from_thumbnails,
             }
             if not len(ids):
                 self.project.update_run(self.set.id, status="failed", metrics=metrics)
@@ -392,7 +439,8 @@ class _EmbedRun:
 
 
 class _PixelSource:
-    """Decoded square uint8 pixels for a batch of rows: from a fresh training cache or the files."""
+    """Decoded square uint8 pixels for a batch of rows: from a fresh training cache, else from
+    the stored thumbnails of the project at ``thumbs_from`` (when given) and the files."""
 
     def __init__(
         self,
@@ -400,8 +448,11 @@ class _PixelSource:
         side: int,
         workers: int,
         cache: tuple[np.ndarray, list[int], list[str]] | None,
+        thumbs_from: Path | None = None,
     ) -> None:
         self.root, self.side, self.cache = root, side, cache
+        self.thumbs_from = thumbs_from
+        self.from_thumbnails = 0
         self.stop = CancelToken()
         self.pool: ThreadPoolExecutor | None = None
         if cache is None:
@@ -420,11 +471,33 @@ class _PixelSource:
                 else:
                     problems[position] = self.problems.get(row.relpath, "")
         else:
-            for decoded in self.pool.map(lambda g: self._decode(rows, g), group_by_file(rows)):
+            for position, image in self._thumbnails(rows):
+                images[position] = image
+            groups = [
+                left
+                for group in group_by_file(rows)
+                if (left := [position for position in group if images[position] is None])
+            ]
+            for decoded in self.pool.map(lambda g: self._decode(rows, g), groups):
                 for position, image, problem in decoded:
                     images[position] = image
                     problems[position] = problem
         return self._batch(k, rows, images, problems)
+
+    def _thumbnails(self, rows: Sequence[SampleRow]) -> list[tuple[int, np.ndarray]]:
+        """``(position, pixels)`` of the rows whose stored thumbnail is enough."""
+        if self.thumbs_from is None or self.pool is None:
+            return []
+        stored = read_thumbnails(self.thumbs_from, [row.id for row in rows])
+        positions = [position for position, row in enumerate(rows) if row.id in stored]
+        pixels = self.pool.map(
+            lambda p: thumbnail_pixels(stored[rows[p].id], rows[p], self.side), positions
+        )
+        found = [
+            (p, image) for p, image in zip(positions, pixels, strict=True) if image is not None
+        ]
+        self.from_thumbnails += len(found)
+        return found
 
     def _decode(self, rows: Sequence[SampleRow], group: list[int]) -> Decoded:
         try:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
-from app.core.store.embedding_sets import set_active
+from app.core.store.embedding_sets import get_embedding_set, set_active
 from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
@@ -51,7 +51,6 @@ from app.ui.scatter import EmbeddingScatter
 NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 COMBO_CHARS = 10  # the choosers' width; longer titles show in full in their lists
-QUICK_LOOK = {"backbone": "resnet18", "weights": "imagenet"}
 
 
 class MapPanel(QWidget):
@@ -98,6 +97,13 @@ class MapPanel(QWidget):
         self.caption = QLabel()
         self.caption.setObjectName("map-caption")
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.weights_label = QLabel()
+        self.weights_label.setObjectName("map-weights")
+        self.weights_label.setWordWrap(True)
+        self.weights_label.setToolTip(
+            "Which backbone and weights made this quick look; train a model for a better map"
+        )
+        self.weights_label.hide()
         self.job_line = JobProgress(self.runner)
 
         self.empty_text = QLabel()
@@ -106,7 +112,8 @@ class MapPanel(QWidget):
         self.train_button = QPushButton("Train a model…")
         self.quick_button = QPushButton("Quick look (pretrained or random weights)")
         self.quick_button.setToolTip(
-            "Embed with an ImageNet ResNet-18 (random weights when offline) and map at once"
+            "Embed the thumbnails with a small ResNet-18 (64 px; ImageNet weights when they are "
+            "cached on this computer, else random weights) and map at once"
         )
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())
@@ -137,6 +144,7 @@ class MapPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(data)
         layout.addLayout(view)
+        layout.addWidget(self.weights_label)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.job_line)
 
@@ -162,6 +170,7 @@ class MapPanel(QWidget):
         self.train_button.clicked.connect(self.train_requested)
         self.quick_button.clicked.connect(lambda: self.embed_and_map(None))
         self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
         self.runner.busy_changed.connect(self._on_busy_changed)
 
@@ -197,11 +206,12 @@ class MapPanel(QWidget):
         """Embed with training run ``run_id`` (None: a quick look) and lay the new set out."""
         if self._project_dir is None or (run_id is None and self.state.indexing):
             return
-        from app.core.embeddings.embed import (
-            EmbedConfig,  # torch loads only when something is embedded
+        from app.core.embeddings.embed import (  # torch loads only when something is embedded
+            EmbedConfig,
+            quick_config,
         )
 
-        config = EmbedConfig(**QUICK_LOOK) if run_id is None else EmbedConfig(run=run_id)
+        config = quick_config() if run_id is None else EmbedConfig(run=run_id)
         project_dir, method = self._project_dir, self.method
         self._forget_layout()
         self._request(
@@ -247,6 +257,14 @@ class MapPanel(QWidget):
                 self._take_source(source)
             self._show_layout(np.asarray(partial["xy"]), partial)
 
+    @Slot(object)
+    def _on_finished(self, result: Any) -> None:
+        """Show the finished layout (UMAP's last epochs come after its last streamed frame)."""
+        if self._source is None or not isinstance(result, np.ndarray):
+            return
+        if result.shape == (len(self._source.ids), 2):
+            self._show_layout(result, {"method": self.method})
+
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         if self._source is None:
@@ -261,6 +279,7 @@ class MapPanel(QWidget):
         self._vectors = source.vectors
         self._fill_set_box()
         self._fill_colour_box()
+        self._show_weights(source.set_id)
         self._shown_layout = False
         if changed:
             self.source_changed.emit()
@@ -282,7 +301,20 @@ class MapPanel(QWidget):
         self.caption.setText(f"{len(xy):,} samples · {method}{where} · {self._source.set_name}")
         self.caption.setToolTip(self.caption.text())
 
+    def _show_weights(self, set_id: int) -> None:
+        """Say which backbone and weights made a quick-look set (hidden for other sets)."""
+        assert self._project_dir is not None
+        try:
+            with Project.open(self._project_dir) as project:
+                config = get_embedding_set(project, set_id).config
+        except SieveError:
+            config = {}
+        text = str(config.get("source", "")) if config.get("quick") else ""
+        self.weights_label.setText(text)
+        self.weights_label.setVisible(bool(text))
+
     def _forget_layout(self) -> None:
+        self.weights_label.hide()
         self._source = None
         self._vectors = None
         self._shown_layout = False

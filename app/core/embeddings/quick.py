@@ -1,0 +1,96 @@
+"""Quick look: a small, fast embedding that needs no training and no network.
+
+A torchvision ResNet-18 at :data:`QUICK_SIZE` pixels, with ImageNet weights when torchvision's
+cache (``$TORCH_HOME/hub/checkpoints``) already holds them, else a seeded random init: this never
+downloads. The quick look is a configuration of the ordinary embedding job (``EmbedConfig(quick=
+True)``, see ``embed.quick_config``): same resumable batches, progress and cancel, reading the
+project's stored thumbnails instead of the original files where they hold enough pixels.
+
+Why these numbers (random init, Fashion-MNIST 4k test images, 10-NN accuracy, 2 cores): raw
+pixels 0.80; ResNet-18 at 32 px 0.78 (1,870 images/s), 64 px 0.80 (420/s), 112 px 0.78 (150/s),
+224 px 0.76 (34/s); MobileNetV3-small at 64 px 0.75. Bigger inputs cost the square of their side
+and add nothing a quick look needs; 64 px keeps 2 x 2 cells of ResNet's last stage.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+
+from app.core.ssl.backbones import BACKBONES, Backbone, build_backbone
+
+QUICK_BACKBONE = "resnet18"
+QUICK_SIZE = 64
+RANDOM_SEED = 0
+IMAGENET = "imagenet"
+RANDOM = "random"
+_TITLES = {"resnet18": "ResNet-18"}
+
+
+@dataclass(frozen=True)
+class QuickModel:
+    """The quick-look backbone (eval mode), its input side and which weights it holds."""
+
+    backbone: Backbone
+    input_size: int
+    weights: str
+    """``"imagenet"`` or ``"random"``."""
+    note: str
+    """One line for the user: what this is (see :func:`describe`)."""
+
+
+def cached_imagenet_weights(name: str = QUICK_BACKBONE) -> Path | None:
+    """torchvision's cached ImageNet weights file for backbone ``name``, if it is on disk."""
+    spec = BACKBONES[name]
+    if spec.torchvision_name is None:
+        return None
+    url = torchvision.models.get_model_weights(spec.torchvision_name).DEFAULT.url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return path if path.is_file() and path.stat().st_size > 0 else None
+
+
+def quick_model(
+    device: torch.device | str = "cpu", image_size: int = QUICK_SIZE
+) -> tuple[Backbone, int, str]:
+    """``(backbone on device, eval mode; input side; "imagenet" or "random")``: the quick look's
+    model, for images or object crops alike."""
+    model = load_quick_model(image_size)
+    backbone = model.backbone.to(device, memory_format=torch.channels_last).eval()
+    return backbone, model.input_size, model.weights
+
+
+def load_quick_model(
+    image_size: int = QUICK_SIZE, name: str = QUICK_BACKBONE, imagenet: bool = True
+) -> QuickModel:
+    """The quick look's backbone on the CPU: cached ImageNet weights, else a seeded random init.
+
+    Nothing is downloaded: without the cached file the weights are random, and the note says so.
+    ``imagenet=False`` rebuilds a random-weights quick look (e.g. one stored earlier).
+    """
+    backbone: Backbone | None = None
+    why = "no ImageNet weights offline" if imagenet else None
+    if imagenet and cached_imagenet_weights(name) is not None:
+        backbone = build_backbone(name, IMAGENET, image_size)
+        if backbone.fell_back:
+            why, backbone = "the cached ImageNet weights could not be read", None
+    if backbone is not None:
+        weights = IMAGENET
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_SEED)
+            backbone = build_backbone(name, None, image_size)
+        weights = RANDOM
+    note = describe(name, weights, image_size, None if weights == IMAGENET else why)
+    return QuickModel(backbone.eval(), image_size, weights, note)
+
+
+def describe(name: str, weights: str, image_size: int, why: str | None = None) -> str:
+    """'Quick look: ResNet-18, random weights (no ImageNet weights offline), 64 px'."""
+    title = _TITLES.get(name, name)
+    kind = "ImageNet weights" if weights == IMAGENET else "random weights"
+    reason = f" ({why})" if why else ""
+    return f"Quick look: {title}, {kind}{reason}, {image_size} px"
