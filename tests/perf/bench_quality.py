@@ -1,7 +1,8 @@
 """Benchmark: Sieve's quality checks against cleanvision on one generated folder, and label
 errors on Fashion-MNIST with labels flipped on purpose.
 
-Part 1 (``images``): ``--count`` photo-like generated JPEGs plus ``--per-kind`` of each planted
+Part 1 (``images``): ``--count`` photo-like generated JPEGs (640-1024 pixels with the default
+``--scale``, as camera or web photos) plus ``--per-kind`` of each planted
 problem (dark, light, blurry, flat, grayscale, stretched, tiny, exact copies, recompressed
 copies; tests/core/quality/planted.py). Sieve indexes the folder (decode, thumbnail and image
 statistics in one pass) and runs ``issues``; cleanvision (the `bench` extra, an oracle only)
@@ -39,12 +40,12 @@ DUPLICATES = ("exact_duplicates", "near_duplicates")
 TARGET_RECALL, TARGET_ORDINARY, TARGET_TIME = 0.9, 0.03, 0.5
 
 
-def bench_images(count: int, per_kind: int, work: Path) -> None:
-    data = work / f"planted-{count}-{per_kind}"
+def bench_images(count: int, per_kind: int, scale: float, work: Path) -> None:
+    data = work / f"planted-{count}-{per_kind}-{scale}"
     if data.exists():
         shutil.rmtree(data)
     started = time.perf_counter()
-    planted = make_planted(data, count, per_kind, seed=7)
+    planted = make_planted(data, count, per_kind, seed=7, scale=scale)
     print(
         f"generated {count:,} ordinary + {per_kind} x 9 planted images in "
         f"{time.perf_counter() - started:.1f} s"
@@ -230,6 +231,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000, help="ordinary generated images")
     parser.add_argument("--per-kind", type=int, default=40, help="planted images per kind")
+    parser.add_argument(
+        "--scale", type=float, default=3.2, help="enlarge the 200-320 px images (3.2: 640-1024)"
+    )
     parser.add_argument("--fmnist", type=int, default=10000, help="Fashion-MNIST images")
     parser.add_argument("--flip", type=float, default=0.05, help="share of labels flipped")
     parser.add_argument("--only", choices=("images", "labels"))
@@ -238,7 +242,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="sieve-bench-quality-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "images"):
-        bench_images(args.count, args.per_kind, work)
+        bench_images(args.count, args.per_kind, args.scale, work)
     if args.only in (None, "labels"):
         bench_labels(args.fmnist, args.flip, work)
     sys.stdout.flush()

@@ -89,6 +89,9 @@ FENCES: dict[str, Fence] = {
     "near_duplicates": Fence("low", k=4.0, floor=2.0, cap=8.0),
     "outliers": Fence("high", k=4.0, floor=1.0, cap=0.0, log=True),
 }
+# Embedding near duplicates: cosine to the nearest other row well above this dataset's usual
+# (a weak embedding, e.g. random weights, puts everything close), and at least 0.95.
+EMBEDDING_FENCE = Fence("high", k=4.0, floor=0.9999, cap=0.95)
 STAT_OF = {
     "dark": "brightness",
     "light": "brightness",
@@ -151,8 +154,9 @@ def exact_duplicates(inputs: Inputs, threshold: float | None) -> CheckResult:
 
 
 def near_duplicates(inputs: Inputs, threshold: float | None) -> CheckResult:
-    """Perceptual hashes at most ``threshold`` bits apart, or embeddings at cosine >= 0.95;
-    groups that are all one file's copies are left to exact_duplicates."""
+    """Perceptual hashes at most ``threshold`` bits apart, or embeddings closer than is usual in
+    this dataset (cosine >= 0.95 at least); groups that are all one file's copies are left to
+    exact_duplicates."""
     from app.core.embeddings.scores import DUPLICATE_THRESHOLD
 
     stats = inputs.stats
@@ -167,7 +171,8 @@ def near_duplicates(inputs: Inputs, threshold: float | None) -> CheckResult:
         knn_rows, similarity = inputs.knn
         source = np.repeat(np.arange(len(knn_rows)), knn_rows.shape[1])
         target = knn_rows.ravel()
-        close = (similarity.ravel() >= DUPLICATE_THRESHOLD) & (target > source)
+        cosine = max(DUPLICATE_THRESHOLD, EMBEDDING_FENCE.threshold(similarity[:, 1]))
+        close = (similarity.ravel() >= cosine) & (target > source)
         first = np.r_[first, inputs.vector_rows[source[close]]]
         second = np.r_[second, inputs.vector_rows[target[close]]]
     hashes = stats.content_hash.astype(str)
@@ -289,7 +294,7 @@ CHECKS: dict[str, Check] = {
             "near_duplicates",
             "low",
             False,
-            "perceptual hashes within the threshold (bits) or embeddings at cosine >= 0.95",
+            "perceptual hashes within the threshold (bits) or unusually close embeddings",
             near_duplicates,
         ),
         Check("outliers", "high", True, "mean distance to the nearest embeddings", outliers),

@@ -106,16 +106,31 @@ def damage(kind: str, image: Image.Image, rng: np.random.Generator) -> Image.Ima
 
 
 def make_planted(
-    folder: Path, ordinary: int, per_kind: int, seed: int = 0, quality: int = 90
+    folder: Path,
+    ordinary: int,
+    per_kind: int,
+    seed: int = 0,
+    quality: int = 90,
+    scale: float = 1.0,
 ) -> Planted:
-    """Write ``ordinary`` images and ``per_kind`` of each planted kind as JPEGs under ``folder``."""
+    """Write ``ordinary`` images and ``per_kind`` of each planted kind as JPEGs under ``folder``.
+
+    Images are made at 200-320 pixels; ``scale`` enlarges every one but the tiny ones before
+    saving (e.g. 3.2 for camera-like 640-1024 pixel photos at little generation cost)."""
     rng = np.random.default_rng(seed)
+
+    def save(image: Image.Image, name: str, kind: str = "ordinary") -> None:
+        if scale != 1.0 and kind != "tiny":
+            size = (round(image.width * scale), round(image.height * scale))
+            image = image.resize(size, Image.Resampling.BICUBIC)
+        image.save(folder / name, quality=quality)
+
     folder.mkdir(parents=True, exist_ok=True)
     planted = Planted()
     names: list[str] = []
     for i in range(ordinary):
         name = f"img_{i:06d}.jpg"
-        photo(rng).save(folder / name, quality=quality)
+        save(photo(rng), name)
         names.append(name)
     planted.paths["ordinary"] = names
     sources = rng.choice(len(names), size=2 * per_kind, replace=False)
@@ -130,14 +145,14 @@ def make_planted(
             elif kind == "recompressed":
                 source = names[sources[per_kind + j]]
                 image = Image.open(folder / source)
-                scale = rng.uniform(0.6, 0.9)
-                size = (round(image.width * scale), round(image.height * scale))
+                shrink = rng.uniform(0.6, 0.9)
+                size = (round(image.width * shrink), round(image.height * shrink))
                 image.resize(size, Image.Resampling.BICUBIC).save(
                     folder / name, quality=int(rng.integers(55, 75))
                 )
                 planted.originals[name] = source
             else:
-                damage(kind, photo(rng), rng).save(folder / name, quality=quality)
+                save(damage(kind, photo(rng), rng), name, kind)
             paths.append(name)
         planted.paths[kind] = paths
     return planted

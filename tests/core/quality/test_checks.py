@@ -129,3 +129,35 @@ def test_an_existing_project_gets_its_statistics_on_the_next_index(tmp_path: Pat
         run_job(index_job(project, IndexOptions(workers=2)))
         again = dict(project.db.execute("SELECT sample_id, phash FROM sample_stats"))
     assert again == kept and len(kept) == 6
+
+
+def _embedded(tmp_path: Path, vectors: np.ndarray) -> Project:
+    from app.core.store.embedding_sets import create_embedding_set, finish_embedding_set
+
+    rng = np.random.default_rng(4)
+    for i in range(len(vectors)):
+        photo(rng, (64, 48)).save(tmp_path / f"{i:02d}.jpg")
+    project = Project.for_dataset(tmp_path)
+    run_job(index_job(project, IndexOptions(workers=2)))
+    rows = project.samples()
+    embedding_set = create_embedding_set(project, {"source": "test vectors"})
+    ids = np.array([row.id for row in rows], dtype=np.int64)
+    finish_embedding_set(project, embedding_set, ids, vectors.astype(np.float32))
+    return project
+
+
+def test_near_duplicates_by_embedding_only_where_unusually_close(tmp_path: Path):
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((24, 16))
+    vectors[7] = vectors[3] + 0.01 * rng.standard_normal(16)  # an edit phash cannot see
+    (tmp_path / "a").mkdir()
+    with _embedded(tmp_path / "a", vectors) as project:
+        result = run_job(issues_job(project, ["near_duplicates"])).results["near_duplicates"]
+        pairs = [sorted(int(m) for m in members) for _, members in result.groups]
+    assert pairs == [[3, 7]] and result.count == 1
+
+    weak = np.ones((24, 16)) + 0.1 * rng.standard_normal((24, 16))  # everything is alike
+    (tmp_path / "b").mkdir()
+    with _embedded(tmp_path / "b", weak) as project:
+        result = run_job(issues_job(project, ["near_duplicates"])).results["near_duplicates"]
+    assert result.count <= 2

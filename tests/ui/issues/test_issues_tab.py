@@ -69,6 +69,10 @@ def test_the_tab_counts_shows_examples_and_filters_the_grid(
     assert window.state.filter.sort == "quality.blurry" and not window.state.filter.descending
     qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=TIMEOUT_MS)
     assert window.pages.currentWidget() is window.browser
+    qtbot.mouseClick(panel.rows["dark"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.browser.model.rowCount() == 2, timeout=TIMEOUT_MS)
+    qtbot.wait(300)
+    window.grab().save(str(screenshots / "issues-grid.png"))
 
 
 def test_slider_tag_all_with_undo_and_clean_subset(qtbot, planted_folder) -> None:
