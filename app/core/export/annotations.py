@@ -63,7 +63,7 @@ def export_annotations_job(
     if fmt not in ANNOTATION_FORMATS:
         raise SieveError(f"unknown annotation format {fmt!r}: choose coco, yolo or voc")
     source = _source(project, source_name)
-    rows, absent = _rows(project, sample_ids)
+    rows, left_out = _rows(project, sample_ids)
     splits = _splits(len(rows), val_fraction, seed)
     objects = objects_of_samples(project, source.id, [row.id for row in rows])
     classes = _classes(source, objects)
@@ -74,7 +74,7 @@ def export_annotations_job(
     if fmt == "yolo":
         files["data.yaml"] = _data_yaml(list(splits), classes)
     planned = plan_generated_files(project, rows, out, files, overwrite)
-    report = ExportReport(skipped=[f"{row.name}: its file was missing (skipped)" for row in absent])
+    report = ExportReport(skipped=left_out)
     image_parts = (
         {"JPEGImages": np.arange(len(rows))}
         if fmt == "voc"
@@ -90,6 +90,9 @@ def export_annotations_job(
         report.written.update(images.written)
         report.skipped.extend(images.skipped)
     write_generated_files(planned)
+    for split, positions in splits.items():
+        labels = {"coco": f"annotations/instances_{split}.json", "yolo": f"labels/{split}"}
+        report.written[str(out / labels.get(fmt, f"ImageSets/Main/{split}.txt"))] = len(positions)
     total = len(rows)
     yield Progress("export", total, total, f"exported {total:,} images with labels as {fmt}")
     return report
@@ -107,19 +110,27 @@ def _source(project: Project, name: str | None) -> AnnotationSource:
     return truth
 
 
-def _rows(project: Project, sample_ids: Sequence[int]) -> tuple[list[SampleRow], list[SampleRow]]:
+def _rows(project: Project, sample_ids: Sequence[int]) -> tuple[list[SampleRow], list[str]]:
+    """The rows to export, and why the others are left out (missing or broken files)."""
     by_id = project.samples_by_id([int(i) for i in sample_ids])
     unknown = [i for i in sample_ids if int(i) not in by_id]
     if unknown:
         raise SieveError(f"{len(unknown)} samples of the subset are not in the project")
     rows = [by_id[int(i)] for i in sample_ids]
-    unsized = [row.name for row in rows if row.status != "missing" and row.width is None]
+    unsized = [row.name for row in rows if row.status == "ok" and row.width is None]
     if unsized:
         raise SieveError(
             f"{len(unsized)} images are not indexed yet (e.g. {unsized[0]}): run 'sieve index' "
             "first"
         )
-    return [r for r in rows if r.status != "missing"], [r for r in rows if r.status == "missing"]
+    left_out = [
+        f"{row.name}: its file was missing at the last index (skipped)"
+        if row.status == "missing"
+        else f"{row.name}: the image is broken (skipped)"
+        for row in rows
+        if row.status != "ok"
+    ]
+    return [row for row in rows if row.status == "ok"], left_out
 
 
 def _splits(count: int, val_fraction: float | None, seed: int) -> dict[str, np.ndarray]:

@@ -224,3 +224,16 @@ def test_a_second_export_needs_overwrite_unless_labels_are_the_same(project, tmp
     assert (out / "Annotations/images/train/b.xml").read_bytes() == before
     _export(project, "voc", out, overwrite=True)
     assert b"<object>" not in (out / "Annotations/images/train/b.xml").read_bytes()
+
+
+def test_broken_images_are_left_out_and_said_so(project, tmp_path) -> None:
+    from app.core.ingest.indexing import index_job
+
+    run_job(import_annotations_job(project, write_coco(tmp_path / "l.json"), "coco"))
+    (project.dataset_root / "images/zz.png").write_bytes(b"not a png")
+    run_job(index_job(project))
+    report = _export(project, "coco", tmp_path / "out")
+    assert report.skipped == ["images/zz.png: the image is broken (skipped)"]
+    written = json.loads((tmp_path / "out/annotations/instances_train.json").read_text())
+    assert len(written["images"]) == 4
+    assert report.written[str(tmp_path / "out/annotations/instances_train.json")] == 4
