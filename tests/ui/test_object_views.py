@@ -233,3 +233,15 @@ def test_the_window_offers_the_objects_dock_and_thumbnail_boxes(qtbot, window, s
     qtbot.waitUntil(lambda: sum(ui.histogram.bars.counts.values()) == total, timeout=10_000)
     ui.boxes_action.setChecked(False)
     assert not boxes.enabled
+    # an import while the detail view is open: its boxes appear there at once
+    first = int(window.browser.order_ids()[3])
+    window.show_detail(first)
+    overlay = window.detail.objects
+    qtbot.waitUntil(lambda: overlay.data is not None and overlay.data.sample_id == first)
+    assert "second" not in overlay.panel.checkboxes
+    with Project.open(project_dir) as project:
+        new = [NewObject(first, "red", 1, 1, 5, 5, score=0.5)]
+        replace_source(project, "second", "predictions", "coco", new)  # type: ignore[arg-type]
+    window.browser.objects.reload()
+    qtbot.waitUntil(lambda: "second" in overlay.panel.checkboxes, timeout=10_000)
+    assert len(overlay.box_items("second")) == 1

@@ -318,6 +318,41 @@ def object_arrays(project: Project, source_id: int) -> ObjectArrays:
     )
 
 
+# group_concat hands a whole column to Python as one string that numpy parses in C (as the
+# catalog does): no Python tuple per object, and Python's lock is free while SQLite works, so a
+# reader thread does not stall the GUI thread. All columns come from one ordered subquery.
+_COLUMNS = (
+    "SELECT group_concat(id), group_concat(sample_id), group_concat(x), group_concat(y), "
+    "group_concat(w), group_concat(h), group_concat(s) FROM (SELECT id, sample_id, x, y, w, h, "
+    "IFNULL(score, 'nan') AS s FROM objects WHERE source_id = ? ORDER BY sample_id, id)"
+)
+_LABEL_IDS = "SELECT label, group_concat(id) FROM objects WHERE source_id = ? GROUP BY label"
+
+
+def object_columns(project: Project, source_id: int) -> ObjectArrays:
+    """:func:`object_arrays`, read as one text per column parsed by numpy (faster for a million
+    objects, and without holding Python's lock for long while SQLite reads)."""
+    texts = project.db.execute(_COLUMNS, (source_id,)).fetchone()
+    if not texts[0]:
+        return object_arrays(project, source_id)  # no objects: the empty columns
+    ids, sample_ids = (np.fromstring(t, dtype=np.int64, sep=",") for t in texts[:2])
+    x, y, w, h, scores = (np.fromstring(t, dtype=np.float64, sep=",") for t in texts[2:])
+    by_label = sorted(project.db.execute(_LABEL_IDS, (source_id,)).fetchall())
+    order = np.argsort(ids, kind="stable")
+    labels = np.zeros(len(ids), np.int32)
+    for code, (_label, text) in enumerate(by_label):
+        members = np.fromstring(text, dtype=np.int64, sep=",")
+        labels[order[np.searchsorted(ids, members, sorter=order)]] = code
+    return ObjectArrays(
+        ids=ids,
+        sample_ids=sample_ids,
+        labels=labels,
+        classes=tuple(str(label) for label, _ in by_label),
+        boxes=np.stack([x, y, w, h], axis=1).astype(np.float32),
+        scores=scores.astype(np.float32),
+    )
+
+
 def objects_per_sample(project: Project, source_id: int) -> dict[int, int]:
     """How many objects each sample has in one source (samples without any are left out)."""
     query = "SELECT sample_id, COUNT(*) FROM objects WHERE source_id = ? GROUP BY sample_id"

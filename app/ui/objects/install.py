@@ -57,6 +57,9 @@ class ObjectsUi(QObject):
 
     def _on_sources(self) -> None:
         self.window.browser.view.delegate.boxes.set_index(None)
+        detail = self.window.detail
+        if self.layer.sources and detail.row is not None and detail.image_view.pixmap():
+            detail.objects.show_for(detail.row.id)  # e.g. after an import: the new boxes
         if self.layer.sources:
             if self.dock.isHidden():
                 self.dock.show()

@@ -15,7 +15,7 @@ from app.core.store.catalog import SampleTable
 from app.core.store.objects import (
     AnnotationSource,
     ground_truth,
-    object_arrays,
+    object_columns,
     require_source,
     sources,
 )
@@ -43,7 +43,7 @@ def _renormalised(index: ObjectIndex, table: SampleTable) -> ObjectIndex:
 def read_index(project_dir: Path, name: str, table: SampleTable | None) -> ObjectIndex:
     """One source as an index, its boxes also as fractions of the image when ``table`` is given."""
     with Project.open(project_dir) as project:
-        index = ObjectIndex(object_arrays(project, require_source(project, name).id), name)
+        index = ObjectIndex(object_columns(project, require_source(project, name).id), name)
     if table is not None:
         index.normalise(table.ids, table.width, table.height)
     return index

@@ -1,0 +1,57 @@
+"""object_columns: the same columns as object_arrays, read as one text column per field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.ingest.indexing import index_job
+from app.core.jobs import run_job
+from app.core.store.objects import NewObject, object_arrays, object_columns, replace_source
+from app.core.store.project import Project
+from tests.factories import make_dataset
+
+LABELS = ("dog", "cat", "ünïcode", "a, b", "Zebra", "cat")
+
+
+@pytest.fixture()
+def project(tmp_path: Path):
+    root = make_dataset(tmp_path / "data", {"a": 5}, size=(32, 24))
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project))
+        yield project
+
+
+def assert_same(project: Project, source_id: int) -> None:
+    fast, plain = object_columns(project, source_id), object_arrays(project, source_id)
+    assert fast.classes == plain.classes
+    for name in ("ids", "sample_ids", "labels", "boxes", "scores"):
+        a, b = getattr(fast, name), getattr(plain, name)
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        assert np.array_equal(a, b, equal_nan=name == "scores"), name
+
+
+def test_the_same_columns_as_object_arrays(project: Project) -> None:
+    ids = [row.id for row in project.samples()]
+    rng = np.random.default_rng(0)
+    objects = [
+        NewObject(
+            int(ids[int(rng.integers(len(ids)))]),
+            LABELS[i % len(LABELS)],
+            *(float(v) for v in rng.uniform(0, 20, 4).round(3)),
+            score=None if i % 3 == 0 else float(rng.uniform()),
+        )
+        for i in range(200)
+    ]
+    objects.append(NewObject(ids[0], "cat", 1 / 3, 2 / 3, 1e-7, 12345.678))
+    source_id = replace_source(project, "preds", "predictions", "coco", objects)
+    assert_same(project, source_id)
+    assert object_columns(project, source_id).classes == ("Zebra", "a, b", "cat", "dog", "ünïcode")
+
+
+def test_an_empty_source(project: Project) -> None:
+    source_id = replace_source(project, "empty", "ground_truth", "coco", [])
+    assert_same(project, source_id)
+    assert len(object_columns(project, source_id)) == 0
