@@ -29,6 +29,9 @@ def add_subset_commands(commands: argparse._SubParsersAction) -> None:
     )
     select.add_argument("--balance", metavar="label:TARGET", help="uniform, input or a=0.5,b=0.5")
     select.add_argument("--exclude-tag", help="samples already chosen (e.g. labelled)")
+    select.add_argument(
+        "--leave-out-tag", help="samples left out entirely (e.g. exclude, from sieve issues)"
+    )
     select.add_argument("--min-distance", type=positive_float, help="stop diversity below this")
     select.add_argument(
         "--seed", type=int_between(0, 2**31 - 1), default=0, help="random seed (ties, random)"
@@ -116,6 +119,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         strategies=strategies or list(DEFAULT_STRATEGIES),
         balance=parse_balance(args.balance) if args.balance else None,
         exclude_tag=args.exclude_tag,
+        leave_out_tag=args.leave_out_tag,
         min_distance=args.min_distance,
         seed=args.seed,
     )

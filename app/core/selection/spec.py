@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,7 @@ class SelectSpec:
     min_distance: float | None = None
     seed: int = 0
     fraction: float | None = None
+    leave_out_tag: str | None = None  # never picked and, unlike exclude_tag, no coverage either
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +181,7 @@ def selection_run_job(
         raise SieveError(f"select at least 1 sample, not {spec.n}")
     yield Progress("select", 0, None, "loading embeddings")
     live = embedding_set.live(project) if live is None else live
+    live = _leave_out(project, live, spec.leave_out_tag)
     vectors = np.asarray(live.vectors, dtype=np.float32)
     ids = live.ids
     strategies = [_strategy(project, entry, vectors, ids, spec) for entry in spec.strategies]
@@ -265,6 +267,19 @@ def _balancing(project: Project, balance: dict[str, Any], ids: np.ndarray) -> Ba
             raise SieveError(f"no {by} {unknown[0]!r} ({by}s: {', '.join(names)})")
         target = {index[name]: share for name, share in target.items()}
     return Balancing(codes, target=target, strength=float(balance.get("strength", 1.0)))
+
+
+def _leave_out(project: Project, live: LiveRows, tag: str | None) -> LiveRows:
+    """``live`` without the samples tagged ``tag`` (e.g. ``exclude`` from the Issues tab): they
+    are not candidates, and do not count as chosen either (``exclude_tag``'s samples do, so
+    their neighbours are picked less)."""
+    if tag is None:
+        return live
+    keep = ~np.isin(live.ids, members_of(project, f"tag:{tag}"))
+    if keep.all():
+        return live
+    vectors = np.asarray(live.vectors)[keep]
+    return replace(live, rows=live.rows[keep], ids=live.ids[keep], vectors=vectors)
 
 
 def _excluded_rows(project: Project, tag: str | None, ids: np.ndarray) -> np.ndarray:

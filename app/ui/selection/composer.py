@@ -77,6 +77,11 @@ class StrategyComposer(QWidget):
         )
         self.exclude = compact(QComboBox())
         self.exclude.setToolTip("Samples with this tag (e.g. already labelled) are never picked")
+        self.leave_out = compact(QComboBox())
+        self.leave_out.setToolTip(
+            "Samples with this tag (e.g. exclude, from the Issues tab) are left out entirely: "
+            "never picked, and their neighbours are not passed over on their account"
+        )
         self.count = QSpinBox(minimum=1, maximum=1_000_000_000, value=100)
         self.count.setGroupSeparatorShown(True)
         self.percent = QDoubleSpinBox(decimals=1, minimum=0.1, maximum=100.0, value=10.0)
@@ -109,6 +114,7 @@ class StrategyComposer(QWidget):
         form.addRow("Classes", balance)
         form.addRow("Duplicates", dedupe)
         form.addRow("Exclude tag", self.exclude)
+        form.addRow("Leave out tag", self.leave_out)
         form.addRow("Pick", size)
         form.addRow("", self.pool_label)
         seed = QHBoxLayout()
@@ -138,13 +144,14 @@ class StrategyComposer(QWidget):
         self.info = info
         tags = info.tags if info else []
         self.strategies.set_choices(tags, info.scores if info else [])
-        keep = self.exclude.currentData()
-        with QSignalBlocker(self.exclude):
-            self.exclude.clear()
-            self.exclude.addItem("nothing", None)
-            for tag in tags:
-                self.exclude.addItem(tag, tag)
-            self.exclude.setCurrentIndex(max(0, self.exclude.findData(keep)))
+        for combo in (self.exclude, self.leave_out):
+            keep = combo.currentData()
+            with QSignalBlocker(combo):
+                combo.clear()
+                combo.addItem("nothing", None)
+                for tag in tags:
+                    combo.addItem(tag, tag)
+                combo.setCurrentIndex(max(0, combo.findData(keep)))
         self.refresh_name(info.selections if info else [])
         self._show_size()
 
@@ -187,6 +194,7 @@ class StrategyComposer(QWidget):
             strategies=self.strategies.entries(selected),
             balance=None if by is None else {"by": by, "target": self.balance_target.currentData()},
             exclude_tag=self.exclude.currentData(),
+            leave_out_tag=self.leave_out.currentData(),
             min_distance=float(self.min_distance.value()) if self.dedupe.isChecked() else None,
             seed=int(self.seed.value()),
             fraction=float(self.percent.value()) / 100.0 if fraction else None,
