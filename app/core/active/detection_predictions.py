@@ -45,7 +45,7 @@ from app.core.data.annotations.yolo import class_names
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.metadata import write_scores
-from app.core.store.objects import ground_truth, object_arrays, write_source_job
+from app.core.store.objects import ground_truth, object_columns, write_source_job
 from app.core.store.project import Project
 
 DETECTION_FORMATS = ("coco", "yolo")
@@ -118,7 +118,7 @@ def import_detections_job(
 def source_detections(project: Project, source_id: int, sample_ids: np.ndarray) -> Detections:
     """The boxes of one source on ``sample_ids`` (ascending) as lightly's :class:`Detections`:
     one-hot class rows and the box's score (1 when it has none) as its objectness."""
-    arrays = object_arrays(project, source_id)
+    arrays = object_columns(project, source_id)
     ids = np.asarray(sample_ids, dtype=np.int64)
     position = np.searchsorted(ids, arrays.sample_ids)
     inside = np.zeros(len(arrays), bool)

@@ -36,7 +36,7 @@ from app.core.store.objects import (
     AnnotationSource,
     ObjectArrays,
     ground_truth,
-    object_arrays,
+    object_columns,
     require_source,
     sources,
 )
@@ -163,8 +163,8 @@ def evaluation_job(
         raise SieveError(f"--iou must be in (0, 1], not {iou}")
     truth, found = resolve_sources(project, gt_name, predictions_name)
     yield Progress("evaluation", 0, None, f"reading {truth.name!r} and {found.name!r}")
-    gt_arrays = object_arrays(project, truth.id)
-    pred_arrays = object_arrays(project, found.id)
+    gt_arrays = object_columns(project, truth.id)
+    pred_arrays = object_columns(project, found.id)
     classes = _class_list(truth, found, gt_arrays, pred_arrays)
     gt = _boxes(gt_arrays, classes, crowd=_crowd_mask(project, truth.id, gt_arrays.ids))
     predictions = _boxes(pred_arrays, classes, scored=True)
