@@ -36,13 +36,15 @@ PREDICTED = [
 
 
 def rle_square(height: int, width: int, top: int, left: int, side: int) -> dict:
-    """An uncompressed COCO RLE (column-major runs) of a square."""
+    """An uncompressed COCO RLE of a square: run lengths in column-major order, zeros first."""
     mask = np.zeros((height, width), np.uint8)
     mask[top : top + side, left : left + side] = 1
     flat = mask.flatten(order="F")
-    changes = np.flatnonzero(np.diff(np.r_[0, flat, 1 - flat[-1]])) if flat.any() else []
-    counts = np.diff(np.r_[0, changes, flat.size]).tolist()
-    return {"rle": {"size": [height, width], "counts": [c for c in counts if c] or [flat.size]}}
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    counts = np.diff(np.r_[0, edges, flat.size]).tolist()
+    if flat[0]:
+        counts.insert(0, 0)
+    return {"rle": {"size": [height, width], "counts": counts}}
 
 
 @pytest.fixture
@@ -167,3 +169,29 @@ def test_a_sample_without_objects_says_so(qtbot, view: DetailView) -> None:
     assert view.objects.box_items() == []
     assert not view.objects.panel.empty.isHidden()
     assert view.objects.panel.legend_classes() == []
+
+
+def test_rle_masks_of_a_source_share_one_layer() -> None:
+    from app.core.store.objects import ObjectRow
+    from app.ui.detail.objects_overlay import mask_layer
+
+    def row(object_id: int, label: str, mask: dict) -> ObjectRow:
+        return ObjectRow(object_id, 1, 1, label, 0, 0, 1, 1, None, False, mask)
+
+    cat = row(1, "cat", rle_square(40, 60, 0, 0, 10))
+    dog = row(2, "dog", rle_square(40, 60, 20, 30, 10))
+    odd = row(3, "cat", rle_square(20, 20, 0, 0, 5))  # another size: left out
+    broken = row(4, "cat", {"rle": {"size": [40, 60]}})  # no counts: left out
+    from pycocotools import mask as coco_mask
+
+    square = np.zeros((40, 60), np.uint8, order="F")
+    square[0:10, 45:55] = 1
+    encoded = coco_mask.encode(square)  # compressed counts, stored in JSON as a string
+    bird = row(5, "bird", {"rle": {"size": [40, 60], "counts": encoded["counts"].decode()}})
+    layer = mask_layer([cat, dog, odd, broken, bird])
+    assert layer is not None and (layer.width(), layer.height()) == (60, 40)
+    assert layer.pixelColor(50, 5).getRgb()[:3] == class_rgb("bird")
+    assert layer.pixelColor(5, 5).getRgb()[:3] == class_rgb("cat")
+    assert layer.pixelColor(35, 25).getRgb()[:3] == class_rgb("dog")
+    assert layer.pixelColor(20, 35).alpha() == 0
+    assert mask_layer([broken]) is None

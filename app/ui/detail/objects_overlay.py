@@ -58,7 +58,7 @@ class SampleObjects:
     size: tuple[int, int]  # the sample's width and height in pixels (0, 0 when unknown)
     sources: list[AnnotationSource]
     objects: list[ObjectRow]
-    rle_masks: dict[int, QImage] = field(default_factory=dict)  # object id -> coloured mask
+    rle_layers: dict[int, QImage] = field(default_factory=dict)  # source id -> its RLE masks
 
 
 def decode_rle(mask: dict[str, Any]) -> np.ndarray:
@@ -74,11 +74,26 @@ def decode_rle(mask: dict[str, Any]) -> np.ndarray:
     return coco_mask.decode(rle).astype(bool)
 
 
-def mask_image(mask: np.ndarray, colour: tuple[int, int, int], alpha: int = MASK_ALPHA) -> QImage:
-    """A translucent image of ``mask`` in ``colour`` (transparent elsewhere)."""
-    height, width = mask.shape
-    rgba = np.zeros((height, width, 4), np.uint8)
-    rgba[mask] = (*colour, alpha)
+def mask_layer(objects: list[ObjectRow], alpha: int = MASK_ALPHA) -> QImage | None:
+    """One translucent image of the objects' RLE masks, each in its class colour (one image per
+    source, not per object: a hundred masks on a 12 MP photo stay one 48 MB layer). Masks whose
+    size differs from the first one's, or that cannot be decoded, are left out (logged)."""
+    rgba: np.ndarray | None = None
+    for obj in objects:
+        try:
+            mask = decode_rle(obj.mask or {})
+        except (ImportError, KeyError, TypeError, ValueError) as error:
+            log.warning("cannot decode the mask of object %s: %s", obj.id, error)
+            continue
+        if rgba is None:
+            rgba = np.zeros((*mask.shape, 4), np.uint8)
+        if mask.shape != rgba.shape[:2]:
+            log.warning("the mask of object %s is %s, not %s", obj.id, mask.shape, rgba.shape[:2])
+            continue
+        rgba[mask] = (*class_rgb(obj.label), alpha)
+    if rgba is None:
+        return None
+    height, width = rgba.shape[:2]
     image = QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888)
     return image.copy()
 
@@ -90,12 +105,11 @@ def read_sample_objects(project_dir: Path, sample_id: int) -> SampleObjects:
         size = (row.width or 0, row.height or 0) if row is not None else (0, 0)
         found = SampleObjects(sample_id, size, sources(project), objects_of(project, sample_id))
     register(name for source in found.sources for name in source.classes)
-    for obj in found.objects:
-        if obj.mask and "rle" in obj.mask:
-            try:
-                found.rle_masks[obj.id] = mask_image(decode_rle(obj.mask), class_rgb(obj.label))
-            except (ImportError, KeyError, TypeError, ValueError) as error:
-                log.warning("cannot decode the mask of object %s: %s", obj.id, error)
+    for source in found.sources:
+        rle = [o for o in found.objects if o.source_id == source.id and o.mask and "rle" in o.mask]
+        layer = mask_layer(rle) if rle else None
+        if layer is not None:
+            found.rle_layers[source.id] = layer
     return found
 
 
@@ -293,21 +307,26 @@ class ObjectsOverlay(QObject):
             objects = by_source.get(source.id, [])
             counts.append((source, len(objects)))
             if objects:
-                self._draw_source(source, objects, found.rle_masks)
+                self._draw_source(source, objects, found.rle_layers.get(source.id))
         self.panel.set_sources([(s, n) for s, n in counts], self.hidden)
         self.panel.setVisible(bool(found.sources))
         self._update_legend()
 
     def _draw_source(
-        self, source: AnnotationSource, objects: list[ObjectRow], rle: dict[int, QImage]
+        self, source: AnnotationSource, objects: list[ObjectRow], rle: QImage | None
     ) -> None:
         group = _plain_item(self.root)
         group.setVisible(source.name not in self.hidden)
         self.groups[source.name] = group
+        if rle is not None:
+            masks = QGraphicsPixmapItem(QPixmap.fromImage(rle), group)
+            width = self.data.size[0] if self.data is not None else 0
+            if width and rle.width() != width:  # a mask stored at another size than the sample
+                masks.setScale(width / rle.width())
         items = self.boxes.setdefault(source.name, [])
         for obj in objects:
             colour = QColor(*class_rgb(obj.label))
-            self._draw_mask(group, obj, colour, rle.get(obj.id))
+            self._draw_polygons(group, obj, colour)
             pen = QPen(colour, BOX_WIDTH)
             pen.setCosmetic(True)
             if not source.is_ground_truth:
@@ -321,12 +340,8 @@ class ObjectsOverlay(QObject):
             label = LabelItem(self._label_text(obj), colour, group, below)
             label.setPos(QPointF(obj.x, obj.y + obj.h if below else obj.y))
 
-    def _draw_mask(
-        self, group: QGraphicsItem, obj: ObjectRow, colour: QColor, rle: QImage | None
-    ) -> None:
-        if rle is not None:
-            QGraphicsPixmapItem(QPixmap.fromImage(rle), group)
-        elif obj.mask and "polygons" in obj.mask:
+    def _draw_polygons(self, group: QGraphicsItem, obj: ObjectRow, colour: QColor) -> None:
+        if obj.mask and "polygons" in obj.mask:
             fill = QColor(colour)
             fill.setAlpha(MASK_ALPHA)
             for flat in obj.mask["polygons"]:
