@@ -33,7 +33,12 @@ def add_evaluate_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from app.cli.jobs import run_cancellable
-    from app.core.evaluation.evaluate import evaluation_job
+    from app.core.evaluation.evaluate import (
+        ERROR_KEY,
+        ERRORS_SELECTION,
+        SCORE_KEYS,
+        evaluation_job,
+    )
     from app.core.store.project import Project
 
     cancel = CancelToken()
@@ -45,6 +50,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     print(format_summary(summary))
+    print(
+        f"\nstored per image: {', '.join(SCORE_KEYS)} (sort the grid by {ERROR_KEY}); the "
+        f"images with errors, worst first, as the selection {ERRORS_SELECTION!r}"
+    )
     return 0
 
 

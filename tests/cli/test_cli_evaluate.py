@@ -96,6 +96,14 @@ def test_evaluate_prints_a_table(labelled, capsys) -> None:
     assert "mAP 0.252" in out
     assert any(line.split()[:4] == ["cat", "0.505", "0.505", "2"] for line in out.splitlines())
     assert "confusion (rows: ground truth, columns: predicted)" in out
+    assert "selection 'evaluation errors'" in out
+    matrix = out.split("columns: predicted)\n")[1].splitlines()[:4]
+    assert [line.split() for line in matrix] == [
+        ["cat", "dog", "background"],
+        ["cat", "1", "0", "1"],
+        ["dog", "1", "0", "1"],
+        ["background", "1", "2", "0"],
+    ]
 
 
 def test_yolo_predictions_take_the_ground_truths_class_names(labelled, tmp_path, capsys) -> None:
