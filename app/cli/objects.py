@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import numpy as np
 
@@ -45,6 +46,14 @@ def add_object_commands(commands: argparse._SubParsersAction) -> None:
     rare.add_argument("--top", type=positive_int, default=10, help="how many to list (10)")
     rare.add_argument("--json", action="store_true", help="print JSON")
     rare.set_defaults(handler=cmd_rare_objects)
+
+
+def live_rows(project, embedding_set):
+    """The set's rows whose objects remain; says on stderr how many were dropped, if any."""
+    live = embedding_set.live(project)
+    if live.note:
+        print(live.note, file=sys.stderr)
+    return live
 
 
 def object_set(project, set_id: int | None):
@@ -110,7 +119,6 @@ def _describe(project, embedding_set, ids: np.ndarray) -> list[dict]:
 
 def cmd_object_neighbors(args: argparse.Namespace) -> int:
     """``sieve neighbors --object ID``: the nearest objects, and how many differ in class."""
-    from app.cli.embed import live_rows
     from app.core.embeddings.neighbours import NeighborIndex
     from app.core.embeddings.object_scores import stored_disagreement
     from app.core.store.project import Project
@@ -166,7 +174,6 @@ def cmd_object_neighbors(args: argparse.Namespace) -> int:
 
 def cmd_object_duplicates(args: argparse.Namespace) -> int:
     """``sieve duplicates --objects``: groups of near-identical object crops."""
-    from app.cli.embed import live_rows
     from app.core.embeddings.object_scores import object_scores_job
     from app.core.store.project import Project
 
@@ -205,7 +212,6 @@ def cmd_object_duplicates(args: argparse.Namespace) -> int:
 
 
 def cmd_object_label_errors(args: argparse.Namespace) -> int:
-    from app.cli.embed import live_rows
     from app.core.embeddings.object_scores import object_scores_job
     from app.core.store.project import Project
 
@@ -242,8 +248,8 @@ def cmd_object_label_errors(args: argparse.Namespace) -> int:
 
 
 def cmd_rare_objects(args: argparse.Namespace) -> int:
+    from app.core.embeddings.crops import annotation_source
     from app.core.embeddings.object_scores import store_rare_objects
-    from app.core.embeddings.objects import annotation_source
     from app.core.store.project import Project
 
     with Project.open(args.project) as project:
@@ -266,7 +272,6 @@ def cmd_rare_objects(args: argparse.Namespace) -> int:
 
 def cmd_select_objects(args: argparse.Namespace, spec) -> int:
     """``sieve select --objects``: ``spec`` is the parsed SelectSpec."""
-    from app.cli.embed import live_rows
     from app.core.selection.objects import object_selection_job
     from app.core.store.project import Project
     from app.core.store.selections import selection_labels

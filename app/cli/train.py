@@ -18,7 +18,7 @@ from app.core.errors import SieveError
 from app.core.jobs import CancelToken
 from app.core.ssl.config import TrainConfig, config_fields, parse_pairs
 
-SKIP_FLAGS = {"options", "augment"}
+SKIP_FLAGS = {"options", "augment", "objects"}
 
 
 def add_train_commands(commands: argparse._SubParsersAction) -> None:
@@ -45,6 +45,14 @@ def add_train_commands(commands: argparse._SubParsersAction) -> None:
             default=argparse.SUPPRESS,
             help=example,
         )
+    train.add_argument(
+        "--objects",
+        nargs="?",
+        const="auto",
+        default=argparse.SUPPRESS,
+        metavar="SOURCE",
+        help="train on object crops (of the ground truth, or of the annotation source SOURCE)",
+    )
     train.set_defaults(handler=cmd_train)
 
     methods = commands.add_parser("methods", help="list training methods and their defaults")

@@ -26,8 +26,23 @@ from app.core.data.images import ImageError, load_rgb
 from app.core.data.video import VideoError, VideoReader
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken
-from app.core.store.objects import ObjectArrays
-from app.core.store.project import SampleRow
+from app.core.store.objects import AnnotationSource, ObjectArrays, ground_truth, require_source
+from app.core.store.project import Project, SampleRow
+
+DEFAULT_PADDING = 0.1
+DEFAULT_MIN_SIZE = 8.0
+
+
+def annotation_source(project: Project, name: str | None) -> AnnotationSource:
+    """The source ``name``, or the ground truth; a readable error when there is none."""
+    if name is not None:
+        return require_source(project, name)
+    truth = ground_truth(project)
+    if truth is None:
+        raise SieveError(
+            f"{project.path} has no annotations: import some first ('sieve import-annotations')"
+        )
+    return truth
 
 
 @dataclass(frozen=True, slots=True)

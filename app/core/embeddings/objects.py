@@ -19,7 +19,15 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from app.core.embeddings.crops import CropItem, CropPlan, CropSource, plan_crops
+from app.core.embeddings.crops import (
+    DEFAULT_MIN_SIZE,
+    DEFAULT_PADDING,
+    CropItem,
+    CropPlan,
+    CropSource,
+    annotation_source,
+    plan_crops,
+)
 from app.core.embeddings.embed import (
     EmbedConfig,
     _Batch,
@@ -39,16 +47,8 @@ from app.core.store.embedding_sets import (
     get_embedding_set,
     usable_sample_ids,
 )
-from app.core.store.objects import (
-    AnnotationSource,
-    ground_truth,
-    object_arrays,
-    require_source,
-)
+from app.core.store.objects import AnnotationSource, object_arrays
 from app.core.store.project import Project, SampleRow
-
-DEFAULT_PADDING = 0.1
-DEFAULT_MIN_SIZE = 8.0
 
 
 @dataclass
@@ -64,18 +64,6 @@ class CropConfig:
             raise SieveError(f"padding is a fraction of the box from 0 to 4, not {self.padding}")
         if self.min_size < 0:
             raise SieveError(f"min-size cannot be negative ({self.min_size})")
-
-
-def annotation_source(project: Project, name: str | None) -> AnnotationSource:
-    """The source ``name``, or the ground truth; a readable error when there is none."""
-    if name is not None:
-        return require_source(project, name)
-    truth = ground_truth(project)
-    if truth is None:
-        raise SieveError(
-            f"{project.path} has no annotations: import some first ('sieve import-annotations')"
-        )
-    return truth
 
 
 def object_embed_job(

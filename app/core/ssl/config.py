@@ -86,6 +86,9 @@ class TrainConfig:
     knn_k: int = _field(200, "neighbours of the kNN monitor", range=COUNT)
     knn_temperature: float = _field(0.1, "temperature of the kNN monitor", range=POSITIVE)
     knn_every: int = _field(1, "run the kNN monitor every N epochs (0: never)", range=STEPS)
+    objects: str = _field(
+        "", "train on the object crops of this annotation source (auto: the ground truth)"
+    )
     options: dict[str, float] = _field({}, "method hyperparameters, e.g. temperature=0.2")
     augment: dict[str, float] = _field({}, "augmentation overrides, e.g. blur_prob=0")
 

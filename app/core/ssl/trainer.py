@@ -111,17 +111,29 @@ def train_job(
     distributed.init_from_env(device.type)
     check_dataset(project, config, distributed.world_size())
     if distributed.rank() == 0:
-        images = yield from train_images_job(project, config.image_size, cancel, config.workers)
+        images = yield from _training_images(project, config, cancel)
         distributed.barrier()
     else:
         distributed.barrier()
-        images = yield from train_images_job(project, config.image_size, cancel, config.workers)
+        images = yield from _training_images(project, config, cancel)
     trainer = Trainer(project, config, images, device, initial_weights=record is None)
     if record is None:
         record = distributed.broadcast_object(
             create_run(project, config) if distributed.rank() == 0 else None
         )
     return (yield from trainer.run(record, cancel))
+
+
+def _training_images(
+    project: Project, config: TrainConfig, cancel: CancelToken
+) -> Job[TrainImages]:
+    """The training cache of whole images, or with ``config.objects`` the object crops."""
+    if config.objects:
+        from app.core.ssl.object_crops import train_crops_job
+
+        crops = train_crops_job(project, config.objects, config.image_size, cancel, config.workers)
+        return (yield from crops)
+    return (yield from train_images_job(project, config.image_size, cancel, config.workers))
 
 
 class Trainer:
