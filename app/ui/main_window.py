@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_demo(self) -> None:
+        self.indexer.stop()
         self._start(open_demo_job, "Opening the demo", self._show)
 
     @Slot()
@@ -251,6 +252,7 @@ class MainWindow(QMainWindow):
         if dialog.exec() != ImportTorchvisionDialog.DialogCode.Accepted:
             return
         request = dialog.request()
+        self.indexer.stop()
         self._start(
             lambda cancel: import_torchvision_job_then_open(request, cancel),
             f"Importing {request.name}",

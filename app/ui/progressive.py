@@ -36,6 +36,7 @@ log = logging.getLogger("sieve")
 
 GROW_EVERY_MS = 500  # the grid re-reads the project at most this often while rows are listed
 RETRY_EVERY_MS = 300  # rows on screen ask again for thumbnails at most this often
+REASON_EVERY_MS = 1000  # the "why it waits" text (and so the gated panels) at most this often
 ROW_STAGES = ("list", "index")
 STATUS_WIDTH = 300
 
@@ -64,6 +65,7 @@ class IndexSession(QObject):
         self._visible: Any = None
         self._since_grow = QElapsedTimer()
         self._since_retry = QElapsedTimer()
+        self._since_reason = QElapsedTimer()
         self._grow_timer = _single_shot(self, GROW_EVERY_MS, self._grow)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
@@ -106,6 +108,7 @@ class IndexSession(QObject):
         self.listed, self.indexed, self.to_index = 0, 0, None
         self._since_grow.start()
         self._since_retry.start()
+        self._since_reason.start()
         self.runner.start(
             lambda cancel: index_in_place_job(folder, project_dir, opened, visible, cancel),
             "Indexing",
@@ -125,7 +128,9 @@ class IndexSession(QObject):
             self.listed = progress.done
         elif progress.stage == "index":
             self.indexed, self.to_index = progress.done, progress.total
-        self.state.set_indexing(self._waiting_reason())
+        if self._since_reason.elapsed() >= REASON_EVERY_MS:  # panels re-check their buttons
+            self._since_reason.start()
+            self.state.set_indexing(self._waiting_reason())
         if not self._shown:
             self._show_if_rows(progress)
             return
@@ -214,11 +219,19 @@ def install_progressive_open(window: Any) -> IndexSession:
         window.project = loaded
         window._update_forget_action()
         window.selection_panel.refresh()
-        window.active_panel.refresh()
+        stale_label_panel[0] = True
+        refresh_label_panel(window.label_dock.isVisible())
         window.browser.emit_counts()
         if loaded.warning is not None:
             window.show_message(QMessageBox.Icon.Warning, loaded.warning, "")
         window._on_browser_loaded()  # video frames and anything still without a thumbnail
+
+    stale_label_panel = [False]
+
+    def refresh_label_panel(shown: bool) -> None:  # its read is slow: only once it is seen
+        if shown and stale_label_panel[0]:
+            stale_label_panel[0] = False
+            window.active_panel.refresh()
 
     def on_grown() -> None:
         data = window.browser.data
@@ -236,4 +249,5 @@ def install_progressive_open(window: Any) -> IndexSession:
     session.finished.connect(on_finished)
     session.failed.connect(lambda message, details: window.show_error(message, details))
     window.browser.grown.connect(on_grown)
+    window.label_dock.visibilityChanged.connect(refresh_label_panel)
     return session

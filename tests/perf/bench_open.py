@@ -92,6 +92,7 @@ def probe(folder: Path, count: int, settings_dir: Path) -> dict[str, float | Non
         ["first_rows_s", "first_thumbnails_s", "all_rows_s", "index_done_s"]
     )
     stalls = {"indexing": 0.0, "scrolling": 0.0}
+    gaps: list[tuple[str, float, float]] = []  # (phase, when, stall) of every stall > 50 ms
     phase = {"name": "indexing", "scrolled": 0, "scroll_until": 0.0}
     beat = {"last": time.perf_counter()}
     started = time.perf_counter()
@@ -105,6 +106,8 @@ def probe(folder: Path, count: int, settings_dir: Path) -> dict[str, float | Non
         beat["last"] = now
         if phase["name"] in stalls:
             stalls[phase["name"]] = max(stalls[phase["name"]], gap)
+            if gap > 0.050:
+                gaps.append((phase["name"], round(elapsed(), 2), round(gap, 3)))
         rows = window.browser.model.rowCount()
         loader = window.browser.model.loader
         if out["first_rows_s"] is None and rows > 0:
@@ -134,10 +137,9 @@ def probe(folder: Path, count: int, settings_dir: Path) -> dict[str, float | Non
     while time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.001)
-        opened = window.project is not None
-        if opened and not window.indexer.running and out["first_rows_s"] is not None:
-            if window.browser.model.rowCount() >= count:
-                break
+        opened = window.project is not None and out["first_rows_s"] is not None
+        if opened and not window.indexer.running and window.browser.model.rowCount() >= count:
+            break
     out["index_done_s"] = elapsed()
     scroller.stop()
     phase["name"] = "settle"
@@ -161,7 +163,10 @@ def probe(folder: Path, count: int, settings_dir: Path) -> dict[str, float | Non
     out["stall_indexing_s"] = stalls["indexing"]
     out["stall_scrolling_s"] = stalls["scrolling"]
     out["rows"] = float(window.browser.model.rowCount())
+    out["stalls_over_50ms"] = float(len(gaps))
+    out["worst_stalls"] = sorted(gaps, key=lambda g: -g[2])[:8]  # type: ignore[assignment]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out), flush=True)
     window.shutdown()
     return out
 
@@ -172,9 +177,10 @@ def run_probe(folder: Path, count: int) -> dict[str, float | None]:
         command += ["--settings", settings]
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
+    if not any(line.startswith("{") for line in done.stdout.splitlines()):
         raise SystemExit(f"probe failed:\n{done.stdout}\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])
 
 
 # -------------------------------------------------------------------------- peers' rows
@@ -216,8 +222,9 @@ def main() -> None:
     args = parser.parse_args()
     count = 1_000_000 if args.million else args.count
     if args.probe is not None:
-        print(json.dumps(probe(args.probe, count, args.settings)))
-        return
+        probe(args.probe, count, args.settings)  # prints its JSON line before closing
+        sys.stdout.flush()
+        os._exit(0)  # a panel's reader still running at exit must not abort the process
     with tempfile.TemporaryDirectory(prefix="sieve-open-") as scratch:
         folder = args.folder or Path(scratch) / "images"
         started = time.perf_counter()

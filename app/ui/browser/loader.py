@@ -60,6 +60,9 @@ class PixmapLru:
             _, evicted = self._items.popitem(last=False)
             self.used_bytes -= _cost(evicted)
 
+    def contains(self, key: int) -> bool:
+        return key in self._items
+
     def clear(self) -> None:
         self._items.clear()
         self.used_bytes = 0
@@ -142,6 +145,10 @@ class ThumbnailLoader(QObject):
         """Forget held and missing thumbnails; visible rows ask again when they repaint."""
         self._missing.clear()
         self._cache.clear()
+
+    def holds(self, sample_id: int) -> bool:
+        """Whether the pixmap of ``sample_id`` is loaded (without touching the LRU order)."""
+        return self._cache.contains(sample_id)
 
     def retry_missing(self) -> None:
         """Forget which thumbnails were not made yet: rows ask again when they repaint."""

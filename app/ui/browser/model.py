@@ -155,6 +155,16 @@ class BrowserModel(QStringListModel):
             for offset in range(0, count, INSERT_PIECE):
                 self.insertRows(first + offset, min(INSERT_PIECE, count - offset))
 
+    def lacks_thumbnails(self, sample_ids: np.ndarray) -> bool:
+        """Whether any of these usable samples has no thumbnail loaded yet."""
+        loader = self._loader
+        if loader is None or not len(sample_ids):
+            return False
+        rows = self.table.row_of(sample_ids)
+        rows = rows[rows >= 0]
+        usable = rows[~(self.table.broken[rows] | self.table.missing[rows])]
+        return any(not loader.holds(int(i)) for i in self.table.ids[usable])
+
     def retry_thumbnails(self) -> None:
         """Ask again, as they repaint, for thumbnails that were not made yet."""
         if self._loader is not None:
