@@ -196,6 +196,7 @@ def write_source_job(
     If anything fails or the job is cancelled, the project keeps what it had."""
     _check_source(name, kind)
     done = 0
+    yield Progress("store objects", 0, total, f"0 of {total:,} objects")
     with project.db:
         source_id = _new_source(project, name, kind, format, origin, classes)
         for chunk in chunks:
