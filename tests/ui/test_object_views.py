@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from app.core.ingest.indexing import index_job
@@ -22,7 +22,7 @@ from app.gui_model.class_colours import class_rgb
 from app.gui_model.object_filters import ObjectFilter
 from app.gui_model.state import AppState
 from app.ui.browser.widget import BrowserWidget
-from app.ui.objects.histogram import ClassHistogram
+from app.ui.objects.histogram import BAR_HEIGHT, GAP, ClassHistogram
 from tests.factories import write_image
 
 CLASSES = ("red", "green", "blue")
@@ -173,6 +173,15 @@ def test_histogram_counts_objects_of_the_selection_or_of_all_shown(qtbot, browse
             want[label] += 1
     qtbot.waitUntil(lambda: histogram.bars.counts == {k: v for k, v in want.items() if v})
     histogram.grab().save(str(Path(browser.project_dir).parent / "histogram.png"))
+    # a click on a bar filters the grid to that class (of the histogram's source)
+    browser.state.clear_selection()
+    qtbot.waitUntil(lambda: len(histogram.bars.counts) >= 2)
+    second = list(histogram.bars.counts)[1]
+    y = GAP + (BAR_HEIGHT + GAP) + BAR_HEIGHT // 2
+    qtbot.mouseClick(histogram.bars, Qt.MouseButton.LeftButton, pos=QPoint(40, y))
+    assert browser.state.filter.objects == ObjectFilter("model", frozenset({second}))
+    want = expected([s[:1] for s in shapes], lambda labels: second in labels)
+    qtbot.waitUntil(lambda: shown_positions(browser) == want)
     histogram.shutdown()
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QComboBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.gui_model.class_colours import class_rgb
+from app.gui_model.object_filters import ObjectFilter
 from app.gui_model.state import AppState, Event
 from app.ui.objects.layer import ObjectLayer
 
@@ -26,11 +27,27 @@ UPDATE_MS = 50
 
 
 class ClassBars(QWidget):
-    """Horizontal bars, one per class: name, bar in the class colour, count."""
+    """Horizontal bars, one per class: name, bar in the class colour, count; ``clicked(name)``
+    when a bar is clicked."""
+
+    clicked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.counts: dict[str, int] = {}
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Click a class to show only samples with such objects")
+
+    def class_at(self, y: float) -> str | None:
+        """The class whose bar is at height ``y``, if any."""
+        row = int((y - GAP / 2) // (BAR_HEIGHT + GAP))
+        names = list(self.counts)
+        return names[row] if 0 <= row < len(names) else None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        name = self.class_at(event.position().y())
+        if name is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(name)
 
     def set_counts(self, counts: dict[str, int]) -> None:
         self.counts = dict(counts)
@@ -93,6 +110,7 @@ class ClassHistogram(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=UPDATE_MS)
         self._timer.timeout.connect(self.update_counts)
         self.source.currentIndexChanged.connect(self.schedule)
+        self.bars.clicked.connect(self.show_class)
         layer.sources_changed.connect(self._fill_sources)
         layer.index_loaded.connect(lambda _name: self.schedule())
         self._unsubscribe = state.subscribe(self._on_state)
@@ -124,6 +142,13 @@ class ClassHistogram(QWidget):
             total = sum(counts.values())
             self.summary.setText(f"{total:,} objects in {len(counts)} classes among {whose}")
             self.bars.set_counts(counts)
+
+    def show_class(self, name: str) -> None:
+        """Filter the views to samples with an object of class ``name`` (of the chosen source)."""
+        chosen = self.source.currentData()
+        source = None if chosen == self.layer.truth else chosen
+        flt = ObjectFilter(source=source, classes=frozenset({name}))
+        self.state.set_filter(self.state.filter.with_(objects=flt))
 
     def _fill_sources(self) -> None:
         current = self.source.currentData()
