@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from app.core.data.video import VIDEO_EXTENSIONS
 from app.core.jobs import CancelToken
@@ -22,15 +23,22 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FoundFile:
-    """A file that becomes one sample (an image) or several (a video's frames)."""
+class FoundFile(NamedTuple):
+    """A file that becomes one sample (an image) or several (a video's frames).
+
+    A named tuple: a million of them are made per million files scanned, cheaply."""
 
     relpath: str  # forward slashes, relative to the dataset root
     kind: str  # "image" | "video"
     size: int
     mtime_ns: int
     broken_link: bool = False
+
+
+_KINDS = {
+    **dict.fromkeys(IMAGE_EXTENSIONS, "image"),
+    **dict.fromkeys(VIDEO_EXTENSIONS, "video"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +51,11 @@ class Skipped:
 
 def kind_of(name: str) -> str | None:
     """'image', 'video' or None (not a sample) from a file name's extension, in any case."""
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    return None
+    dot = name.rfind(".")
+    kind = _KINDS.get(name[dot:].lower()) if dot > 0 else None
+    if kind is None or "/" in name[dot:] or not name[:dot].strip("."):
+        return None  # as os.path.splitext: no suffix after only leading dots
+    return kind
 
 
 def label_of(relpath: str) -> str | None:

@@ -14,16 +14,20 @@ again) keep their rows as they are until their probe lands.
 
 from __future__ import annotations
 
+import json
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.core.data.scan import FoundFile, Skipped, scan_folder
-from app.core.errors import TRANSIENT_REASON
+from app.core.errors import TRANSIENT_REASON, SieveError
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.store.db import raw
-from app.core.store.project import Project
+from app.core.store.db import connect, raw
+from app.core.store.project import DB_NAME, Project
 
 FIRST_CHUNK = 500  # rows of the first commit: the first screenful appears at once
 MAX_CHUNK = 20_000  # rows per commit at most
@@ -88,39 +92,96 @@ def list_files(
 ) -> Job[Listing]:
     """Scan the dataset folder, committing new files as pending rows as they are found.
 
-    Yields ``Progress("list", rows committed, None)`` after each commit and
-    ``Progress("list", n, n)`` when the scan is over.
+    The rows are written by a :class:`_RowWriter` (its own connection and thread) while the scan
+    goes on. Yields ``Progress("list", rows committed, None)`` as commits land and
+    ``Progress("list", n, n)`` when every row is in.
     """
     listing = Listing()
     buffer: list[FoundFile] = []
-    chunk = FIRST_CHUNK
+    writer: _RowWriter | None = None
+    reported = 0
     last = time.monotonic()
     root = project.dataset_root
     found = scan_folder(root, exclude=[project.path], cancel=cancel, skipped=listing.skipped)
-    for item in found:
-        listing.found += 1
-        if _sort(listing, item, known.get(item.relpath), resample_videos) and not item.broken_link:
-            buffer.append(item)
-        if listing.found % _CHECK_EVERY or not buffer:
-            continue
-        if len(buffer) >= chunk or time.monotonic() - last >= LIST_SECONDS:
-            chunk = _next_chunk(project, buffer)
-            listing.listed += len(buffer)
-            buffer.clear()
-            last = time.monotonic()
-            yield Progress("list", listing.listed, None, f"listed {listing.listed:,} files")
-    listing.listed += insert_pending(project, buffer)
+    try:
+        for item in found:
+            listing.found += 1
+            new = _sort(listing, item, known.get(item.relpath), resample_videos)
+            if new and not item.broken_link:
+                buffer.append(item)
+            if listing.found % _CHECK_EVERY:
+                continue
+            writer = writer or _RowWriter(project.path / DB_NAME)
+            if len(buffer) >= writer.chunk or time.monotonic() - last >= LIST_SECONDS:
+                writer.put(buffer)
+                buffer, last = [], time.monotonic()
+            if writer.committed > reported:
+                reported = writer.committed
+                yield Progress("list", reported, None, f"listed {reported:,} files")
+        if buffer:
+            writer = writer or _RowWriter(project.path / DB_NAME)
+            writer.put(buffer)
+    finally:
+        if writer is not None:
+            writer.close()
+    listing.listed = writer.committed if writer is not None else 0
     yield Progress("list", listing.listed, listing.listed, f"listed {listing.found:,} files")
     return listing
 
 
-def _next_chunk(project: Project, files: Sequence[FoundFile]) -> int:
-    """Commit ``files``; return how many rows the next commit may take to hold the write lock
-    about :data:`TARGET_LOCK_S` (a GUI's own writes wait no longer than that)."""
-    started = time.perf_counter()
-    insert_pending(project, files)
-    per_row = max(time.perf_counter() - started, 1e-4) / max(1, len(files))
-    return int(min(MAX_CHUNK, max(FIRST_CHUNK, TARGET_LOCK_S / per_row)))
+class _RowWriter:
+    """Commits chunks of new files as pending rows on its own connection and thread.
+
+    Each commit is timed: :attr:`chunk` is how many rows the next one may take to hold the write
+    lock about :data:`TARGET_LOCK_S` (a GUI's own writes wait no longer than that). At most two
+    chunks wait in its queue, so a slow disk bounds the memory, not the scan.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.chunk = FIRST_CHUNK
+        self.committed = 0
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[list[FoundFile] | None] = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(
+            target=self._run, args=(db_path,), name="sieve-list-writer", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, files: list[FoundFile]) -> None:
+        self._raise()
+        self._queue.put(files)
+
+    def close(self) -> None:
+        """Commit what is queued, stop the thread, raise what failed in it."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise SieveError(
+                f"cannot list the files in the project: {self._error}"
+            ) from self._error
+
+    def _run(self, db_path: Path) -> None:
+        db = None
+        try:
+            db = connect(db_path)
+        except BaseException as error:
+            self._error = error
+        while (files := self._queue.get()) is not None:
+            if self._error is not None or db is None:
+                continue  # keep draining so the scan never waits on a dead writer
+            try:
+                started = time.perf_counter()
+                insert_pending(db, files)
+                per_row = max(time.perf_counter() - started, 1e-4) / max(1, len(files))
+                self.chunk = int(min(MAX_CHUNK, max(FIRST_CHUNK, TARGET_LOCK_S / per_row)))
+                self.committed += len(files)
+            except BaseException as error:
+                self._error = error
+        if db is not None:
+            db.close()
 
 
 def _sort(listing: Listing, item: FoundFile, before: Known | None, resample: bool) -> bool:
@@ -141,32 +202,67 @@ def _sort(listing: Listing, item: FoundFile, before: Known | None, resample: boo
     return False
 
 
-def insert_pending(project: Project, files: Sequence[FoundFile]) -> int:
+def insert_pending(db: sqlite3.Connection, files: Sequence[FoundFile]) -> int:
     """Commit rows for new files, pending; an image also gets its sample. Returns the count.
 
-    One transaction: the files' rows, then their images' samples in one statement (ids of rows
-    inserted together are consecutive; the label, the first folder, is cut out by SQLite). A
-    file another process listed meanwhile is left as it is.
+    One transaction of three statements: the files' rows from one JSON array (a single step, so
+    the thread holds neither the GIL nor the write lock longer than SQLite needs), their images'
+    samples (ids inserted together are consecutive; SQLite cuts the label, the first folder,
+    out of the path), and names that are not valid UTF-8 row by row. A file another process
+    listed meanwhile is left as it is.
     """
-    rows = [(raw(item.relpath), item.kind, item.size, item.mtime_ns) for item in files]
-    if not rows:
+    if not files:
         return 0
+    plain, odd = _split_by_encoding(files)
+    payload = json.dumps(
+        [[f.relpath, f.kind, f.size, f.mtime_ns] for f in plain], ensure_ascii=False
+    )
+    odd_rows = [(raw(f.relpath), f.kind, f.size, f.mtime_ns) for f in odd]
     try:
-        with project.db:
-            project.db.executemany(_INSERT_FILE.format(verb="INSERT"), rows)
-            last = project.db.execute("SELECT last_insert_rowid()").fetchone()[0]
-            project.db.execute(_INSERT_SAMPLES + "id BETWEEN ? AND ?", (last - len(rows) + 1, last))
+        with db:
+            added = db.execute(_INSERT_JSON.format(verb="INSERT"), (payload,)).rowcount
+            last = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            db.execute(_INSERT_SAMPLES + "id BETWEEN ? AND ?", (last - added + 1, last))
+            _insert_odd(db, odd_rows)
     except sqlite3.IntegrityError:
-        with project.db:
-            project.db.executemany(_INSERT_FILE.format(verb="INSERT OR IGNORE"), rows)
-            project.db.executemany(
-                _INSERT_SAMPLES + "relpath = CAST(? AS TEXT)", ((row[0],) for row in rows)
+        with db:
+            db.execute(_INSERT_JSON.format(verb="INSERT OR IGNORE"), (payload,))
+            db.execute(
+                _INSERT_SAMPLES + "relpath IN (SELECT json_extract(value, '$[0]') "
+                "FROM json_each(?))",
+                (payload,),
             )
-    return len(rows)
+            _insert_odd(db, odd_rows)
+    return len(files)
 
 
+def _split_by_encoding(files: Sequence[FoundFile]) -> tuple[list[FoundFile], list[FoundFile]]:
+    """Files whose names are valid UTF-8 (JSON carries them), and the others."""
+    plain: list[FoundFile] = []
+    odd: list[FoundFile] = []
+    for item in files:
+        try:
+            item.relpath.encode("utf-8")
+        except UnicodeEncodeError:
+            odd.append(item)
+        else:
+            plain.append(item)
+    return plain, odd
+
+
+def _insert_odd(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    if rows:
+        db.executemany(_INSERT_FILE, rows)
+        db.executemany(_INSERT_SAMPLES + "relpath = CAST(? AS TEXT)", ((r[0],) for r in rows))
+
+
+_INSERT_JSON = (
+    "{verb} INTO files(relpath, kind, size, mtime_ns, status, pending) SELECT "
+    "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]'), 'ok', 1 FROM json_each(?)"
+)
 _INSERT_FILE = (
-    "{verb} INTO files(relpath, kind, size, mtime_ns, status, pending) "
+    "INSERT OR IGNORE INTO files(relpath, kind, size, mtime_ns, status, pending) "
     "VALUES (CAST(? AS TEXT), ?, ?, ?, 'ok', 1)"
 )
 _LABEL = "CASE WHEN instr(relpath, '/') > 0 THEN substr(relpath, 1, instr(relpath, '/') - 1) END"

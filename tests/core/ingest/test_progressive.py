@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -163,3 +164,19 @@ def test_a_big_png_is_indexed_beside_small_ones(tmp_path):
     with Project.for_dataset(root) as project:
         result = run_job(index_job(project, IndexOptions(workers=2)))
         assert result.samples == 31 and project.thumbs.count() == 31
+
+
+def test_rows_another_process_listed_meanwhile_are_kept_once(tmp_path):
+    from app.core.data.scan import scan_folder
+    from app.core.ingest.listing import insert_pending
+
+    root = make_dataset(tmp_path / "data", {"a": 3, "b": 3})
+    raw_name = os.fsencode(root) + b"/caf\xe9/x\xff.png"
+    write_image(Path(os.fsdecode(raw_name)))
+    with Project.for_dataset(root) as project:
+        found = list(scan_folder(root, exclude=[project.path]))
+        assert insert_pending(project.db, found[:4]) == 4
+        assert insert_pending(project.db, found) == 7  # the first four exist: left as they are
+        rows = project.samples()
+        assert len(rows) == 7 and {row.status for row in rows} == {"pending"}
+        assert sorted({row.label for row in rows}) == sorted({"a", "b", os.fsdecode(b"caf\xe9")})
