@@ -131,7 +131,7 @@ def set_choices(project: Project) -> tuple[list[tuple[int, str]], int | None]:
     choices = [
         (s.id, f"Set {s.id}: {s.config.get('source', '?')} ({s.metrics.get('count', 0):,})")
         for s in embedding_sets(project)
-        if s.finished
+        if s.finished and not s.of_objects  # object sets have their own map (object_map.py)
     ]
     return choices, None if active is None else active.id
 

@@ -15,7 +15,9 @@ import numpy as np
 
 from app.gui_model.object_filters import ObjectFilter
 
-Event = Literal["filter", "selection", "current", "highlight", "colour_by", "indexing"]
+Event = Literal[
+    "filter", "selection", "current", "highlight", "colour_by", "indexing", "focused_object"
+]
 Listener = Callable[[Event], None]
 SelectMode = Literal["replace", "add", "remove", "toggle"]
 _EMPTY = np.empty(0, dtype=np.int64)
@@ -65,6 +67,7 @@ class AppState:
         self._highlighted = _EMPTY
         self._colour_by: str | None = None
         self._indexing: str | None = None
+        self._focused_object: object | None = None  # an ObjectFocus (gui_model/object_map.py)
         self._listeners: list[Listener] = []
 
     # ----------------------------------------------------------- subscribing
@@ -150,6 +153,16 @@ class AppState:
             self._colour_by = key
             self._emit("colour_by")
 
+    @property
+    def focused_object(self) -> object | None:
+        """The object the object map last clicked (an ``ObjectFocus``), outlined in the detail."""
+        return self._focused_object
+
+    def set_focused_object(self, focus: object | None) -> None:
+        if focus != self._focused_object:
+            self._focused_object = focus
+            self._emit("focused_object")
+
     def set_indexing(self, reason: str | None) -> None:
         """Say that a background index runs (``reason``) or has ended (None)."""
         if reason != self._indexing:
@@ -163,5 +176,6 @@ class AppState:
         self._current = None
         self._highlighted = _EMPTY
         self._colour_by = None
-        for event in ("filter", "selection", "current", "highlight", "colour_by"):
+        self._focused_object = None
+        for event in ("filter", "selection", "current", "highlight", "colour_by", "focused_object"):
             self._emit(event)

@@ -38,6 +38,7 @@ from app.ui.issues.install import install_issues
 from app.ui.lazy_panel import LazyPanel
 from app.ui.log_panel import LogPanel
 from app.ui.map import MapPanel
+from app.ui.map.object_focus import install_object_focus
 from app.ui.menus import build_menus
 from app.ui.objects.install import install_objects
 from app.ui.opening import (
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.browser = BrowserWidget(self.state)
         self.detail = DetailView(self.state)
+        self.object_focus = install_object_focus(self.detail, self.state)
         self.pages = QStackedWidget()
         for page in (self.welcome, self.browser, self.detail):
             self.pages.addWidget(page)

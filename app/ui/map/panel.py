@@ -46,6 +46,7 @@ from app.gui_model.map_sources import (
 from app.gui_model.state import AppState, Event
 from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
+from app.ui.map.object_mode import install_object_map
 from app.ui.scatter import EmbeddingScatter
 
 NEIGHBOURS = 12
@@ -120,6 +121,7 @@ class MapPanel(QWidget):
         self.pages.addWidget(self.scatter)
         self._layout_widgets()
         self._connect()
+        self.objects = install_object_map(self)
         self._show_empty("Open a dataset to see its map.")
 
     def _empty_page(self) -> QWidget:
@@ -183,6 +185,7 @@ class MapPanel(QWidget):
         """Show ``path``'s map (computing it if needed); None clears the panel."""
         self._close_thumbs()
         self._project_dir = Path(path) if path is not None else None
+        self.objects.set_project(self._project_dir)
         self._announced_set = None
         self._forget_layout()
         if path is None:
@@ -226,6 +229,7 @@ class MapPanel(QWidget):
     def shutdown(self) -> None:
         self._pending = None
         self.runner.shutdown()
+        self.objects.shutdown()
         self._close_thumbs()
 
     # ----------------------------------------------------------------- running

@@ -1,0 +1,237 @@
+"""ObjectMap: the active object set's crops as points, wired to the shared app state.
+
+Every point is an object. Hovering shows its crop (cut from its image's stored thumbnail) with
+its class, score and image; a click selects its image, makes it current, focuses the object
+(the detail view outlines its box) and asks for the detail view (``object_clicked``); a lasso
+selects the images that contain the lassoed objects, so the grid shows them. Points are
+coloured by class, score, label disagreement or folder. The layout runs on the map's own
+:class:`JobRunner` (PCA at once, UMAP as it converges), cached in the set's folder.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from app.core.errors import SieveError
+from app.core.store.thumbs import ThumbCache
+from app.engine import JobRunner
+from app.gui_model.object_map import (
+    COLOUR_KEYS,
+    ObjectMapSource,
+    box_in_thumbnail,
+    images_of,
+    object_colour_data,
+    object_layout_job,
+)
+from app.gui_model.state import AppState
+from app.ui.scatter import EmbeddingScatter
+
+CROP_SIDE = 112  # the hover card's crop, logical pixels
+
+
+class ObjectMap(QWidget):
+    """The object map; see the module docstring."""
+
+    object_clicked = Signal(int, int)  # object id, sample id
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.runner = JobRunner(self)
+        self.method = "pca"
+        self.source: ObjectMapSource | None = None
+        self.xy = np.empty((0, 2), dtype=np.float32)
+        self._project_dir: Path | None = None
+        self._thumbs: ThumbCache | None = None
+        self._shown = False
+        self.scatter = EmbeddingScatter()
+        self.scatter.set_card_provider(self._card)
+        self.colour_box = QComboBox()
+        self.colour_box.setToolTip("Colour the objects by class, score, label disagreement, folder")
+        for key, title in COLOUR_KEYS:
+            self.colour_box.addItem(title, key)
+        self.caption = QLabel()
+        self.caption.setObjectName("object-map-caption")
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.empty = QLabel()
+        self.empty.setWordWrap(True)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Objects by"))
+        bar.addWidget(self.colour_box)
+        bar.addWidget(self.caption, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.scatter, 1)
+        self.scatter.hide()
+        self.scatter.clicked.connect(self._on_clicked)
+        self.scatter.lasso_selected.connect(self._on_lasso)
+        self.colour_box.activated.connect(lambda _: self._recolour())
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        state.subscribe(self._on_state)
+
+    # ------------------------------------------------------------------ public
+    def set_project(self, path: Path | None) -> None:
+        """Forget the shown map; the next :meth:`refresh` lays out ``path``'s object set."""
+        self.runner.cancel()
+        self._close_thumbs()
+        self._project_dir = Path(path) if path is not None else None
+        self.source, self._shown = None, False
+        self.scatter.hide()
+        self.empty.setText("Open a dataset to see its objects." if path is None else "")
+        self.empty.show()
+        if path is not None:
+            self._thumbs = ThumbCache(self._project_dir / "thumbs.sqlite")
+
+    def refresh(self, method: str | None = None) -> None:
+        """Lay out the active object set with ``method`` (``"pca"`` or ``"umap"``)."""
+        if self._project_dir is None:
+            return
+        self.method = method or self.method
+        project_dir, chosen = self._project_dir, self.method
+        self.runner.cancel()
+        self._shown = False
+        self.runner.start(lambda cancel: object_layout_job(project_dir, chosen, cancel), "objects")
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+        self._close_thumbs()
+
+    @property
+    def colour_key(self) -> str:
+        return str(self.colour_box.currentData())
+
+    def set_colour_key(self, key: str) -> None:
+        self.colour_box.setCurrentIndex(max(self.colour_box.findData(key), 0))
+        self._recolour()
+
+    # ----------------------------------------------------------------- layouts
+    @Slot(object)
+    def _on_progress(self, progress: Any) -> None:
+        partial = progress.partial
+        if isinstance(partial, dict) and partial.get("kind") == "object_layout":
+            self.source = partial["source"]
+            self._show(np.asarray(partial["xy"]), str(partial.get("method", self.method)))
+
+    @Slot(object)
+    def _on_finished(self, result: Any) -> None:
+        count = -1 if self.source is None else len(self.source.ids)
+        if isinstance(result, np.ndarray) and result.shape == (count, 2):
+            self._show(result, self.method)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        if not self._shown:
+            self.scatter.hide()
+            self.empty.setText(message)
+            self.empty.show()
+        else:
+            self.caption.setText(message)
+
+    def _show(self, xy: np.ndarray, method: str) -> None:
+        assert self.source is not None
+        self.xy = xy
+        if self._shown:
+            self.scatter.set_positions(xy)
+        else:
+            categories, values = self._colours()
+            self.scatter.set_points(xy, categories=categories, values=values)
+            self._shown = True
+            self._sync_selection()
+            self.empty.hide()
+            self.scatter.show()
+        source = self.source
+        self.caption.setText(
+            f"{len(xy):,} objects of {source.source_name} · {method.upper()} · set {source.set_id}"
+        )
+        self.caption.setToolTip(source.set_name)
+
+    # ---------------------------------------------------------------- colours
+    def _colours(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.source is None:
+            return None, None
+        try:
+            return object_colour_data(self.source, self.colour_key)
+        except SieveError as error:
+            self.caption.setText(str(error))
+            return object_colour_data(self.source, "class")
+
+    def _recolour(self) -> None:
+        if self._shown:
+            categories, values = self._colours()
+            self.scatter.set_colours(categories=categories, values=values)
+
+    # ------------------------------------------------------- state <-> scatter
+    def _sync_selection(self) -> None:
+        """Mark the objects on the selected images."""
+        if self.source is None:
+            return
+        self.scatter.set_selection(
+            np.flatnonzero(np.isin(self.source.sample_ids, self.state.selected))
+        )
+
+    def _on_state(self, event: str) -> None:
+        if self._shown and event == "selection":
+            self._sync_selection()
+
+    @Slot(int)
+    def _on_clicked(self, row: int) -> None:
+        if self.source is None or not 0 <= row < len(self.source.ids):
+            return
+        focus = self.source.focus(row)
+        self.state.set_focused_object(focus)
+        self.state.select([focus.sample_id])
+        self.state.set_current(focus.sample_id)
+        self.scatter.set_current(row)
+        self.object_clicked.emit(focus.object_id, focus.sample_id)
+
+    @Slot(object, str)
+    def _on_lasso(self, rows: np.ndarray, mode: str) -> None:
+        if self.source is not None:
+            self.state.select(images_of(self.source, rows), mode)
+
+    # --------------------------------------------------------------- hover card
+    def _card(self, row: int) -> tuple[QPixmap | None, str]:
+        if self.source is None or not 0 <= row < len(self.source.ids):
+            return None, ""
+        return self.crop_pixmap(row), self.source.describe(row)
+
+    def crop_pixmap(self, row: int) -> QPixmap | None:
+        """Point ``row``'s object cut from its image's stored thumbnail (None without one)."""
+        assert self.source is not None
+        focus = self.source.focus(row)
+        data = self._thumbs.get(focus.sample_id) if self._thumbs is not None else None
+        if not data:
+            return None
+        try:
+            thumb = Image.open(io.BytesIO(data)).convert("RGB")
+        except OSError:
+            return None
+        size = focus.image_size if all(focus.image_size) else thumb.size
+        crop = thumb.crop(box_in_thumbnail(focus.box, size, thumb.size))
+        scale = CROP_SIDE / max(crop.size)
+        crop = crop.resize(
+            (max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+            Image.Resampling.BILINEAR,
+        )
+        buffer = io.BytesIO()
+        crop.save(buffer, format="PNG")
+        pixmap = QPixmap()
+        pixmap.loadFromData(buffer.getvalue())
+        return pixmap
+
+    def _close_thumbs(self) -> None:
+        if self._thumbs is not None:
+            self._thumbs.close()
+            self._thumbs = None
