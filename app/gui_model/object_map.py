@@ -150,8 +150,8 @@ def object_colour_data(
     source: ObjectMapSource, key: str
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``(categories, values)`` per point for colour-by ``key`` (one of them None)."""
-    if key == "class":
-        return np.array(source.classes, dtype=object)[source.labels], None
+    if key == "class":  # fixed-width strings: the scatter's unique() sorts them 2-3x faster
+        return np.array(source.classes, dtype=str)[source.labels], None
     if key == "score":
         if np.isnan(source.scores).all():
             raise SieveError(f"the objects of {source.source_name!r} have no scores")
@@ -166,15 +166,17 @@ def object_colour_data(
                 name.partition("/")[0] if "/" in name else "(top level)"
                 for name in source.image_names
             ],
-            dtype=object,
+            dtype=str,
         )
         return folders[source.image_of], None
     raise SieveError(f"cannot colour the object map by {key!r}")
 
 
 def images_of(source: ObjectMapSource, rows: np.ndarray) -> np.ndarray:
-    """The distinct sample ids of the objects at ``rows``."""
-    return np.unique(source.sample_ids[np.asarray(rows, dtype=np.int64)])
+    """The distinct sample ids of the objects at ``rows`` (ascending; no sort of ``rows``)."""
+    hit = np.zeros(len(source.images), dtype=bool)
+    hit[source.image_of[np.asarray(rows, dtype=np.int64)]] = True
+    return source.images[hit]
 
 
 def box_in_thumbnail(
