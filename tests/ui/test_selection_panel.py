@@ -213,6 +213,9 @@ def test_the_export_dialog_writes_and_refuses_to_overwrite(
         "json",
         "copy",
         "symlink",
+        "coco",
+        "yolo",
+        "voc",
     ]
 
     names = tmp_path / "out" / "picks.txt"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.export.annotations import ANNOTATION_FORMATS
 from app.core.export.subset import FORMATS, LISTS, ExportReport
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
@@ -35,6 +36,9 @@ DESCRIPTIONS = {
     "json": "Samples with label, position and scores (.json)",
     "copy": "Copy the files into a folder",
     "symlink": "Link the files from a folder",
+    "coco": "Images with their objects as COCO json",
+    "yolo": "Images with their objects for YOLO (Ultralytics)",
+    "voc": "Images with their objects as Pascal VOC xml",
 }
 OVERWRITE_HINT = "tick \u201cOverwrite existing files\u201d"
 
@@ -55,7 +59,7 @@ class ExportDialog(QDialog):
         self.report: ExportReport | None = None
 
         self.format = QComboBox()
-        for fmt in FORMATS:
+        for fmt in (*FORMATS, *ANNOTATION_FORMATS):
             self.format.addItem(DESCRIPTIONS[fmt], fmt)
         self.destination = QLineEdit()
         self.destination.setPlaceholderText("file or folder to write")

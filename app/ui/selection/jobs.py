@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import SieveError
+from app.core.export.annotations import ANNOTATION_FORMATS, export_annotations_job
 from app.core.export.subset import ExportReport, export_subset_job
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.selection.coverage import Coverage, coverage_job
@@ -153,6 +154,19 @@ def export_selection_job(
         scores = {"score": saved.scores}
         if fmt in ("csv", "json"):
             scores.update(numeric_scores(project, saved.members))
+        if fmt in ANNOTATION_FORMATS:
+            return (
+                yield from export_annotations_job(
+                    project,
+                    saved.members,
+                    fmt,
+                    out,
+                    cancel,
+                    overwrite=overwrite,
+                    val_fraction=val_fraction,
+                    seed=seed,
+                )
+            )
         return (
             yield from export_subset_job(
                 project,
