@@ -321,36 +321,48 @@ def object_arrays(project: Project, source_id: int) -> ObjectArrays:
 
 # group_concat hands a whole column to Python as one string that numpy parses in C (as the
 # catalog does): no Python tuple per object, and Python's lock is free while SQLite works, so a
-# reader thread does not stall the GUI thread. All columns come from one ordered subquery.
+# reader thread does not stall the GUI thread. Coordinates travel as integers in 1/1024 pixel and
+# scores in millionths (SQLite prints integers several times faster than reals), and the table is
+# scanned in storage order and sorted by numpy (an ordered read through an index visits rows at
+# random): a million boxes read in a few seconds instead of tens.
+BOX_STEP = 1 / 1024  # object_columns' box precision, in pixels
+SCORE_STEP = 1e-6  # and its score precision
 _COLUMNS = (
-    "SELECT group_concat(id), group_concat(sample_id), group_concat(x), group_concat(y), "
-    "group_concat(w), group_concat(h), group_concat(s) FROM (SELECT id, sample_id, x, y, w, h, "
-    "IFNULL(score, 'nan') AS s FROM objects WHERE source_id = ? ORDER BY sample_id, id)"
+    "SELECT group_concat(id), group_concat(sample_id), "
+    + ", ".join(f"group_concat(CAST(round({c} * 1024) AS INTEGER))" for c in "xywh")
+    + ", group_concat(CAST(round(IFNULL(score, 0) * 1000000) AS INTEGER)), "
+    "group_concat(score IS NULL) FROM objects NOT INDEXED WHERE source_id = ?"
 )
 _LABEL_IDS = "SELECT label, group_concat(id) FROM objects WHERE source_id = ? GROUP BY label"
 
 
 def object_columns(project: Project, source_id: int) -> ObjectArrays:
-    """:func:`object_arrays`, read as one text per column parsed by numpy (faster for a million
-    objects, and without holding Python's lock for long while SQLite reads)."""
+    """:func:`object_arrays` for viewing: boxes to :data:`BOX_STEP` and scores to
+    :data:`SCORE_STEP`, read as one text per column parsed by numpy (for a million objects
+    several times faster, without holding Python's lock for long)."""
     texts = project.db.execute(_COLUMNS, (source_id,)).fetchone()
     if not texts[0]:
         return object_arrays(project, source_id)  # no objects: the empty columns
-    ids, sample_ids = (np.fromstring(t, dtype=np.int64, sep=",") for t in texts[:2])
-    x, y, w, h, scores = (np.fromstring(t, dtype=np.float64, sep=",") for t in texts[2:])
+    ids, sample_ids, x, y, w, h, scores, unscored = (
+        np.fromstring(text, dtype=np.int64, sep=",") for text in texts
+    )
+    order = np.lexsort((ids, sample_ids))
+    ids, sample_ids = ids[order], sample_ids[order]
+    boxes = np.stack([x, y, w, h], axis=1)[order].astype(np.float64) * BOX_STEP
+    values = np.where(unscored[order] == 1, np.nan, scores[order] * SCORE_STEP)
     by_label = sorted(project.db.execute(_LABEL_IDS, (source_id,)).fetchall())
-    order = np.argsort(ids, kind="stable")
     labels = np.zeros(len(ids), np.int32)
+    by_id = np.argsort(ids)
     for code, (_label, text) in enumerate(by_label):
         members = np.fromstring(text, dtype=np.int64, sep=",")
-        labels[order[np.searchsorted(ids, members, sorter=order)]] = code
+        labels[by_id[np.searchsorted(ids, members, sorter=by_id)]] = code
     return ObjectArrays(
         ids=ids,
         sample_ids=sample_ids,
         labels=labels,
         classes=tuple(str(label) for label, _ in by_label),
-        boxes=np.stack([x, y, w, h], axis=1).astype(np.float32),
-        scores=scores.astype(np.float32),
+        boxes=boxes.astype(np.float32),
+        scores=values.astype(np.float32),
     )
 
 

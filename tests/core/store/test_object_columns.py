@@ -1,4 +1,5 @@
-"""object_columns: the same columns as object_arrays, read as one text column per field."""
+"""object_columns: the columns of object_arrays (boxes to 1/1024 pixel, scores to 1e-6), read
+as one text per column."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 
 from app.core.ingest.indexing import index_job
 from app.core.jobs import run_job
-from app.core.store.objects import NewObject, object_arrays, object_columns, replace_source
+from app.core.store.objects import (
+    BOX_STEP,
+    SCORE_STEP,
+    NewObject,
+    object_arrays,
+    object_columns,
+    replace_source,
+)
 from app.core.store.project import Project
 from tests.factories import make_dataset
 
@@ -30,7 +38,11 @@ def assert_same(project: Project, source_id: int) -> None:
     for name in ("ids", "sample_ids", "labels", "boxes", "scores"):
         a, b = getattr(fast, name), getattr(plain, name)
         assert a.dtype == b.dtype and a.shape == b.shape, name
-        assert np.array_equal(a, b, equal_nan=name == "scores"), name
+    for name in ("ids", "sample_ids", "labels"):
+        assert np.array_equal(getattr(fast, name), getattr(plain, name)), name
+    assert np.allclose(fast.boxes, plain.boxes, rtol=1e-6, atol=BOX_STEP / 2)
+    assert np.array_equal(np.isnan(fast.scores), np.isnan(plain.scores))
+    assert np.allclose(fast.scores, plain.scores, rtol=1e-6, atol=SCORE_STEP / 2, equal_nan=True)
 
 
 def test_the_same_columns_as_object_arrays(project: Project) -> None:
@@ -45,7 +57,8 @@ def test_the_same_columns_as_object_arrays(project: Project) -> None:
         )
         for i in range(200)
     ]
-    objects.append(NewObject(ids[0], "cat", 1 / 3, 2 / 3, 1e-7, 12345.678))
+    objects.append(NewObject(ids[0], "cat", 1 / 3, -2 / 3, 1e-7, 12345.678, score=0.0))
+    objects.insert(0, NewObject(ids[-1], "dog", 0.5, 7.25, 3, 4))  # stored before, sorted after
     source_id = replace_source(project, "preds", "predictions", "coco", objects)
     assert_same(project, source_id)
     assert object_columns(project, source_id).classes == ("Zebra", "a, b", "cat", "dog", "ünïcode")
