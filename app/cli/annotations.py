@@ -98,3 +98,12 @@ def annotation_export_job(
         val_fraction=args.val_fraction,
         seed=args.seed,
     )
+
+
+def check_annotation_export_arguments(args: argparse.Namespace) -> None:
+    """Refuse ``--source`` / ``--link`` with a format that has no labels to export."""
+    from app.core.errors import SieveError
+
+    if args.format not in ("coco", "yolo", "voc") and (args.source or args.link):
+        flag = "--source" if args.source else "--link"
+        raise SieveError(f"{flag} goes with --format coco, yolo or voc, not {args.format}")

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cli.annotations import add_annotation_export_arguments, annotation_export_job
+from app.cli.annotations import (
+    add_annotation_export_arguments,
+    annotation_export_job,
+    check_annotation_export_arguments,
+)
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken
 
@@ -284,6 +288,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from app.core.store.project import Project
     from app.core.store.selections import get_selection, members_of
 
+    check_annotation_export_arguments(args)
     cancel = CancelToken()
     with Project.open(args.project) as project:
         if args.selection is not None:

@@ -111,3 +111,9 @@ def test_export_formats_with_a_tag_and_a_split(data, tmp_path, capsys) -> None:
     inside = ["export", str(data), "--tag", "all", "--format", "yolo", "--out", str(data / "x")]
     assert main(inside) == 1
     assert "refused" in capsys.readouterr().err and not (data / "x").exists()
+
+
+def test_annotation_options_need_an_annotation_format(data, tmp_path, capsys) -> None:
+    args = ["export", str(data), "--tag", "x", "--format", "copy", "--out", str(tmp_path / "o")]
+    assert main([*args, "--link"]) == 1
+    assert "--link goes with --format coco, yolo or voc, not copy" in capsys.readouterr().err
