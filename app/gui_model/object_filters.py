@@ -109,7 +109,7 @@ class ObjectIndex:
         return keep
 
     def objects_of(self, ids: np.ndarray) -> np.ndarray:
-        """Object positions (into the columns) of the samples ``ids`` (sorted unique)."""
+        """Object positions (into the columns) of the samples ``ids`` (unique, any order)."""
         ids = np.asarray(ids, dtype=np.int64)
         if not len(ids) or not len(self.samples):
             return _I64

@@ -98,6 +98,7 @@ def test_histogram_counts_the_objects_of_the_given_samples(
     ids = ids_of(project)
     assert index.histogram(ids) == {"cat": 6, "dog": 2, "bird": 1}
     assert index.histogram(ids[[0, 2]]) == {"cat": 2, "bird": 1, "dog": 1}
+    assert index.histogram(ids[[2, 0]]) == {"cat": 2, "bird": 1, "dog": 1}  # any order
     assert list(index.histogram(ids[[0, 2]])) == ["cat", "bird", "dog"]  # most first, then name
     assert index.histogram(ids[[4, 5]]) == {}
     assert index.histogram(np.empty(0, np.int64)) == {}

@@ -129,7 +129,7 @@ class ClassHistogram(QWidget):
         name = self.source.currentData()
         index = self.layer.index(name) if name else None
         selected = self.state.selected
-        ids = selected if len(selected) else np.sort(self.shown_ids())
+        ids = selected if len(selected) else self.shown_ids()  # any order
         whose = f"{len(ids):,} {'selected' if len(selected) else 'shown'} samples"
         if not name:
             self.summary.setText("No annotations in this project (File ▸ Import annotations).")
