@@ -45,6 +45,8 @@ log = logging.getLogger("sieve")
 
 BATCH_SIZE = 256  # probed files committed per transaction at most
 COMMIT_SECONDS = 0.5  # ... and at least this often, so thumbnails appear as they are made
+MIN_BATCH = 8
+TARGET_LOCK_S = 0.025  # a batch's transaction aims at this long (a GUI's writes wait behind it)
 WINDOW_PER_WORKER = 4  # files in flight per worker: enough to keep it busy during a commit
 _CHUNK = 900
 
@@ -140,12 +142,12 @@ def index_job(
     todo, total, done = listing.todo, len(listing.todo), 0
     listing.todo = []
     batch: list[_Probed] = []
-    last_commit = time.monotonic()
+    limit, last_commit = options.batch_size, time.monotonic()
     for probed in _probe_all(project, todo, options, cancel, visible):
         batch.append(probed)
         done += 1
-        if len(batch) >= options.batch_size or time.monotonic() - last_commit >= COMMIT_SECONDS:
-            _write_batch(project, batch)
+        if len(batch) >= limit or time.monotonic() - last_commit >= COMMIT_SECONDS:
+            limit = _timed_write(project, batch, options.batch_size)
             batch.clear()
             last_commit = time.monotonic()
             yield Progress("index", done, total, probed.found.relpath)
@@ -201,6 +203,15 @@ def _missing_warning(missing: int, total: int, root: Path) -> str | None:
 
 def _file_count(project: Project) -> int:
     return project.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+
+
+def _timed_write(project: Project, batch: list[_Probed], most: int) -> int:
+    """Write ``batch``; return how many files the next batch may hold to keep the write lock
+    about :data:`TARGET_LOCK_S` (under load, a batch's writes wait for the GIL between rows)."""
+    started = time.perf_counter()
+    _write_batch(project, batch)
+    per_file = max(time.perf_counter() - started, 1e-4) / len(batch)
+    return int(min(most, max(MIN_BATCH, TARGET_LOCK_S / per_file)))
 
 
 def _counts(listing: Listing) -> IndexResult:
