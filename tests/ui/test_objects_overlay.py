@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsPolygonItem
 
@@ -135,6 +136,17 @@ def test_a_source_toggle_hides_its_boxes_and_the_legend_follows(qtbot, view: Det
     overlay.panel.checkboxes["model"].setChecked(True)
     assert len(overlay.visible_box_items()) == 2
     assert overlay.panel.legend_classes() == ["bird", "cat"]
+
+
+def test_b_hides_and_shows_every_object(qtbot, view: DetailView) -> None:
+    overlay = show_first(qtbot, view)
+    view.image_view.setFocus()
+    qtbot.waitUntil(view.image_view.hasFocus)
+    qtbot.keyClick(view.image_view, Qt.Key.Key_B)
+    assert overlay.visible_box_items() == []
+    assert pixels_of(view, class_rgb("cat")) < 20
+    qtbot.keyClick(view.image_view, Qt.Key.Key_B)
+    assert len(overlay.visible_box_items()) == 6
 
 
 def test_masks_are_drawn_translucent(qtbot, view: DetailView) -> None:

@@ -19,7 +19,18 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap, QPolygonF
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QPixmap,
+    QPolygonF,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItem,
@@ -157,7 +168,7 @@ class ObjectsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel("<b>Annotations</b>")
+        self.title = QLabel("<b>Annotations</b> (B shows or hides them all)")
         self.empty = QLabel(NO_OBJECTS)
         self.empty.setWordWrap(True)
         self.boxes_layout = QVBoxLayout()
@@ -228,6 +239,9 @@ class ObjectsOverlay(QObject):
         self._pool.setMaxThreadCount(1)
         self._answered.connect(self._on_answered)
         self.panel.toggled.connect(self.set_source_visible)
+        self.toggle_all = QShortcut(QKeySequence("B"), view)
+        self.toggle_all.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.toggle_all.activated.connect(lambda: self.root.setVisible(not self.root.isVisible()))
 
     # ------------------------------------------------------------------- API
     def show_for(self, sample_id: int | None) -> None:

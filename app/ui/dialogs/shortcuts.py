@@ -17,6 +17,7 @@ EXTRA_KEYS = [
     ("Enter / double-click", "Open the sample in the detail view"),
     ("← → ↑ ↓, Page Up/Down, Home/End", "Previous / next sample in the detail view"),
     ("+ / − / 0 / 1", "Zoom in / out / fit / 1:1 in the detail view"),
+    ("B", "Show / hide the boxes and masks in the detail view"),
     ("Esc", "Back to the grid"),
     ("Shift / Ctrl + click, drag", "Extend / toggle / rubber-band selection in the grid"),
 ]
