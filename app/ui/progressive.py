@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - only before the core part lands
 log = logging.getLogger("sieve")
 
 GROW_EVERY_MS = 500  # the grid re-reads the project at most this often while rows are listed
+INDEX_GROW_EVERY_MS = 3000  # ... and while files are decoded (new: broken badges, video frames)
+READ_SHARE = 0.15  # re-reading a big project takes at most this share of the time (GIL, CPU)
 RETRY_EVERY_MS = 300  # rows on screen ask again for thumbnails at most this often
 REASON_EVERY_MS = 1000  # the "why it waits" text (and so the gated panels) at most this often
 ROW_STAGES = ("list", "index")
@@ -160,7 +162,9 @@ class IndexSession(QObject):
     def _schedule_grow(self) -> None:
         if self._grow_timer.isActive():
             return
-        wait = max(0, GROW_EVERY_MS - self._since_grow.elapsed())
+        every = GROW_EVERY_MS if self.to_index is None else INDEX_GROW_EVERY_MS
+        every = max(every, int(1000 * self.browser.last_read_s / READ_SHARE))
+        wait = max(0, every - self._since_grow.elapsed())
         self._grow_timer.start(wait)
 
     @Slot()
@@ -220,7 +224,7 @@ def install_progressive_open(window: Any) -> IndexSession:
         window._update_forget_action()
         window.selection_panel.refresh()
         stale_label_panel[0] = True
-        refresh_label_panel(window.label_dock.isVisible())
+        refresh_label_panel(not window.label_dock.visibleRegion().isEmpty())
         window.browser.emit_counts()
         if loaded.warning is not None:
             window.show_message(QMessageBox.Icon.Warning, loaded.warning, "")

@@ -9,6 +9,7 @@ model inserts the new rows (the filtered order and the insertion plan are comput
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ def read_project(project_dir: Path) -> ProjectData:
         except SieveError:  # thumbnails from files are optional
             root = None
         table = load_table(project)
+        table.folders  # noqa: B018 - computed here, not on the GUI thread
         return ProjectData(
             table,
             root,
@@ -119,6 +121,7 @@ class BrowserWidget(QWidget):
         self._serials = {"project": 0, "scores": 0, "grow": 0}
         self._growing = False
         self._grow_again = False
+        self.last_read_s = 0.0  # how long the last grow() read took (on its pool thread)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._bridge = _Bridge(self)
@@ -161,8 +164,8 @@ class BrowserWidget(QWidget):
         old_ids, version = self.model.sample_ids(), self.model.version
 
         def read() -> tuple[ProjectData, Growth | None, object, int]:
+            started = time.perf_counter()
             new = read_project(project_dir)
-            new.table.folders  # noqa: B018 - computed here, not on the GUI thread
             growth = None
             objects = getattr(flt, "objects", None)  # an object filter is applied on the GUI
             if flt.sort in BASIC_SORTS and not (objects is not None and objects.active):
@@ -170,6 +173,7 @@ class BrowserWidget(QWidget):
                 by_name = members_by_name(names, new.members)
                 rows = apply_filter(new.table, flt, by_name, new.selections)
                 growth = plan_growth(old_ids, new.table, new.pending, rows)
+            self.last_read_s = time.perf_counter() - started
             return new, growth, flt, version
 
         self._start("grow", read, self._show_growth)
