@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from app.core.jobs import CancelToken, Job, Progress, run_job
 
 NO_AP = -1.0
+PROGRESS_STEPS = 10  # COCOeval calls at most: each has a fixed cost over all images
+CANCEL_EVERY = 2000  # image evaluations (milliseconds of work) between cancel checks
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ def coco_map(gt: Boxes, predictions: Boxes, images: np.ndarray, classes: int) ->
 def coco_map_job(
     gt: Boxes, predictions: Boxes, images: np.ndarray, classes: int, cancel: CancelToken
 ) -> Job[CocoResult]:
-    """:func:`coco_map` as a job: COCOeval runs one class at a time (a class's AP depends on
-    that class's boxes only), with progress and a cancel check between classes."""
+    """:func:`coco_map` as a job: COCOeval runs on :data:`PROGRESS_STEPS` groups of classes
+    (a class's AP depends on that class's boxes only), with progress and a cancel check between
+    groups."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -61,18 +65,37 @@ def coco_map_job(
     truth = _coco(COCO, image_list, categories, _annotations(gt, scored=False))
     found = _coco(COCO, image_list, categories, _annotations(predictions, scored=True))
     precision = np.full((10, 101, classes), NO_AP)  # IoU thresholds x recall points x classes
-    for k in range(classes):
+    groups = np.array_split(np.arange(classes), min(classes, PROGRESS_STEPS)) if classes else []
+    for group in groups:
         cancel.raise_if_cancelled()
-        yield Progress("COCO mAP", k, classes, f"COCOeval, class {k + 1} of {classes}")
-        evaluation = COCOeval(truth, found, iouType="bbox")
-        evaluation.params.catIds = [k + 1]
+        first, last = int(group[0]) + 1, int(group[-1]) + 1
+        yield Progress("COCO mAP", first - 1, classes, f"COCOeval, classes {first}-{last}")
+        evaluation = _cancellable(COCOeval)(truth, found, iouType="bbox")
+        evaluation.cancel = cancel
+        evaluation.params.catIds = [int(k) + 1 for k in group]
         with contextlib.redirect_stdout(io.StringIO()):  # COCOeval prints as it goes
             evaluation.evaluate()
             evaluation.accumulate()
-        precision[:, :, k] = evaluation.eval["precision"][:, :, 0, 0, -1]  # area all, 100 dets
+        precision[:, :, group] = evaluation.eval["precision"][:, :, :, 0, -1]  # area all, 100 dets
     ap = np.array([_mean(precision[:, :, k]) for k in range(classes)])
     ap50 = np.array([_mean(precision[0, :, k]) for k in range(classes)])
     return CocoResult(_mean(precision), _mean(precision[0]), ap, ap50)
+
+
+def _cancellable(base: type) -> type:
+    """COCOeval checking ``self.cancel`` every :data:`CANCEL_EVERY` image evaluations."""
+
+    class CancellableEval(base):
+        cancel: CancelToken = CancelToken()
+        _calls = 0
+
+        def evaluateImg(self, *args: Any) -> Any:  # noqa: N802 - COCOeval's name
+            self._calls += 1
+            if self._calls % CANCEL_EVERY == 0:
+                self.cancel.raise_if_cancelled()
+            return super().evaluateImg(*args)
+
+    return CancellableEval
 
 
 def _coco(coco_class: type, images: list[dict], categories: list[dict], annotations: list[dict]):

@@ -281,6 +281,7 @@ def _match_all(
     cell_samples: list[np.ndarray] = []
     cell_rows: list[np.ndarray] = []
     cell_cols: list[np.ndarray] = []
+    yield Progress("evaluation", 0, len(images), "matching predictions")
     for i, image in enumerate(images.tolist()):
         g = slice(gt_start[i], gt_end[i])
         p = slice(pred_start[i], pred_end[i])

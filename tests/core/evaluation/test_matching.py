@@ -45,3 +45,31 @@ def test_below_the_threshold_nothing_matches() -> None:
     preds = np.array([[5, 0, 10, 10]])  # IoU 1/3
     assert match_image(gt, [0], [False], preds, [0], [1.0], 0.5).fn == 1
     assert match_image(gt, [0], [False], preds, [0], [1.0], 0.3).tp == 1
+
+
+def test_cocoeval_checks_the_cancel_token_while_it_evaluates(monkeypatch) -> None:
+    import pytest
+
+    from app.core.errors import JobCancelled
+    from app.core.evaluation import coco_map
+    from app.core.jobs import CancelToken, run_job
+
+    class CancelOnThirdCheck(CancelToken):
+        checks = 0
+
+        def raise_if_cancelled(self) -> None:
+            self.checks += 1
+            if self.checks == 3:  # the group's start is the first; COCOeval's images the next
+                self.cancel()
+            super().raise_if_cancelled()
+
+    monkeypatch.setattr(coco_map, "CANCEL_EVERY", 1)
+    images = np.arange(1, 21)
+    boxes = np.tile([[0.0, 0.0, 10.0, 10.0]], (20, 1))
+    gt = coco_map.Boxes(images, np.zeros(20, np.int64), boxes, crowd=np.zeros(20, bool))
+    found = coco_map.Boxes(images, np.zeros(20, np.int64), boxes, scores=np.ones(20))
+    token = CancelOnThirdCheck()
+    with pytest.raises(JobCancelled):
+        run_job(coco_map.coco_map_job(gt, found, images, 1, token))
+    assert token.checks == 3
+    assert coco_map.coco_map(gt, found, images, 1).map == 1.0
