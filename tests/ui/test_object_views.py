@@ -240,8 +240,10 @@ def test_the_window_offers_the_objects_dock_and_thumbnail_boxes(qtbot, window, s
     qtbot.waitUntil(lambda: boxes.enabled and boxes.index is not None, timeout=10_000)
     total = sum(len(s) for s in shapes)
     qtbot.waitUntil(lambda: sum(ui.histogram.bars.counts.values()) == total, timeout=10_000)
+    assert window.settings.qt.value("view/thumbnail_boxes", type=bool)  # remembered
     ui.boxes_action.setChecked(False)
     assert not boxes.enabled
+    assert not window.settings.qt.value("view/thumbnail_boxes", type=bool)
     # an import while the detail view is open: its boxes appear there at once
     first = int(window.browser.order_ids()[3])
     window.show_detail(first)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
 BOXES_TEXT = "Show &boxes on thumbnails"
+BOXES_KEY = "view/thumbnail_boxes"  # remembered between sessions
 DOCK_HEIGHT = 300
 
 
@@ -34,6 +35,8 @@ class ObjectsUi(QObject):
         self.dock.hide()
         self.boxes_action = QAction(BOXES_TEXT, self, checkable=True)
         self.boxes_action.setToolTip("Draw the ground truth's boxes over the grid's thumbnails")
+        self.boxes_action.setChecked(bool(window.settings.qt.value(BOXES_KEY, False, type=bool)))
+        self.show_boxes(self.boxes_action.isChecked())
         self.boxes_action.toggled.connect(self.show_boxes)
         view_menu = _menu(window, "&View")
         if view_menu is not None:
@@ -46,6 +49,7 @@ class ObjectsUi(QObject):
 
     def show_boxes(self, on: bool) -> None:
         """Draw (or stop drawing) the ground truth's boxes on the thumbnails."""
+        self.window.settings.qt.setValue(BOXES_KEY, on)
         boxes = self.window.browser.view.delegate.boxes
         boxes.enabled = on
         if on:
