@@ -12,8 +12,8 @@ from app import __version__
 from app.cli.active import add_active_commands
 from app.cli.annotations import add_annotation_commands
 from app.cli.embed import add_embedding_commands
-from app.cli.objects import add_object_commands
 from app.cli.evaluate import add_evaluate_commands
+from app.cli.objects import add_object_commands
 from app.cli.project import add_project_commands
 from app.cli.quality import add_quality_commands
 from app.cli.select import add_subset_commands
