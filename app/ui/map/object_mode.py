@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QComboBox, QLabel
+from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
 from app.ui.map.object_points import ObjectMap
 
@@ -31,6 +31,7 @@ class ObjectMode:
         self.chooser = QComboBox()
         self.chooser.addItem("Images", IMAGES)
         self.chooser.addItem("Objects", OBJECTS)
+        self.chooser.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.chooser.setToolTip(
             "Map the images, or every annotated object's crop ('sieve embed --objects')"
         )
@@ -38,6 +39,7 @@ class ObjectMode:
         first = bars.itemAt(0).layout()
         first.insertWidget(0, self.chooser)
         first.insertWidget(0, QLabel("Points"))
+        first.addStretch(0)  # takes the row's spare width once the image choosers are hidden
         bars.insertWidget(bars.indexOf(panel.pages) + 1, self.map, 1)
         self.chooser.activated.connect(lambda _: self.set_mode(self.chooser.currentData()))
         panel.method_box.activated.connect(lambda _: self._relayout())
@@ -52,9 +54,25 @@ class ObjectMode:
         self.chooser.setCurrentIndex(max(self.chooser.findData(mode), 0))
         objects = mode == OBJECTS
         self.panel.pages.setVisible(not objects)
+        for widget in self._image_controls():
+            widget.setVisible(not objects)
         self.map.setVisible(objects)
         if objects:
             self._relayout()
+
+    def _image_controls(self) -> list[QWidget]:
+        """The image map's own choosers (set, colour, neighbours) and their labels."""
+        panel = self.panel
+        found: list[QWidget] = []
+        for index in range(panel.layout().count()):
+            bar = panel.layout().itemAt(index).layout()
+            if bar is None:
+                continue
+            for position in range(1, bar.count()):
+                widget = bar.itemAt(position).widget()
+                if widget in (panel.set_box, panel.colour_box, panel.k_box):
+                    found += [widget, bar.itemAt(position - 1).widget()]
+        return [widget for widget in found if widget is not None]
 
     def set_project(self, path: Path | None) -> None:
         self.map.set_project(path)
