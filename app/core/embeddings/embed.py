@@ -319,6 +319,8 @@ class _EmbedRun:
         self.batches = [rows[start : start + size] for start in range(0, len(rows), size)]
         self.backbone = model.backbone.to(device, memory_format=torch.channels_last).eval()
         self.autocast = resolve_precision(config.precision, device)
+        if config.quick and config.precision == "auto":
+            self.autocast = quick.autocast_dtype(device)
         self.from_thumbnails = 0
 
     def embed(self, cancel: CancelToken) -> Iterator[Progress]:
