@@ -170,11 +170,13 @@ class LiveRows:
 
 
 def usable_sample_ids(project: Project) -> np.ndarray:
-    """Ascending ids of the samples a set's rows may stand for: status ok, file ok and present
-    (a file missing at the last index keeps its samples, unusable until it comes back)."""
+    """Ascending ids of the samples a set's rows may stand for: status ok, file ok, present and
+    decoded (a file missing at the last index keeps its samples, unusable until it comes back;
+    a file listed but not yet decoded is "pending", unusable until the index validates it)."""
     query = (
         "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id "
-        "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing ORDER BY s.id"
+        "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing AND NOT f.pending "
+        "ORDER BY s.id"
     )
     return np.fromiter((row[0] for row in project.db.execute(query)), dtype=np.int64)
 
