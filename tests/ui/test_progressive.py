@@ -11,6 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 
+from app.ui.browser.model import BrokenRole
 from app.ui.main_window import MainWindow
 from app.ui.placeholders import loading_pixmap
 
@@ -56,7 +57,8 @@ class Recorder:
 def test_a_fresh_folder_shows_rows_and_thumbnails_before_indexing_ends(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
-    folder = tiny_jpegs(tmp_path / "fresh", 1200)
+    folder = tiny_jpegs(tmp_path / "fresh", 1199)
+    (folder / "f000" / "00000-broken.jpg").write_bytes(b"\xff\xd8\xff not a JPEG")
     recorder = Recorder(window)
     window.open_folder(folder)
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.browser, timeout=TIMEOUT_MS)
@@ -68,7 +70,9 @@ def test_a_fresh_folder_shows_rows_and_thumbnails_before_indexing_ends(
     assert any(held > 0 for _, held in while_running), "no thumbnail while indexing ran"
     assert window.state.indexing is None
     qtbot.waitUntil(lambda: has_thumbnail(window, 0), timeout=TIMEOUT_MS)
-    assert "1,200 samples" in window.status_panel.counts_label.text()
+    counts = window.status_panel.counts_label.text()
+    assert "1,200 samples" in counts and "1 broken" in counts, counts
+    assert window.browser.model.data(window.browser.model.index(0), BrokenRole)
 
 
 def test_rows_on_screen_are_thumbnailed_first(qtbot, window: MainWindow, tmp_path: Path) -> None:
