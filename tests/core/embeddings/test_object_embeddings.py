@@ -3,11 +3,15 @@ pixels, resume, live rows, and object sets kept apart from the active image set.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from app.core.data.images import load_rgb
 from app.core.embeddings import crops as crops_module
@@ -22,6 +26,8 @@ from app.core.store.embedding_sets import (
     get_embedding_set,
 )
 from app.core.store.objects import delete_source, object_arrays
+from app.core.store.project import Project
+from tests.factories import free_port
 from tests.scenes import make_scene_project, store_scenes
 
 CONFIG = EmbedConfig(backbone="resnet18", image_size=32, batch_size=4, device="cpu")
@@ -151,3 +157,41 @@ def test_without_annotations_object_embedding_says_what_to_do(tmp_path):
     with pytest.raises(SieveError, match="no objects"):
         embed_objects(project)
     project.close()
+
+
+def _torchrun_worker(rank: int, world: int, port: int, project_dir: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        with Project.open(project_dir) as project:
+            result = run_job(object_embed_job(project, CONFIG, ALL_SIZES, CancelToken()))
+            Path(out, f"rank-{rank}.json").write_text(json.dumps(result.id))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_torchrun_shards_object_batches_into_the_single_process_result(scenes, tmp_path):
+    project, _ = scenes
+    single, _ = embed_objects(project)
+    mp.spawn(
+        _torchrun_worker,
+        args=(2, free_port(), str(project.path), str(tmp_path)),
+        nprocs=2,
+        join=True,
+    )
+    ids = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert ids == [single.id + 1, single.id + 1]
+    sharded = get_embedding_set(project, single.id + 1)
+    assert sharded.kind == "objects" and sharded.metrics["world"] == 2
+    np.testing.assert_array_equal(sharded.ids(), single.ids())
+    np.testing.assert_allclose(sharded.vectors(), single.vectors(), atol=1e-5)
+
+
+def test_a_quick_look_embeds_objects_too(scenes):
+    from app.core.embeddings.embed import quick_config
+
+    project, _ = scenes
+    embedding_set, _ = embed_objects(project, config=quick_config(device="cpu", batch_size=8))
+    assert embedding_set.kind == "objects" and embedding_set.config["quick"]
+    assert embedding_set.metrics["count"] == len(object_arrays(project, 1))
