@@ -5,6 +5,7 @@ and the class histogram all read these arrays, never SQLite."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class ObjectLayer(QObject):
         self.table: SampleTable | None = None
         self.sources: list[AnnotationSource] = []
         self.truth: str | None = None
-        self.indexes: dict[str, ObjectIndex] = {}
+        self.indexes: dict[str, ObjectIndex | None] = {}  # None: the source is unreadable
         self._pending: set[str] = set()
         self._serial = 0
         self._pool = QThreadPool(self)
@@ -157,7 +158,7 @@ class ObjectLayer(QObject):
     def _sources_read(self) -> bool:
         return self.project_dir is not None and "sources" not in self._pending
 
-    def _run(self, what: str, work) -> None:  # noqa: ANN001 - a no-argument callable
+    def _run(self, what: str, work: Callable[[], object]) -> None:
         serial, signal = self._serial, self._answer
         self._pending.add(what)
 
@@ -177,13 +178,13 @@ class ObjectLayer(QObject):
             return
         self._pending.discard(what)
         if what == "sources":
-            if not isinstance(result, Exception):
-                self.sources, self.truth = result  # type: ignore[misc]
+            if isinstance(result, tuple):
+                self.sources, self.truth = result
             self.sources_changed.emit()
         elif isinstance(result, ObjectIndex):
             self.indexes[what] = result
             self.index_loaded.emit(what)
         else:
-            self.indexes[what] = None  # type: ignore[assignment] - unreadable: shown as none
+            self.indexes[what] = None  # unreadable (logged): shown without objects
             self.index_loaded.emit(what)
         self.answered.emit()
