@@ -207,3 +207,21 @@ def test_rle_masks_of_a_source_share_one_layer() -> None:
     assert layer.pixelColor(35, 25).getRgb()[:3] == class_rgb("dog")
     assert layer.pixelColor(20, 35).alpha() == 0
     assert mask_layer([broken]) is None
+
+
+def test_a_project_without_annotations_shows_no_panel(qtbot, tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    write_image(root / "a.png", Image.new("RGB", SIZE, GREY))
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project))
+        sample = project.samples()[0].id
+        project_dir = project.path
+    view = DetailView(AppState())
+    qtbot.addWidget(view)
+    view.show()
+    view.set_project(project_dir)
+    view.state.set_current(sample)
+    qtbot.waitUntil(lambda: view.objects.data is not None, timeout=10_000)
+    assert view.objects.data.sources == [] and view.objects.box_items() == []
+    assert view.objects.panel.isHidden()
+    view.shutdown()
