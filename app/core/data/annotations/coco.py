@@ -2,7 +2,8 @@
 list of ``{image_id, category_id, bbox, score}``, read against the dataset file naming its ids).
 
 The json is parsed with the standard library so that a broken file is reported with its line
-and column (pycocotools' loader only re-raises). RLE masks go through ``pycocotools.mask``:
+and column (pycocotools' loader only re-raises), the ``annotations`` array one element at a
+time (:mod:`.json_stream`): a million boxes are never a million dicts at once. RLE masks go through ``pycocotools.mask``:
 uncompressed counts are compressed, a missing ``bbox`` is taken from the mask. Classes are the
 category names in category-id order.
 """
@@ -12,11 +13,19 @@ from __future__ import annotations
 import gc
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from app.core.data.annotations.json_stream import (
+    check_end,
+    first_character,
+    iter_array,
+    read_text,
+    scan_object,
+    skip_array,
+)
 from app.core.data.annotations.parsed import ImageEntry, ParsedAnnotations, Problem
 from app.core.errors import SieveError
 
@@ -45,41 +54,76 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _read_coco(path: Path, reference: str | Path | None) -> ParsedAnnotations:
-    data = load_json(path)
+    text = read_text(path)
     parsed = ParsedAnnotations("coco", str(path))
-    if isinstance(data, list):
-        if reference is None:
-            raise SieveError(
-                f"{path} is a COCO results list (image and category ids only): give the COCO "
-                "dataset json that names its images and categories"
-            )
-        ref = load_json(Path(reference))
-        if not isinstance(ref, dict):
-            raise SieveError(f"{reference}: not a COCO dataset json (an object with 'images')")
-        categories = _categories(ref, str(reference), parsed)
-        images = _images(ref, str(reference), parsed)
-        annotations: Any = data
-        key = "results"
-    elif isinstance(data, dict):
-        categories = _categories(data, str(path), parsed)
-        images = _images(data, str(path), parsed)
-        annotations = data.get("annotations", [])
-        key = "annotations"
-    else:
-        raise SieveError(f"{path}: not COCO json (an object with images, or a results list)")
-    parsed.describe = _describer(path.name, key)
-    if not isinstance(annotations, list):
-        parsed.problems.append(Problem(path.name, f"'{key}' is not a list"))
-        return parsed
-    _annotations(annotations, images, categories, parsed, f"{path.name}: {key}")
+    try:
+        if first_character(text) == "[":
+            check_end(text, skip_array(text, _skip_to(text, "[")))
+            if reference is None:
+                raise SieveError(
+                    f"{path} is a COCO results list (image and category ids only): give the "
+                    "COCO dataset json that names its images and categories"
+                )
+            ref, _ = _scan(Path(reference))
+            categories = _categories(ref, str(reference), parsed)
+            images = _images(ref, str(reference), parsed)
+            key, offset = "results", _skip_to(text, "[")
+        else:
+            data, offset = _scan_text(text, path)
+            categories = _categories(data, str(path), parsed)
+            images = _images(data, str(path), parsed)
+            key = "annotations"
+            if offset is None and data.get(key) not in (None, []):
+                parsed.problems.append(Problem(path.name, f"'{key}' is not a list"))
+                return parsed
+        parsed.describe = _describer(path.name, key)
+        entries = iter_array(text, offset) if offset is not None else iter(())
+        del text  # the iterator keeps what it needs
+        _annotations(entries, images, categories, parsed, f"{path.name}: {key}")
+    except json.JSONDecodeError as error:
+        raise _broken(path, error) from error
     return parsed
+
+
+def _skip_to(text: str, character: str) -> int:
+    return text.index(character)
+
+
+def _scan(path: Path) -> tuple[dict[str, Any], int | None]:
+    """A COCO dataset json's members but its annotations (only checked)."""
+    return _scan_text(read_text(path), path)
+
+
+def _scan_text(text: str, path: Path) -> tuple[dict[str, Any], int | None]:
+    if first_character(text) != "{":
+        raise SieveError(f"{path}: not COCO json (an object with images, or a results list)")
+    try:
+        return scan_object(text, "annotations")
+    except json.JSONDecodeError as error:
+        raise _broken(path, error) from error
+
+
+def _broken(path: Path, error: json.JSONDecodeError) -> SieveError:
+    return SieveError(
+        f"{path}: line {error.lineno} column {error.colno}: broken json ({error.msg}), "
+        "nothing imported"
+    )
+
+
+def load_json(path: Path) -> Any:
+    """The json in ``path``; a broken one gives an error naming its line and column."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _broken(path, error) from error
 
 
 _NUMBERS = (int, float)
 
 
 def _annotations(
-    annotations: list,
+    annotations: Iterable[Any],
     images: dict[Any, int],
     categories: dict[int, int],
     parsed: ParsedAnnotations,
@@ -123,22 +167,6 @@ def _annotations(
         if len(parsed.problems) >= MAX_PROBLEMS:
             break
         _annotation(entry, index, images, categories, parsed, f"{where}[{index}]")
-
-
-def load_json(path: Path) -> Any:
-    """The json in ``path``; a broken one gives an error naming its line and column."""
-    try:
-        with open(path, "rb") as stream:
-            return json.load(stream)
-    except json.JSONDecodeError as error:
-        raise SieveError(
-            f"{path}: line {error.lineno} column {error.colno}: broken json ({error.msg}), "
-            "nothing imported"
-        ) from error
-    except UnicodeDecodeError as error:
-        raise SieveError(f"{path}: not UTF-8 text ({error.reason}), nothing imported") from error
-    except OSError as error:
-        raise SieveError(f"cannot read {path}: {error.strerror or error}") from error
 
 
 def _describer(filename: str, key: str) -> Callable[[int, int], str]:

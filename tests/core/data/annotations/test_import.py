@@ -326,3 +326,30 @@ def test_a_cancelled_import_stores_nothing(project, tmp_path) -> None:
         for _ in job:
             pass
     assert store.sources(project) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"images": [], "annotations": [\n {"id": 1},\n {"id": 2,]\n}', "line 3 column 11"),
+        ('{"annotations": [\n {"id": 1}\n {"id": 2}]}', "line 3 column 2"),
+        ('{"images": []}\n{"more": 1}', "line 2 column 1"),
+        ('[{"image_id": 1}', "line 1 column 17"),
+    ],
+)
+def test_broken_json_anywhere_names_its_line(project, tmp_path, text, where) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(text)
+    with pytest.raises(SieveError, match=f"broken.json: {where}: broken json"):
+        _import(project, path, "coco", reference=write_coco(tmp_path / "gt.json"))
+    assert store.sources(project) == []
+
+
+def test_coco_in_its_usual_order_with_a_byte_order_mark(project, tmp_path) -> None:
+    """Official COCO files list the categories after the annotations."""
+    data = coco_dict()
+    ordered = {key: data[key] for key in ("images", "annotations", "categories")}
+    path = tmp_path / "ordered.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(ordered, indent=2).encode())
+    _import(project, path, "coco")
+    assert_same_boxes(stored_boxes(project), boxes_of())
