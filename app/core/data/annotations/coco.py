@@ -3,9 +3,9 @@ list of ``{image_id, category_id, bbox, score}``, read against the dataset file 
 
 The json is parsed with the standard library so that a broken file is reported with its line
 and column (pycocotools' loader only re-raises), the ``annotations`` array one element at a
-time (:mod:`.json_stream`): a million boxes are never a million dicts at once. RLE masks go through ``pycocotools.mask``:
-uncompressed counts are compressed, a missing ``bbox`` is taken from the mask. Classes are the
-category names in category-id order.
+time (:mod:`.json_stream`): a million boxes are never a million dicts at once. RLE masks go
+through ``pycocotools.mask``: uncompressed counts are compressed, a missing ``bbox`` is taken
+from the mask. Classes are the category names in category-id order.
 """
 
 from __future__ import annotations
@@ -108,15 +108,6 @@ def _broken(path: Path, error: json.JSONDecodeError) -> SieveError:
         f"{path}: line {error.lineno} column {error.colno}: broken json ({error.msg}), "
         "nothing imported"
     )
-
-
-def load_json(path: Path) -> Any:
-    """The json in ``path``; a broken one gives an error naming its line and column."""
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise _broken(path, error) from error
 
 
 _NUMBERS = (int, float)
