@@ -9,11 +9,13 @@ import shutil
 import signal
 from pathlib import Path
 
+from app.cli.entry import main
+from app.core.errors import JobCancelled
 from app.core.ingest.indexing import IndexOptions, index_job
-from app.core.jobs import run_job
+from app.core.jobs import CancelToken, run_job
 from app.core.store.project import Project
 from tests.cli.test_ctrl_c import Terminal
-from tests.factories import gradient
+from tests.factories import gradient, make_dataset
 
 PROBING = re.compile(r"index\s+\[[#-]+\] [1-9]")  # the progress line once files are decoded
 
@@ -70,3 +72,26 @@ def test_a_killed_index_resumes_with_the_pending_files_only(tmp_path):
         uninterrupted = snapshot(project)
     assert resumed == uninterrupted
     assert resumed[0][-1][:6] == ("odd/bad.png", "image", None, None, "odd", "broken")
+
+
+def test_commands_use_only_decoded_files_and_info_says_what_is_pending(tmp_path, capsys):
+    root = make_dataset(tmp_path / "data", {"a": 4, "b": 4})
+    cancel = CancelToken()
+    with Project.for_dataset(root) as project:
+        try:
+            for progress in index_job(project, IndexOptions(workers=2, batch_size=8), cancel):
+                if progress.stage == "list" and progress.total is not None:
+                    cancel.cancel()  # stopped once the rows are listed, before any decode
+        except JobCancelled:
+            pass
+    assert main(["ls", str(root)]) == 0
+    assert capsys.readouterr().out == ""  # nothing decoded, nothing listed as usable
+    assert main(["info", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "pending  8 files are not indexed yet: run `sieve index" in out
+    assert main(["index", str(root)]) == 0
+    capsys.readouterr()
+    assert main(["ls", str(root)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 8
+    assert main(["info", str(root)]) == 0
+    assert "pending" not in capsys.readouterr().out

@@ -47,7 +47,7 @@ def test_rows_are_listed_pending_before_any_file_is_decoded(tmp_path):
         assert project.samples(status="ok") == [] and project.sample_count("ok") == 0
         assert project.label_counts() == {} and project.broken() == []
         assert project.summary()["samples"] == 0
-        assert project.samples_without_thumbnails() == []
+        assert project.samples_without_thumbnails() == [] and len(usable_sample_ids(project)) == 0
 
         result = run_job(index_job(project, IndexOptions(workers=2)))
         assert result.added == 6 and result.unchanged == 0
