@@ -233,6 +233,49 @@ def bench_listing(args: argparse.Namespace) -> None:
     )
 
 
+def bench_mixed(args: argparse.Namespace) -> None:
+    """Small JPEGs behind huge PNGs in folder order: when is every small file thumbnailed, with
+    the heavy-file lane and without it (every file in folder order, as before)?"""
+    from app.core.ingest import priority
+
+    mixed = args.data / "mixed"
+    pngs = make_files(args.data, "png", 8)
+    smalls = make_files(args.data, "small", args.count)
+    for folder, paths in (("a-png", pngs), ("b-small", smalls)):
+        (mixed / folder).mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            target = mixed / folder / path.name
+            if not target.exists():
+                target.write_bytes(path.read_bytes())
+    warm(list(mixed.rglob("*.*")))
+    rows = []
+    default = priority.HEAVY_BYTES
+    for lane, heavy_bytes in (("own lane", default), ("none (folder order)", 1 << 62)):
+        priority.HEAVY_BYTES = heavy_bytes
+        small_done, total = _time_to_smalls(mixed, len(smalls), args.workers)
+        rows.append([lane, f"{small_done:.1f} s", f"{total:.1f} s"])
+    priority.HEAVY_BYTES = default
+    print_table(
+        f"8 huge PNGs first, then {len(smalls)} small JPEGs ({args.workers} threads)",
+        ["huge PNGs", "all small thumbnailed", "all done"],
+        rows,
+    )
+
+
+def _time_to_smalls(folder: Path, smalls: int, workers: int) -> tuple[float, float]:
+    with (
+        tempfile.TemporaryDirectory(prefix="sieve-bench-project-") as project_dir,
+        Project.create(project_dir, folder) as project,
+    ):
+        started = time.perf_counter()
+        small_done = None
+        query = "SELECT COUNT(*) FROM files WHERE NOT pending AND relpath LIKE 'b-small/%'"
+        for _progress in index_job(project, IndexOptions(workers=workers)):
+            if small_done is None and project.db.execute(query).fetchone()[0] == smalls:
+                small_done = time.perf_counter() - started
+        return small_done or 0.0, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300, help="small JPEGs")
@@ -243,11 +286,13 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, default=Path(tempfile.gettempdir()) / "sieve-bench-ingest"
     )
-    parser.add_argument("--only", action="append", choices=[*KINDS, "listing"])
+    parser.add_argument("--only", action="append", choices=[*KINDS, "mixed", "listing"])
     args = parser.parse_args()
     kinds = [kind for kind in args.only or list(KINDS) if kind in KINDS]
     if kinds:
         bench_kinds(argparse.Namespace(**{**vars(args), "only": kinds}))
+    if not args.only or "mixed" in args.only:
+        bench_mixed(args)
     if not args.only or "listing" in args.only:
         bench_listing(args)
 
