@@ -4,7 +4,8 @@ object (a click on the map) that the detail view outlines.
 Qt-free: the map runs :func:`object_layout_job` on a worker thread and draws what it returns.
 Per point (object) everything is a numpy column: object id, sample id, class code, box, score.
 Colour keys: ``"class"``, ``"score"`` (the object's own score, e.g. a prediction's confidence),
-``"label_disagreement"`` (after ``sieve object-label-errors``) and ``"folder"`` (its image's).
+``"label_disagreement"`` (after ``sieve object-label-errors``), ``"iou"`` (a prediction's largest
+IoU with a ground-truth object of its class) and ``"folder"`` (its image's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from app.core.embeddings.object_table import object_columns
 from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.store.embedding_sets import active_object_set
+from app.core.store.embedding_sets import OBJECTS_SOURCE_KEY, active_object_set
+from app.core.store.objects import ground_truth, sources
 from app.core.store.project import Project
 
 NO_OBJECT_SET = (
@@ -29,6 +31,7 @@ COLOUR_KEYS = (
     ("class", "Class"),
     ("score", "Score"),
     ("label_disagreement", "Label disagreement"),
+    ("iou", "IoU with ground truth"),
     ("folder", "Folder"),
 )
 
@@ -59,6 +62,8 @@ class ObjectMapSource:
     boxes: np.ndarray
     scores: np.ndarray
     disagreement: np.ndarray | None
+    iou: np.ndarray | None
+    """Per point of a predictions set: the largest IoU with a ground-truth object of its class."""
     images: np.ndarray
     """The distinct sample ids, ascending; ``image_of`` indexes them per point."""
     image_of: np.ndarray
@@ -86,7 +91,7 @@ class ObjectMapSource:
 
 def load_object_source(project: Project) -> ObjectMapSource:
     """The active object set's live rows and their objects; a readable error when none."""
-    from app.core.embeddings.object_scores import stored_disagreement
+    from app.core.embeddings.object_scores import iou_with_truth, stored_disagreement
 
     embedding_set = active_object_set(project)
     if embedding_set is None:
@@ -99,6 +104,12 @@ def load_object_source(project: Project) -> ObjectMapSource:
         [(rows[int(i)].width or 0, rows[int(i)].height or 0) for i in images], dtype=np.int64
     ).reshape(-1, 2)
     stored = stored_disagreement(embedding_set)
+    source_id = embedding_set.config.get(OBJECTS_SOURCE_KEY)
+    source = next((s for s in sources(project) if s.id == source_id), None)
+    truth = ground_truth(project)
+    iou = None
+    if source is not None and not source.is_ground_truth and truth is not None:
+        iou = iou_with_truth(project, columns, truth)
     return ObjectMapSource(
         set_id=embedding_set.id,
         set_name=embedding_set.describe(),
@@ -111,6 +122,7 @@ def load_object_source(project: Project) -> ObjectMapSource:
         boxes=columns.boxes,
         scores=columns.scores,
         disagreement=None if stored is None else stored[0][live.rows],
+        iou=iou,
         images=images,
         image_of=image_of.astype(np.int64),
         image_sizes=sizes,
@@ -160,6 +172,10 @@ def object_colour_data(
         if source.disagreement is None:
             raise SieveError("no label disagreement yet: run 'sieve object-label-errors'")
         return None, source.disagreement.astype(np.float64)
+    if key == "iou":
+        if source.iou is None:
+            raise SieveError("IoU with the ground truth is for predictions (and a ground truth)")
+        return None, source.iou.astype(np.float64)
     if key == "folder":
         folders = np.array(
             [

@@ -164,6 +164,7 @@ def map_rows(frames: int, scenes_dir: Path) -> list[list[str]]:
         boxes=np.zeros((n, 4), np.float32),
         scores=rng.uniform(0, 1, n).astype(np.float32),
         disagreement=None,
+        iou=None,
         images=images,
         image_of=image_of,
         image_sizes=np.full((len(images), 2), 640),

@@ -93,6 +93,11 @@ def test_a_click_opens_the_objects_image_with_its_box_outlined(qtbot, panel: Map
     assert clicked.args == [stored.sample_id] and panel.state.current == stored.sample_id
     assert panel.state.selected.tolist() == [stored.sample_id]
     assert focus.box == pytest.approx(stored.box)
+    source = object_map.source
+    vectors = source.vectors
+    order = np.argsort(-(vectors @ vectors[picked]), kind="stable")
+    nearest = [int(r) for r in order if r != picked][: panel.k_box.value()]
+    assert sorted(object_map.scatter._scene.highlight.tolist()) == sorted(nearest)
     qtbot.waitUntil(lambda: outline.rect() is not None, timeout=10_000)
     scale = detail.image_view.pixmap().width() / focus.image_size[0]
     rect = outline.rect()

@@ -6,6 +6,8 @@
   set's folder, NaN for rows not scored) with the ``k`` it used.
 - **near-duplicate objects**: connected components of the kNN edges at or above a cosine
   similarity (as for images, ``scores.duplicate_groups``); the lowest object id keeps.
+- **IoU with the ground truth** (for predictions): per object, the largest IoU with a
+  ground-truth object of its class on its image (0 when there is none).
 - **rare objects** (``rare_objects``, per image): the sum over the image's objects of
   ``1 / (objects of that class)``, so an image with many boxes of rare classes scores high. It
   is stored as per-sample metadata, which selection weights by (``weight:rare_objects``).
@@ -21,10 +23,11 @@ from app.core.embeddings.neighbours import NeighborIndex, knn_graph_job
 from app.core.embeddings.object_table import object_columns
 from app.core.embeddings.scores import DUPLICATE_THRESHOLD, duplicate_groups
 from app.core.errors import SieveError
+from app.core.evaluation.matching import iou_matrix
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.embedding_sets import EmbeddingSet, LiveRows
 from app.core.store.metadata import write_scores
-from app.core.store.objects import AnnotationSource, object_arrays
+from app.core.store.objects import AnnotationSource, ObjectArrays, object_arrays
 from app.core.store.project import Project
 
 DISAGREEMENT = "label_disagreement"
@@ -109,6 +112,30 @@ def stored_disagreement(embedding_set: EmbeddingSet) -> tuple[np.ndarray, int] |
     if values is None or k is None or len(values) != len(embedding_set.ids()):
         return None
     return np.asarray(values), int(k[0])
+
+
+def iou_with_truth(project: Project, objects: ObjectArrays, truth: AnnotationSource) -> np.ndarray:
+    """Per object of ``objects`` (any order): its largest IoU with an object of the same class
+    of ``truth`` on the same sample; 0 where there is none."""
+    gt = object_arrays(project, truth.id)
+    best = np.zeros(len(objects), dtype=np.float32)
+    if not len(gt) or not len(objects):
+        return best
+    gt_classes = np.array(gt.classes, dtype=object)[gt.labels]
+    classes = np.array(objects.classes, dtype=object)[objects.labels]
+    order = np.argsort(objects.sample_ids, kind="stable")
+    samples, starts = np.unique(objects.sample_ids[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    low = np.searchsorted(gt.sample_ids, samples, side="left")
+    high = np.searchsorted(gt.sample_ids, samples, side="right")
+    for start, end, first, last in zip(starts, ends, low, high, strict=True):
+        if first == last:
+            continue
+        rows = order[start:end]
+        overlap = iou_matrix(objects.boxes[rows], gt.boxes[first:last])
+        same = classes[rows][:, None] == gt_classes[first:last][None, :]
+        best[rows] = np.where(same, overlap, 0.0).max(axis=1)
+    return best
 
 
 def rare_object_scores(project: Project, source: AnnotationSource) -> tuple[np.ndarray, np.ndarray]:

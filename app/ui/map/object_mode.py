@@ -44,6 +44,8 @@ class ObjectMode:
         self.chooser.activated.connect(lambda _: self.set_mode(self.chooser.currentData()))
         panel.method_box.activated.connect(lambda _: self._relayout())
         self.map.object_clicked.connect(lambda _object, sample: panel.sample_clicked.emit(sample))
+        self.map.neighbours = panel.k_box.value()
+        panel.k_box.valueChanged.connect(lambda k: setattr(self.map, "neighbours", k))
 
     @property
     def mode(self) -> str:
@@ -61,7 +63,7 @@ class ObjectMode:
             self._relayout()
 
     def _image_controls(self) -> list[QWidget]:
-        """The image map's own choosers (set, colour, neighbours) and their labels."""
+        """The image map's own choosers (set, colour) and their labels."""
         panel = self.panel
         found: list[QWidget] = []
         for index in range(panel.layout().count()):
@@ -70,7 +72,7 @@ class ObjectMode:
                 continue
             for position in range(1, bar.count()):
                 widget = bar.itemAt(position).widget()
-                if widget in (panel.set_box, panel.colour_box, panel.k_box):
+                if widget in (panel.set_box, panel.colour_box):
                     found += [widget, bar.itemAt(position - 1).widget()]
         return [widget for widget in found if widget is not None]
 

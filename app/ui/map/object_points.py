@@ -2,7 +2,8 @@
 
 Every point is an object. Hovering shows its crop (cut from its image's stored thumbnail) with
 its class, score and image; a click selects its image, makes it current, focuses the object
-(the detail view outlines its box) and asks for the detail view (``object_clicked``); a lasso
+(the detail view outlines its box), highlights its nearest objects (saying how many have
+another class) and asks for the detail view (``object_clicked``); a lasso
 selects the images that contain the lassoed objects, so the grid shows them. Points are
 coloured by class, score, label disagreement or folder. The layout runs on the map's own
 :class:`JobRunner` (PCA at once, UMAP as it converges), cached in the set's folder.
@@ -20,6 +21,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
@@ -47,6 +49,7 @@ class ObjectMap(QWidget):
         self.state = state
         self.runner = JobRunner(self)
         self.method = "pca"
+        self.neighbours = 12  # how many nearest objects a click highlights
         self.source: ObjectMapSource | None = None
         self.xy = np.empty((0, 2), dtype=np.float32)
         self._project_dir: Path | None = None
@@ -194,7 +197,23 @@ class ObjectMap(QWidget):
         self.state.select([focus.sample_id])
         self.state.set_current(focus.sample_id)
         self.scatter.set_current(row)
+        self.highlight_neighbours(row)
         self.object_clicked.emit(focus.object_id, focus.sample_id)
+
+    def highlight_neighbours(self, row: int) -> np.ndarray:
+        """Highlight the :attr:`neighbours` nearest objects of point ``row``; their rows."""
+        assert self.source is not None
+        source = self.source
+        found, _ = nearest_ids(source.vectors, source.ids, int(source.ids[row]), self.neighbours)
+        rows = np.searchsorted(source.ids, found)
+        self.scatter.set_highlight(rows)
+        own = source.labels[row]
+        differ = int((source.labels[rows] != own).sum())
+        self.caption.setText(
+            f"object {int(source.ids[row])} ({source.classes[int(own)]}): {differ} of its "
+            f"{len(rows)} nearest objects have another class"
+        )
+        return rows
 
     @Slot(object, str)
     def _on_lasso(self, rows: np.ndarray, mode: str) -> None:

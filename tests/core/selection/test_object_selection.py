@@ -169,3 +169,24 @@ def test_rare_objects_sums_inverse_class_frequencies_per_image(imbalanced):
     store_rare_objects(project, ground_truth(project))
     stored = numeric_scores(project, samples)["rare_objects"]
     np.testing.assert_allclose(stored, values)
+
+
+def test_iou_with_truth_is_the_best_overlap_with_a_same_class_truth_box(tmp_path):
+    from app.core.embeddings.object_scores import iou_with_truth
+    from app.core.store.objects import source
+
+    root = make_dataset(tmp_path / "data", {"img": 2}, size=(24, 24))
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project, IndexOptions(), CancelToken()))
+        first, second = (row.id for row in project.samples())
+        truth = [NewObject(first, "a", 0, 0, 10, 10), NewObject(first, "b", 10, 10, 10, 10)]
+        predictions = [
+            NewObject(first, "a", 0, 0, 10, 5, score=0.9),  # half of the "a" box: 0.5
+            NewObject(first, "a", 10, 10, 10, 10, score=0.8),  # on the "b" box: another class
+            NewObject(second, "a", 0, 0, 10, 10, score=0.7),  # no truth on this image
+        ]
+        replace_source(project, "ground_truth", "ground_truth", "coco", truth)
+        replace_source(project, "predictions", "predictions", "coco", predictions)
+        found = object_arrays(project, source(project, "predictions").id)
+        best = iou_with_truth(project, found, source(project, "ground_truth"))
+        np.testing.assert_allclose(best, [0.5, 0.0, 0.0])
