@@ -106,11 +106,12 @@ def list_files(
                 buffer.append(item)
             if listing.found % _CHECK_EVERY:
                 continue
-            writer = writer or _RowWriter(project.path / DB_NAME)
-            if len(buffer) >= writer.chunk or time.monotonic() - last >= LIST_SECONDS:
+            chunk = writer.chunk if writer is not None else FIRST_CHUNK
+            if buffer and (len(buffer) >= chunk or time.monotonic() - last >= LIST_SECONDS):
+                writer = writer or _RowWriter(project.path / DB_NAME)
                 writer.put(buffer)
                 buffer, last = [], time.monotonic()
-            if writer.committed > reported:
+            if writer is not None and writer.committed > reported:
                 reported = writer.committed
                 yield Progress("list", reported, None, f"listed {reported:,} files")
         if buffer:
