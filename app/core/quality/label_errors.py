@@ -20,7 +20,8 @@ from app.core.jobs import CancelToken
 
 FOLDS = 5
 NEIGHBOURS = 10
-PROBE_ITERATIONS = 200
+PROBE_ITERATIONS = 100
+PROBE_DIMS = 128  # wider embeddings are projected on their top principal axes first
 WEIGHT_DECAY = 1e-4
 
 
@@ -51,7 +52,7 @@ def cross_validated_probe(
     """N x C out-of-fold probabilities of a logistic probe (:data:`FOLDS` folds)."""
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(codes)) % FOLDS
-    features = np.ascontiguousarray(vectors, dtype=np.float64)
+    features = principal_axes(np.asarray(vectors, dtype=np.float64), PROBE_DIMS, rng)
     out = np.full((len(codes), classes), 1.0 / classes)
     for k in range(FOLDS):
         test = fold == k
@@ -60,6 +61,19 @@ def cross_validated_probe(
         weight, bias = fit_logistic(features[~test], codes[~test], classes, cancel)
         out[test] = softmax(features[test] @ weight + bias)
     return out
+
+
+def principal_axes(vectors: np.ndarray, dims: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows projected on their ``dims`` top principal axes (from a sample of 4,096 rows) and
+    normalised: what the probe needs of a wide embedding, at a fraction of the fit's cost."""
+    if vectors.shape[1] <= dims:
+        return np.ascontiguousarray(vectors)
+    centred = vectors - vectors.mean(axis=0)
+    sample = centred[rng.choice(len(centred), min(len(centred), 4096), replace=False)]
+    axes = np.linalg.svd(sample, full_matrices=False)[2][:dims]
+    projected = centred @ axes.T
+    norms = np.linalg.norm(projected, axis=1, keepdims=True)
+    return projected / np.where(norms > 0, norms, 1.0)
 
 
 def fit_logistic(
