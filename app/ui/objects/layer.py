@@ -44,7 +44,8 @@ def _renormalised(index: ObjectIndex, table: SampleTable) -> ObjectIndex:
 def read_index(project_dir: Path, name: str, table: SampleTable | None) -> ObjectIndex:
     """One source as an index, its boxes also as fractions of the image when ``table`` is given."""
     with Project.open(project_dir) as project:
-        index = ObjectIndex(object_columns(project, require_source(project, name).id), name)
+        source_id = require_source(project, name).id
+        index = ObjectIndex(object_columns(project, source_id, exact=False), name)
     if table is not None:
         index.normalise(table.ids, table.width, table.height)
     return index

@@ -1,5 +1,5 @@
-"""object_columns: the columns of object_arrays (boxes to 1/1024 pixel, scores to 1e-6), read
-as one text per column."""
+"""object_columns: the columns of object_arrays, read as one text per column (exact, or for
+drawing with boxes to 1/1024 pixel and scores to 1e-6)."""
 
 from __future__ import annotations
 
@@ -33,16 +33,20 @@ def project(tmp_path: Path):
 
 
 def assert_same(project: Project, source_id: int) -> None:
-    fast, plain = object_columns(project, source_id), object_arrays(project, source_id)
-    assert fast.classes == plain.classes
-    for name in ("ids", "sample_ids", "labels", "boxes", "scores"):
-        a, b = getattr(fast, name), getattr(plain, name)
-        assert a.dtype == b.dtype and a.shape == b.shape, name
-    for name in ("ids", "sample_ids", "labels"):
-        assert np.array_equal(getattr(fast, name), getattr(plain, name)), name
-    assert np.allclose(fast.boxes, plain.boxes, rtol=1e-6, atol=BOX_STEP / 2)
-    assert np.array_equal(np.isnan(fast.scores), np.isnan(plain.scores))
-    assert np.allclose(fast.scores, plain.scores, rtol=1e-6, atol=SCORE_STEP / 2, equal_nan=True)
+    plain = object_arrays(project, source_id)
+    exact, stepped = object_columns(project, source_id), object_columns(project, source_id, False)
+    for fast in (exact, stepped):
+        assert fast.classes == plain.classes
+        for name in ("ids", "sample_ids", "labels", "boxes", "scores"):
+            a, b = getattr(fast, name), getattr(plain, name)
+            assert a.dtype == b.dtype and a.shape == b.shape, name
+        for name in ("ids", "sample_ids", "labels"):
+            assert np.array_equal(getattr(fast, name), getattr(plain, name)), name
+        assert np.array_equal(np.isnan(fast.scores), np.isnan(plain.scores))
+    assert np.array_equal(exact.boxes, plain.boxes)
+    assert np.array_equal(exact.scores, plain.scores, equal_nan=True)
+    assert np.allclose(stepped.boxes, plain.boxes, rtol=1e-6, atol=BOX_STEP / 2)
+    assert np.allclose(stepped.scores, plain.scores, rtol=1e-6, atol=SCORE_STEP / 2, equal_nan=True)
 
 
 def test_the_same_columns_as_object_arrays(project: Project) -> None:
