@@ -91,7 +91,7 @@ def probe(
     app.processEvents()
     view = window.browser.view
     out: dict[str, float | None] = dict.fromkeys(
-        ["first_rows_s", "first_thumbnails_s", "all_rows_s", "index_done_s"]
+        ["first_rows_s", "first_thumbnails_s", "listed_s", "all_rows_s", "index_done_s"]
     )
     stalls = {"indexing": 0.0, "scrolling": 0.0}
     gaps: list[tuple[str, float, float]] = []  # (phase, when, stall) of every stall > 50 ms
@@ -117,6 +117,8 @@ def probe(
             phase["scroll_until"] = elapsed() + 20.0
         if out["first_thumbnails_s"] is None and loader is not None and loader.loaded_count:
             out["first_thumbnails_s"] = elapsed()
+        if out["listed_s"] is None and window.indexer.to_index is not None:
+            out["listed_s"] = elapsed()  # the index's list stage is over
         if out["all_rows_s"] is None and rows >= count:
             out["all_rows_s"] = elapsed()
 
@@ -286,6 +288,7 @@ def main() -> None:
         rows = [
             ["first rows in the grid", fmt(fresh["first_rows_s"]), "<= 2 s", ""],
             ["first thumbnails", fmt(fresh["first_thumbnails_s"]), "", ""],
+            ["every file listed (index's list stage)", fmt(fresh["listed_s"]), "", ""],
             ["every file listed in the grid", fmt(fresh["all_rows_s"]), "<= 10 s at 1M", ""],
             ["index complete", index_text(fresh, args.max_index_seconds), "completes", ""],
             ["longest stall while indexing", fmt(fresh["stall_indexing_s"]), "<= 0.050 s", ""],
@@ -302,6 +305,7 @@ def main() -> None:
                 None,
                 None,
                 None,
+                None,
                 "stall_indexing_s",
                 "stall_scrolling_s",
                 "peak_rss_mb",
@@ -311,9 +315,9 @@ def main() -> None:
             if key is not None and fresh[key] is not None:
                 row[3] = "met" if fresh[key] <= TARGETS[key] else "MISSED"
         if again["first_rows_s"] is not None:
-            rows[7][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
+            rows[8][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
         if fresh["all_rows_s"] is not None and count >= 1_000_000:
-            rows[2][3] = "met" if fresh["all_rows_s"] <= 10.0 else "MISSED"
+            rows[3][3] = "met" if fresh["all_rows_s"] <= 10.0 else "MISSED"
         if not args.skip_peers:
             rows += peer_rows(folder, max(2, os.cpu_count() or 2))
         print_table(

@@ -10,6 +10,7 @@ from app.core.store.catalog import empty_table
 from app.gui_model.state import AppState
 from app.ui.browser.model import BrowserModel, plan_growth
 from app.ui.browser.view import BrowserView
+from app.ui.browser.widget import fill_folders
 
 
 def table_of(ids: np.ndarray):
@@ -74,3 +75,13 @@ def test_appending_a_hundred_thousand_rows_takes_well_under_a_second(qtbot) -> N
     model.grow(growth)
     assert time.perf_counter() - started < 0.5
     assert model.rowCount() == 104_000
+
+
+def test_folders_filled_off_the_gui_thread_match_the_tables_own() -> None:
+    relpaths = ["b/x.jpg", "top.jpg", "a/y.jpg", "b/z/w.jpg", "é/v.jpg", "\udcff/raw.jpg"]
+    mine, theirs = table_of(np.arange(6)), table_of(np.arange(6))
+    for table in (mine, theirs):
+        table.relpaths = list(relpaths)
+    fill_folders(mine)
+    assert mine.folders == theirs.folders
+    assert mine.folder_code().tolist() == theirs.folder_code().tolist()

@@ -69,6 +69,18 @@ def pending_rows(project: Project, table: SampleTable) -> np.ndarray:
     return mask
 
 
+def fill_folders(table: SampleTable) -> None:
+    """Fill the table's folder columns here, on a pool thread, sorting numpy strings.
+
+    :attr:`SampleTable.folders` sorts an object array: a million paths hold the GIL for ~1 s
+    in one call, which the GUI thread waits out. The same result from a fixed-width string
+    array takes a tenth of that.
+    """
+    heads = [p.partition("/")[0] if "/" in p else "" for p in table.relpaths]
+    names, codes = np.unique(np.array(heads, dtype=str), return_inverse=True)
+    table._folders = ([str(name) for name in names], codes.astype(np.int32))  # its cache
+
+
 def read_project(project_dir: Path) -> ProjectData:
     with Project.open(project_dir) as project:
         try:
@@ -76,7 +88,7 @@ def read_project(project_dir: Path) -> ProjectData:
         except SieveError:  # thumbnails from files are optional
             root = None
         table = load_table(project)
-        table.folders  # noqa: B018 - computed here, not on the GUI thread
+        fill_folders(table)
         return ProjectData(
             table,
             root,
