@@ -117,7 +117,11 @@ def _rows(project: Project, sample_ids: Sequence[int]) -> tuple[list[SampleRow],
     if unknown:
         raise SieveError(f"{len(unknown)} samples of the subset are not in the project")
     rows = [by_id[int(i)] for i in sample_ids]
-    unsized = [row.name for row in rows if row.status == "ok" and row.width is None]
+    unsized = [
+        row.name
+        for row in rows
+        if row.status == "pending" or (row.status == "ok" and row.width is None)
+    ]
     if unsized:
         raise SieveError(
             f"{len(unsized)} images are not indexed yet (e.g. {unsized[0]}): run 'sieve index' "

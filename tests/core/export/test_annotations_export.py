@@ -237,3 +237,12 @@ def test_broken_images_are_left_out_and_said_so(project, tmp_path) -> None:
     written = json.loads((tmp_path / "out/annotations/instances_train.json").read_text())
     assert len(written["images"]) == 4
     assert report.written[str(tmp_path / "out/annotations/instances_train.json")] == 4
+
+
+def test_an_image_not_indexed_yet_stops_the_export(project, tmp_path) -> None:
+    run_job(import_annotations_job(project, write_coco(tmp_path / "l.json"), "coco"))
+    with project.db:
+        project.db.execute("UPDATE files SET pending = 1 WHERE relpath = 'images/val/c.jpg'")
+    with pytest.raises(SieveError, match="1 images are not indexed yet"):
+        _export(project, "yolo", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

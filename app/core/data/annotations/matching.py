@@ -116,7 +116,7 @@ def match_images(project: Project, parsed: ParsedAnnotations) -> Matched:
 def _size_problem(row: SampleRow, stated: tuple[int, int] | None) -> str | None:
     if row.status == "broken":
         return f"the image {row.name} is broken ({row.reason})"
-    if row.width is None or row.height is None:
+    if row.status == "pending" or row.width is None or row.height is None:
         return f"the image {row.name} is not indexed yet (size unknown): run 'sieve index' first"
     if stated is not None and stated != (row.width, row.height):
         return (

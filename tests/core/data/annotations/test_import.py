@@ -353,3 +353,10 @@ def test_coco_in_its_usual_order_with_a_byte_order_mark(project, tmp_path) -> No
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(ordered, indent=2).encode())
     _import(project, path, "coco")
     assert_same_boxes(stored_boxes(project), boxes_of())
+
+
+def test_an_image_listed_but_not_indexed_yet_is_refused(project, tmp_path) -> None:
+    with project.db:
+        project.db.execute("UPDATE files SET pending = 1 WHERE relpath = 'images/val/c.jpg'")
+    path = write_coco(tmp_path / "l.json")
+    _refused(project, path, "coco", "images/val/c.jpg is not indexed yet", "run 'sieve index'")
