@@ -89,6 +89,7 @@ class IndexResult:
     broken: int = 0
     unreadable: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    longest_write_s: float = 0.0  # the longest transaction this run held the write lock
 
     @property
     def mostly_missing(self) -> bool:
@@ -133,6 +134,7 @@ def index_job(
     resample_videos = project.get_meta("video_sampling") != options.sampling_key
     listing = yield from list_files(project, known, resample_videos, cancel)
     result = _counts(listing)
+    result.longest_write_s = listing.longest_commit_s
     gone = [f.id for p, f in known.items() if p not in listing.present and not f.missing]
     del known
     _mark_missing(project, gone)
@@ -147,7 +149,8 @@ def index_job(
         batch.append(probed)
         done += 1
         if len(batch) >= limit or time.monotonic() - last_commit >= COMMIT_SECONDS:
-            limit = _timed_write(project, batch, options.batch_size)
+            limit, took = _timed_write(project, batch, options.batch_size)
+            result.longest_write_s = max(result.longest_write_s, took)
             batch.clear()
             last_commit = time.monotonic()
             yield Progress("index", done, total, probed.found.relpath)
@@ -205,13 +208,15 @@ def _file_count(project: Project) -> int:
     return project.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
 
-def _timed_write(project: Project, batch: list[_Probed], most: int) -> int:
+def _timed_write(project: Project, batch: list[_Probed], most: int) -> tuple[int, float]:
     """Write ``batch``; return how many files the next batch may hold to keep the write lock
-    about :data:`TARGET_LOCK_S` (under load, a batch's writes wait for the GIL between rows)."""
+    about :data:`TARGET_LOCK_S` (under load, a batch's writes wait for the GIL between rows),
+    and the seconds this write took."""
     started = time.perf_counter()
     _write_batch(project, batch)
-    per_file = max(time.perf_counter() - started, 1e-4) / len(batch)
-    return int(min(most, max(MIN_BATCH, TARGET_LOCK_S / per_file)))
+    took = time.perf_counter() - started
+    per_file = max(took, 1e-4) / len(batch)
+    return int(min(most, max(MIN_BATCH, TARGET_LOCK_S / per_file))), took
 
 
 def _counts(listing: Listing) -> IndexResult:

@@ -31,7 +31,7 @@ from app.core.store.db import connect, raw
 from app.core.store.project import DB_NAME, Project
 
 FIRST_CHUNK = 500  # rows of the first commit: the first screenful appears at once
-MAX_CHUNK = 20_000  # rows per commit at most
+MAX_CHUNK = 5_000  # rows per commit at most (a loaded machine may run 10x slower)
 TARGET_LOCK_S = 0.02  # commits are sized to hold the write lock about this long
 LIST_SECONDS = 0.25  # commit at least this often while a slow disk is scanned
 _CHECK_EVERY = 256
@@ -69,6 +69,7 @@ class Listing:
     changed: int = 0
     returned: int = 0
     listed: int = 0  # rows committed as pending by this run
+    longest_commit_s: float = 0.0  # the longest of those commits (the write lock held)
 
 
 def known_files(project: Project) -> dict[str, Known]:
@@ -120,7 +121,8 @@ def list_files(
     finally:
         if writer is not None:
             writer.close()
-    listing.listed = writer.committed if writer is not None else 0
+    if writer is not None:
+        listing.listed, listing.longest_commit_s = writer.committed, writer.longest
     yield Progress("list", listing.listed, listing.listed, f"listed {listing.found:,} files")
     return listing
 
@@ -129,13 +131,15 @@ class _RowWriter:
     """Commits chunks of new files as pending rows on its own connection and thread.
 
     Each commit is timed: :attr:`chunk` is how many rows the next one may take to hold the write
-    lock about :data:`TARGET_LOCK_S` (a GUI's own writes wait no longer than that). At most two
+    lock about :data:`TARGET_LOCK_S`, and the thread then leaves the lock free as long again, so
+    another writer (the GUI's tag edits) never starves behind back-to-back commits. At most two
     chunks wait in its queue, so a slow disk bounds the memory, not the scan.
     """
 
     def __init__(self, db_path: Path) -> None:
         self.chunk = FIRST_CHUNK
         self.committed = 0
+        self.longest = 0.0  # seconds of the longest commit
         self._error: BaseException | None = None
         self._queue: queue.Queue[list[FoundFile] | None] = queue.Queue(maxsize=2)
         self._thread = threading.Thread(
@@ -171,9 +175,12 @@ class _RowWriter:
             try:
                 started = time.perf_counter()
                 insert_pending(db, files)
-                per_row = max(time.perf_counter() - started, 1e-4) / max(1, len(files))
+                took = time.perf_counter() - started
+                per_row = max(took, 1e-4) / max(1, len(files))
                 self.chunk = int(min(MAX_CHUNK, max(FIRST_CHUNK, TARGET_LOCK_S / per_row)))
                 self.committed += len(files)
+                self.longest = max(self.longest, took)
+                time.sleep(min(took, TARGET_LOCK_S))  # a gap for other writers (the GUI's)
             except BaseException as error:
                 self._error = error
         if db is not None:
