@@ -162,7 +162,7 @@ def near_duplicates(inputs: Inputs, threshold: float | None) -> CheckResult:
     stats = inputs.stats
     rows = np.flatnonzero(stats.measured)
     if threshold is None:
-        nearest = nearest_hamming(stats.phash, rows)[rows].astype(np.float64)
+        nearest = nearest_hamming(stats.phash, rows).astype(np.float64)
         limit = float(np.floor(FENCES["near_duplicates"].threshold(nearest)))
     else:
         limit = float(threshold)
