@@ -322,6 +322,18 @@ class _EmbedRun:
         if config.quick and config.precision == "auto":
             self.autocast = quick.autocast_dtype(device)
         self.from_thumbnails = 0
+        self.lanes: quick.Lanes | None = None
+
+    def _forward(self, pixels: torch.Tensor) -> np.ndarray:
+        """A batch's unit vectors; a quick look on the CPU runs it in lanes (``quick.Lanes``)."""
+        size, device, autocast = self.model.image_size, self.device, self.autocast
+
+        def forward(part: torch.Tensor) -> np.ndarray:
+            return _forward(self.backbone, part, size, device, autocast)
+
+        if self.lanes is None:
+            return forward(pixels)
+        return self.lanes.run(forward, pixels)
 
     def embed(self, cancel: CancelToken) -> Iterator[Progress]:
         """Embed this rank's batches that have no file yet; returns (images, batches) embedded."""
@@ -338,11 +350,11 @@ class _EmbedRun:
         source = self._source()
         loads = (self._load(source, k) for k in todo)
         stream = Prefetcher(loads, PREFETCH_DEPTH, "preparing images to embed", cancel)
+        self.lanes = quick.cpu_lanes(self.device) if self.config.quick else None
         try:
             for batch in stream:
                 cancel.raise_if_cancelled()
-                size = self.model.image_size
-                vectors = _forward(self.backbone, batch.pixels, size, self.device, self.autocast)
+                vectors = self._forward(batch.pixels)
                 self._save(batch, vectors)
                 done += len(batch.ids)
                 embedded += int(batch.ok.sum())
@@ -355,6 +367,8 @@ class _EmbedRun:
             source.close()
             stream.close(timeout=None)
             source.shutdown()
+            if self.lanes is not None:
+                self.lanes.close()
             self.from_thumbnails = source.from_thumbnails
         return embedded, computed
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 
@@ -115,3 +118,37 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     native = any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
     return torch.bfloat16 if native else None
+
+
+class Lanes:
+    """A CPU batch as one chunk per lane, each lane a thread with one intra-op torch thread.
+
+    On a busy machine OpenMP's barriers stall whenever one of its threads is descheduled: on
+    2 cores at load 7, ResNet-18 at 64 px ran 310 images/s with two OpenMP threads and 500 to
+    1,000 with two lanes. The calling thread's own torch thread count is left as it was.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.pool = ThreadPoolExecutor(count, "sieve-quick-lane")
+
+    def run(
+        self, forward: Callable[[torch.Tensor], np.ndarray], pixels: torch.Tensor
+    ) -> np.ndarray:
+        """``forward`` over ``pixels`` split in ``count`` chunks, the rows in their order."""
+        chunks = [chunk for chunk in torch.tensor_split(pixels, self.count) if len(chunk)]
+        return np.concatenate(list(self.pool.map(lambda c: _one_thread(forward, c), chunks)))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _one_thread(forward: Callable[[torch.Tensor], np.ndarray], chunk: torch.Tensor) -> np.ndarray:
+    torch.set_num_threads(1)  # this lane's thread only
+    return forward(chunk)
+
+
+def cpu_lanes(device: torch.device) -> Lanes | None:
+    """Lanes for a quick look on the CPU (one per torch thread), None where one is enough."""
+    threads = torch.get_num_threads()
+    return Lanes(threads) if device.type == "cpu" and threads > 1 else None

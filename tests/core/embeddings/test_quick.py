@@ -126,3 +126,26 @@ def test_a_thumbnail_stands_in_only_when_it_holds_enough_pixels() -> None:
     small = thumbnail_pixels(_jpeg(28, 28), _row(28, 28), 28)
     assert small is not None and small.shape == (28, 28, 3), "a small image's own size is enough"
     assert thumbnail_pixels(b"broken", _row(28, 28), 28) is None
+
+
+def test_lanes_give_the_rows_of_one_forward_in_order(empty_torch_home) -> None:
+    from app.core.embeddings.quick import Lanes
+
+    backbone, size, _ = quick_model("cpu")
+    pixels = torch.from_numpy(
+        np.random.default_rng(1).integers(0, 255, (5, size, size, 3), dtype=np.uint8)
+    )
+
+    def forward(part: torch.Tensor) -> np.ndarray:
+        x = part.permute(0, 3, 1, 2).float().div(255)
+        with torch.inference_mode():
+            return backbone(x).numpy()
+
+    before = torch.get_num_threads()
+    lanes = Lanes(2)
+    try:
+        together = lanes.run(forward, pixels)
+    finally:
+        lanes.close()
+    assert torch.get_num_threads() == before, "the caller's thread count is left alone"
+    np.testing.assert_allclose(together, forward(pixels), rtol=1e-4, atol=1e-4)
