@@ -277,7 +277,8 @@ def cmd_selections(args: argparse.Namespace) -> int:
         print(json.dumps(listing))
         return 0
     for entry in listing:
-        print(f"{entry['name']}\t{entry['count']:,}\t{entry['created']}")
+        objects = f" images ({entry['objects']:,} objects)" if entry["kind"] == "objects" else ""
+        print(f"{entry['name']}\t{entry['count']:,}{objects}\t{entry['created']}")
     return 0
 
 

@@ -110,6 +110,9 @@ def test_select_objects_balances_classes_and_exports_their_images(scenes_dir, ca
     listing = run_json(capsys, "selections", scenes_dir, "--json")
     entry = [e for e in listing if e["name"] == "boxes"][0]
     assert entry["kind"] == "objects" and entry["labels"] == picked["labels"]
+    capsys.readouterr()
+    assert main(["selections", scenes_dir]) == 0
+    assert f"boxes\t{len(picked['samples'])} images (16 objects)" in capsys.readouterr().out
     out = tmp_path / "images.txt"
     main(["export", scenes_dir, "--selection", "boxes", "--format", "txt", "--out", str(out)])
     assert out.read_text().split() == picked["samples"]
