@@ -158,6 +158,19 @@ def object_layout_job(
         yield progress
 
 
+def label_errors_job(project_dir: Path, cancel: CancelToken) -> Job[int]:
+    """Score the active object set's label disagreement (stored with the set, see
+    ``object_scores.py``); returns how many objects disagree with most of their neighbours."""
+    from app.core.embeddings.object_scores import object_scores_job
+
+    with Project.open(project_dir) as project:
+        embedding_set = active_object_set(project)
+        if embedding_set is None:
+            raise SieveError(NO_OBJECT_SET)
+        scores = yield from object_scores_job(project, embedding_set, cancel)
+    return int((scores.disagreement > 0.5).sum())
+
+
 def object_colour_data(
     source: ObjectMapSource, key: str
 ) -> tuple[np.ndarray | None, np.ndarray | None]:

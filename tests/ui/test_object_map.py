@@ -135,3 +135,20 @@ def test_the_hover_card_shows_the_objects_crop(panel: MapPanel):
     source = object_map.source
     assert pixmap is not None and max(pixmap.width(), pixmap.height()) == 112
     assert source.classes[int(source.labels[3])] in text and f"object {source.ids[3]}" in text
+
+
+def test_find_label_errors_scores_the_objects_and_colours_by_it(qtbot, panel: MapPanel):
+    from app.core.embeddings.object_scores import stored_disagreement
+    from app.core.store.embedding_sets import active_object_set
+
+    object_map = panel.objects.map
+    QTest.mouseClick(object_map.errors_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: object_map.source.disagreement is not None and not object_map.runner.is_busy,
+        timeout=20_000,
+    )
+    assert object_map.colour_key == "label_disagreement"
+    with Project.open(object_map._project_dir) as project:
+        stored, k = stored_disagreement(active_object_set(project))
+    np.testing.assert_allclose(object_map.source.disagreement, stored)
+    assert k == 10 and np.isfinite(stored).all()

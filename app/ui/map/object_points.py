@@ -19,7 +19,15 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
@@ -30,6 +38,7 @@ from app.gui_model.object_map import (
     ObjectMapSource,
     box_in_thumbnail,
     images_of,
+    label_errors_job,
     object_colour_data,
     object_layout_job,
 )
@@ -64,12 +73,18 @@ class ObjectMap(QWidget):
         self.caption = QLabel()
         self.caption.setObjectName("object-map-caption")
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.errors_button = QPushButton("Find label errors")
+        self.errors_button.setToolTip(
+            "Score every object by the share of its nearest objects with another class "
+            "(possibly mislabelled when high) and colour the map by it"
+        )
         self.empty = QLabel()
         self.empty.setWordWrap(True)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Objects by"))
         bar.addWidget(self.colour_box)
         bar.addWidget(self.caption, 1)
+        bar.addWidget(self.errors_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
@@ -79,6 +94,7 @@ class ObjectMap(QWidget):
         self.scatter.clicked.connect(self._on_clicked)
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.colour_box.activated.connect(lambda _: self._recolour())
+        self.errors_button.clicked.connect(self.find_label_errors)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
@@ -107,6 +123,14 @@ class ObjectMap(QWidget):
         self._shown = False
         self.runner.start(lambda cancel: object_layout_job(project_dir, chosen, cancel), "objects")
 
+    def find_label_errors(self) -> None:
+        """Score label disagreement on the map's runner, then colour the map by it."""
+        if self._project_dir is None:
+            return
+        project_dir = self._project_dir
+        self.runner.cancel()
+        self.runner.start(lambda cancel: label_errors_job(project_dir, cancel), "label errors")
+
     def shutdown(self) -> None:
         self.runner.shutdown()
         self._close_thumbs()
@@ -129,6 +153,10 @@ class ObjectMap(QWidget):
 
     @Slot(object)
     def _on_finished(self, result: Any) -> None:
+        if isinstance(result, int):  # label errors were scored: show them
+            self.colour_box.setCurrentIndex(self.colour_box.findData("label_disagreement"))
+            self.refresh()
+            return
         count = -1 if self.source is None else len(self.source.ids)
         if isinstance(result, np.ndarray) and result.shape == (count, 2):
             self._show(result, self.method)
