@@ -68,6 +68,7 @@ class IndexSession(QObject):
         self._since_grow = QElapsedTimer()
         self._since_retry = QElapsedTimer()
         self._since_reason = QElapsedTimer()
+        self._reason_stage = ""
         self._grow_timer = _single_shot(self, GROW_EVERY_MS, self._grow)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
@@ -111,6 +112,7 @@ class IndexSession(QObject):
         self._since_grow.start()
         self._since_retry.start()
         self._since_reason.start()
+        self._reason_stage = ""
         self.runner.start(
             lambda cancel: index_in_place_job(folder, project_dir, opened, visible, cancel),
             "Indexing",
@@ -130,8 +132,10 @@ class IndexSession(QObject):
             self.listed = progress.done
         elif progress.stage == "index":
             self.indexed, self.to_index = progress.done, progress.total
-        if self._since_reason.elapsed() >= REASON_EVERY_MS:  # panels re-check their buttons
-            self._since_reason.start()
+        stage_changed = progress.stage != self._reason_stage
+        if stage_changed or self._since_reason.elapsed() >= REASON_EVERY_MS:
+            self._since_reason.start()  # the panels re-check their buttons on each change
+            self._reason_stage = progress.stage
             self.state.set_indexing(self._waiting_reason())
         if not self._shown:
             self._show_if_rows(progress)
