@@ -267,11 +267,10 @@ def _create_or_check(project: Project, config: dict[str, Any], resume_set: int |
         embedding_set = get_embedding_set(project, resume_set)
         if embedding_set.finished:
             raise SieveError(f"embedding set {resume_set} is finished already: nothing to resume")
-        differs = [k for k in RESUME_KEYS if embedding_set.config.get(k) != config.get(k)]
+        stored = {"quick": False, **embedding_set.config}  # sets from before quick looks
+        differs = [k for k in RESUME_KEYS if stored.get(k) != config.get(k)]
         if differs:
-            changes = ", ".join(
-                f"{k} {embedding_set.config.get(k)} -> {config.get(k)}" for k in differs
-            )
+            changes = ", ".join(f"{k} {stored.get(k)} -> {config.get(k)}" for k in differs)
             raise SieveError(
                 f"cannot resume embedding set {resume_set} with other settings ({changes}); "
                 "start a new set instead"

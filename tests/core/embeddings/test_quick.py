@@ -149,3 +149,22 @@ def test_lanes_give_the_rows_of_one_forward_in_order(empty_torch_home) -> None:
         lanes.close()
     assert torch.get_num_threads() == before, "the caller's thread count is left alone"
     np.testing.assert_allclose(together, forward(pixels), rtol=1e-4, atol=1e-4)
+
+
+def test_a_stopped_quick_look_resumes_with_its_settings(empty_torch_home, tmp_path: Path) -> None:
+    from app.core.errors import JobCancelled
+    from app.core.store.embedding_sets import embedding_sets
+
+    root = make_dataset(tmp_path / "data", {"a": 6}, size=(40, 30))
+    with Project.for_dataset(root, tmp_path / "project") as project:
+        run_job(index_job(project, IndexOptions(), CancelToken()))
+        cancel = CancelToken()
+        with pytest.raises(JobCancelled):
+            for progress in embed_job(project, quick_config(device="cpu", batch_size=2), cancel):
+                if progress.stage == "embedding" and progress.done == 2:
+                    cancel.cancel()
+        stopped = embedding_sets(project)[-1]
+        assert stopped.status == "stopped" and stopped.config["quick"] is True
+        found = run_job(embed_job(project, None, CancelToken(), resume_set=stopped.id))
+        assert found.id == stopped.id and found.metrics["count"] == 6
+        assert found.metrics["batches_kept"] == 1 and found.metrics["batches_computed"] == 2
