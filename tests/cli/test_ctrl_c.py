@@ -152,7 +152,7 @@ def test_ctrl_c_stops_index_between_files_and_a_rerun_finishes(tmp_path, capsys)
     root = tmp_path / "data"
     write_large_images(root, BATCH_SIZE + 150)
     args = ["index", str(root), "--no-thumbnails", "--workers", "2"]
-    stopped = interrupt_when(args, r"index\s+\[")
+    stopped = interrupt_when(args, r"index\s+\[[#-]+\] [1-9]")  # files decoded
     assert_stopped_cleanly(stopped)
     info = assert_consistent(root, capsys)
     assert 0 < info["samples"] < BATCH_SIZE + 150  # committed as it went

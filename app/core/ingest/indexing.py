@@ -15,7 +15,8 @@ forgotten only by :func:`forget_missing`. Results are committed in small transac
 run loses at most one batch and the next run carries on with the files still pending.
 
 Progress stages: ``"list"`` (rows committed so far, total None; total set when the scan is
-over), then ``"index"`` (files probed of those to probe, message: the last file's path).
+over), then ``"index"`` (files probed of those to probe: first 0 of the total, then after each
+committed batch, message: the last file's path; "done" at the end).
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ def index_job(
 
     todo, total, done = listing.todo, len(listing.todo), 0
     listing.todo = []
+    cancel.raise_if_cancelled()
+    yield Progress("index", 0, total, "")  # how many files the probe phase decodes
     batch: list[_Probed] = []
     limit, last_commit = options.batch_size, time.monotonic()
     for probed in _probe_all(project, todo, options, cancel, visible):
