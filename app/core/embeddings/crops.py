@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +54,30 @@ class CropItem:
     box: tuple[float, float, float, float]
 
 
+@dataclass(frozen=True, eq=False)
+class CropBatchItems:
+    """One batch of objects to crop, as columns; iterating gives its :class:`CropItem` s."""
+
+    ids: np.ndarray
+    sample_ids: np.ndarray
+    boxes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, position: int) -> CropItem:
+        box = tuple(float(v) for v in self.boxes[position])
+        return CropItem(int(self.ids[position]), int(self.sample_ids[position]), box)
+
+    def __iter__(self) -> Iterator[CropItem]:
+        return (self[position] for position in range(len(self)))
+
+
 @dataclass(frozen=True)
 class CropPlan:
     """Batches of objects to crop (each image's objects in one batch) and what was left out."""
 
-    batches: list[list[CropItem]]
+    batches: list[CropBatchItems]
     too_small: int
     """Objects left out because a side is under ``min_size`` pixels."""
     off_samples: int
@@ -72,34 +91,30 @@ class CropPlan:
 def plan_crops(
     objects: ObjectArrays, usable: set[int], batch_size: int, min_size: float
 ) -> CropPlan:
-    """The objects of ``objects`` on ``usable`` samples with both sides >= ``min_size``, in
-    batches of about ``batch_size`` crops that keep each image's objects together."""
+    """The objects of ``objects`` (ordered by sample) on ``usable`` samples with both sides
+    >= ``min_size``, in batches of about ``batch_size`` crops that keep each image's objects
+    together (columns, never a Python object per object)."""
     if batch_size < 1:
         raise SieveError("batch-size must be at least 1")
     if min_size < 0:
         raise SieveError("min-size cannot be negative")
-    batches: list[list[CropItem]] = []
-    current: list[CropItem] = []
-    too_small = off_samples = 0
-    last_sample = None
-    boxes = objects.boxes.tolist()
-    for object_id, sample_id, box in zip(
-        objects.ids.tolist(), objects.sample_ids.tolist(), boxes, strict=True
-    ):
-        if sample_id not in usable:
-            off_samples += 1
-            continue
-        if box[2] < min_size or box[3] < min_size:
-            too_small += 1
-            continue
-        if sample_id != last_sample and len(current) >= batch_size:
-            batches.append(current)
-            current = []
-        current.append(CropItem(object_id, sample_id, tuple(box)))
-        last_sample = sample_id
-    if current:
-        batches.append(current)
-    return CropPlan(batches, too_small, off_samples)
+    on_usable = np.isin(objects.sample_ids, np.fromiter(usable, np.int64, len(usable)))
+    large = (objects.boxes[:, 2] >= min_size) & (objects.boxes[:, 3] >= min_size)
+    keep = on_usable & large
+    ids, samples, boxes = objects.ids[keep], objects.sample_ids[keep], objects.boxes[keep]
+    starts = np.flatnonzero(np.r_[True, samples[1:] != samples[:-1]]) if len(ids) else []
+    cuts, batch_start = [], 0
+    for start in starts:
+        if start - batch_start >= batch_size:
+            cuts.append(int(start))
+            batch_start = int(start)
+    edges = [0, *cuts, len(ids)]
+    batches = [
+        CropBatchItems(ids[a:b], samples[a:b], boxes[a:b])
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+        if b > a
+    ]
+    return CropPlan(batches, int((on_usable & ~large).sum()), int((~on_usable).sum()))
 
 
 def crop_bounds(

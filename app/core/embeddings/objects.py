@@ -14,7 +14,6 @@ objects left out (too small, or on unusable images) in its metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -22,7 +21,7 @@ import torch
 from app.core.embeddings.crops import (
     DEFAULT_MIN_SIZE,
     DEFAULT_PADDING,
-    CropItem,
+    CropBatchItems,
     CropPlan,
     CropSource,
     annotation_source,
@@ -222,7 +221,7 @@ class _CropPixels:
         self.crops = crops
         self.from_thumbnails = 0  # crops are always cut from the full image
 
-    def load(self, k: int, items: Sequence[CropItem]) -> _Batch:
+    def load(self, k: int, items: CropBatchItems) -> _Batch:
         batch = self.crops.load(k, items)
         return _Batch(batch.k, batch.ids, batch.ok, torch.from_numpy(batch.pixels), batch.skipped)
 

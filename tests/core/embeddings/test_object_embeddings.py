@@ -195,3 +195,24 @@ def test_a_quick_look_embeds_objects_too(scenes):
     embedding_set, _ = embed_objects(project, config=quick_config(device="cpu", batch_size=8))
     assert embedding_set.kind == "objects" and embedding_set.config["quick"]
     assert embedding_set.metrics["count"] == len(object_arrays(project, 1))
+
+
+def test_crop_batches_keep_each_images_objects_together():
+    from app.core.embeddings.crops import plan_crops
+    from app.core.store.objects import ObjectArrays
+
+    samples = np.array([1, 1, 1, 2, 3, 3, 4, 5, 5, 5], dtype=np.int64)
+    boxes = np.full((10, 4), 20, dtype=np.float32)
+    boxes[4, 2] = 3  # too small
+    objects = ObjectArrays(
+        np.arange(10, dtype=np.int64) + 100,
+        samples,
+        np.zeros(10, np.int32),
+        ("a",),
+        boxes,
+        np.full(10, np.nan, np.float32),
+    )
+    plan = plan_crops(objects, {1, 2, 3, 5}, batch_size=2, min_size=8)
+    assert [batch.sample_ids.tolist() for batch in plan.batches] == [[1, 1, 1], [2, 3], [5, 5, 5]]
+    assert plan.too_small == 1 and plan.off_samples == 1 and plan.count == 8
+    assert [item.id for item in plan.batches[1]] == [103, 105]
