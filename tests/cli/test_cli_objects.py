@@ -135,3 +135,26 @@ def test_object_flags_refuse_what_does_not_fit(scenes_dir, capsys, tmp_path):
     other.close()
     assert main(["select", str(tmp_path / "other"), "--objects", "--n", "2", "--name", "x"]) == 1
     assert "sieve embed --objects" in capsys.readouterr().err
+
+
+def test_a_stopped_object_set_resumes_only_as_objects(tmp_path, capsys):
+    from app.core.embeddings.embed import EmbedConfig
+    from app.core.embeddings.objects import CropConfig, object_embed_job
+    from app.core.errors import JobCancelled
+
+    project, _ = make_scene_project(tmp_path / "data", n_images=3)
+    cancel = CancelToken()
+    config = EmbedConfig(backbone="resnet18", image_size=32, batch_size=2, device="cpu")
+    try:
+        for progress in object_embed_job(project, config, CropConfig(min_size=0), cancel):
+            if progress.message.startswith("embedded"):
+                cancel.cancel()
+    except JobCancelled:
+        pass
+    project.close()
+    root = str(tmp_path / "data")
+    capsys.readouterr()
+    assert main(["embed", root, "--resume", "1"]) == 1
+    assert "is a set of objects: resume it with --objects" in capsys.readouterr().err
+    assert main(["embed", root, "--objects", "--resume", "1"]) == 0
+    assert "object set 1" in capsys.readouterr().out

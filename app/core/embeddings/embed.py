@@ -267,6 +267,11 @@ def _create_or_check(project: Project, config: dict[str, Any], resume_set: int |
         embedding_set = get_embedding_set(project, resume_set)
         if embedding_set.finished:
             raise SieveError(f"embedding set {resume_set} is finished already: nothing to resume")
+        if embedding_set.kind != config.get("kind", "images"):
+            flag = "with --objects" if embedding_set.of_objects else "without --objects"
+            raise SieveError(
+                f"embedding set {resume_set} is a set of {embedding_set.kind}: resume it {flag}"
+            )
         stored = {"quick": False, **embedding_set.config}  # sets from before quick looks
         differs = [k for k in RESUME_KEYS if stored.get(k) != config.get(k)]
         if differs:
