@@ -87,7 +87,7 @@ FENCES: dict[str, Fence] = {
     "odd_aspect_ratio": Fence("high", k=4.0, floor=2.0, cap=1.0),
     "odd_size": Fence("high", k=4.0, floor=3.0, cap=1.5),
     "near_duplicates": Fence("low", k=4.0, floor=0.0, cap=8.0),
-    "outliers": Fence("high", k=4.0, floor=1.0, cap=0.0, log=True),
+    "outliers": Fence("high", k=4.0, floor=1.0, cap=0.0),
 }
 # Embedding near duplicates: cosine to the nearest other row well above this dataset's usual
 # (a weak embedding, e.g. random weights, puts everything close), and at least 0.95.

@@ -161,3 +161,14 @@ def test_near_duplicates_by_embedding_only_where_unusually_close(tmp_path: Path)
     with _embedded(tmp_path / "b", weak) as project:
         result = run_job(issues_job(project, ["near_duplicates"])).results["near_duplicates"]
     assert result.count <= 2
+
+
+def test_outliers_are_far_from_their_nearest_embeddings(tmp_path: Path):
+    rng = np.random.default_rng(6)
+    centres = rng.standard_normal((3, 16)) * 4
+    vectors = centres[np.arange(40) % 3] + 0.3 * rng.standard_normal((40, 16))
+    vectors[[5, 17, 33]] = rng.standard_normal((3, 16)) * 4  # away from every cluster
+    with _embedded(tmp_path, vectors) as project:
+        result = run_job(issues_job(project, ["outliers"])).results["outliers"]
+    assert sorted(np.flatnonzero(result.flagged).tolist()) == [5, 17, 33]
+    assert result.worst_first()[0] in (5, 17, 33)
