@@ -35,6 +35,8 @@ MAX_CHUNK = 5_000  # rows per commit at most (a loaded machine may run 10x slowe
 TARGET_LOCK_S = 0.02  # commits are sized to hold the write lock about this long
 LIST_SECONDS = 0.25  # commit at least this often while a slow disk is scanned
 _CHECK_EVERY = 256
+WRITER_CACHE_KB = 65_536
+CHECKPOINT_ROWS = 50_000  # the writer checkpoints the WAL this often (a passive checkpoint)
 
 
 class Known(NamedTuple):
@@ -167,18 +169,25 @@ class _RowWriter:
         db = None
         try:
             db = connect(db_path)
+            db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KB}")  # 1M rows: indexes stay cached
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints run outside the commits
         except BaseException as error:
             self._error = error
+        unchecked = 0
         while (files := self._queue.get()) is not None:
             if self._error is not None or db is None:
                 continue  # keep draining so the scan never waits on a dead writer
             try:
+                if unchecked >= CHECKPOINT_ROWS:  # the WAL stays small; no lock is held here
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    unchecked = 0
                 started = time.perf_counter()
                 insert_pending(db, files)
                 took = time.perf_counter() - started
                 per_row = max(took, 1e-4) / max(1, len(files))
                 self.chunk = int(min(MAX_CHUNK, max(FIRST_CHUNK, TARGET_LOCK_S / per_row)))
                 self.committed += len(files)
+                unchecked += len(files)
                 self.longest = max(self.longest, took)
                 time.sleep(min(took, TARGET_LOCK_S))  # a gap for other writers (the GUI's)
             except BaseException as error:
