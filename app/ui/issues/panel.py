@@ -27,6 +27,7 @@ from app.core.quality.checks import CHECKS
 from app.core.quality.run import SCORE_PREFIX
 from app.engine import JobRunner
 from app.gui_model.state import AppState
+from app.ui.index_gate import gate
 from app.ui.issues.jobs import IssuesSummary, clean_subset_job, run_checks_job, selection_of
 from app.ui.issues.row import CheckRow
 from app.ui.job_progress import JobProgress
@@ -54,6 +55,7 @@ class IssuesPanel(QWidget):
         self.thresholds: dict[str, float] = {}
         self.runner = JobRunner(self)
         self._job = ""
+        self._waiting = False  # a run was asked for while the index was still running
 
         self.run_button = QPushButton("Run checks")
         self.run_button.setToolTip(
@@ -116,6 +118,7 @@ class IssuesPanel(QWidget):
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(lambda message, _details: self.progress.show_error(message))
         self.runner.busy_changed.connect(lambda _busy: self._update_actions())
+        self._unsubscribe = state.subscribe(self._on_state)
         self._update_actions()
 
     # ------------------------------------------------------------------- API
@@ -123,12 +126,17 @@ class IssuesPanel(QWidget):
         self.project_dir = None if project_dir is None else Path(project_dir)
         self.summary = None
         self.thresholds = {}
+        self._waiting = False
         self.note.setText("" if project_dir is None else "Run the checks to see what they find.")
         self._update_actions()
 
     def run_checks(self, names: list[str] | None = None) -> None:
         """Run ``names`` (default: all checks) with the thresholds chosen so far."""
         if self.project_dir is None or self.runner.is_busy:
+            return
+        if self.state.indexing is not None:
+            self._waiting = True
+            self.progress.show_message("the checks run once the index has finished")
             return
         project_dir, thresholds = self.project_dir, dict(self.thresholds)
         self._job = "checks"
@@ -192,6 +200,7 @@ class IssuesPanel(QWidget):
         )
 
     def shutdown(self) -> None:
+        self._unsubscribe()
         self.runner.shutdown()
 
     # -------------------------------------------------------------- results
@@ -216,9 +225,17 @@ class IssuesPanel(QWidget):
         self.stored.emit()
         self._update_actions()
 
+    def _on_state(self, event: str) -> None:
+        if event != "indexing":
+            return
+        self._update_actions()
+        if self.state.indexing is None and self._waiting:
+            self._waiting = False
+            self.run_checks()
+
     def _update_actions(self) -> None:
         busy, has_project = self.runner.is_busy, self.project_dir is not None
-        self.run_button.setEnabled(has_project and not busy)
+        gate(self.run_button, self.state, has_project and not busy)
         self.tag_button.setEnabled(self.summary is not None and not busy)
         self.clean_button.setEnabled(has_project and not busy)
         for row in self.rows.values():

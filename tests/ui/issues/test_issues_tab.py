@@ -124,3 +124,25 @@ def test_slider_tag_all_with_undo_and_clean_subset(qtbot, planted_folder) -> Non
         editor.set_project(None)
     panel.shutdown()
     assert np.all(np.isin(found, list(usable)))
+
+
+def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, planted_folder) -> None:
+    folder, _ = planted_folder
+    from app.core.ingest.indexing import IndexOptions, index_job
+    from app.core.jobs import run_job
+
+    with Project.for_dataset(folder) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        project_dir = project.path
+    state = AppState()
+    panel = IssuesPanel(state)
+    qtbot.addWidget(panel)
+    panel.set_project(project_dir)
+    state.set_indexing("indexing: 3 of 42 files left")
+    assert not panel.run_button.isEnabled() and "index" in panel.run_button.toolTip()
+    panel.run_checks()
+    assert not panel.runner.is_busy and panel.summary is None
+    with qtbot.waitSignal(panel.stored, timeout=TIMEOUT_MS):
+        state.set_indexing(None)
+    assert panel.summary is not None and panel.run_button.isEnabled()
+    panel.shutdown()
