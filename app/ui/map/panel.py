@@ -47,6 +47,7 @@ from app.gui_model.state import AppState, Event
 from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
 from app.ui.map.object_mode import install_object_map
+from app.ui.map.quick_look import quick_look_job
 from app.ui.scatter import EmbeddingScatter
 
 NEIGHBOURS = 12
@@ -209,14 +210,16 @@ class MapPanel(QWidget):
         """Embed with training run ``run_id`` (None: a quick look) and lay the new set out."""
         if self._project_dir is None or (run_id is None and self.state.indexing):
             return
-        from app.core.embeddings.embed import (  # torch loads only when something is embedded
-            EmbedConfig,
-            quick_config,
+        from app.core.embeddings.embed import (
+            EmbedConfig,  # torch loads only when something is embedded
         )
 
-        config = quick_config() if run_id is None else EmbedConfig(run=run_id)
         project_dir, method = self._project_dir, self.method
         self._forget_layout()
+        if run_id is None:
+            self._request(lambda cancel: quick_look_job(project_dir, method, cancel), "Quick look")
+            return
+        config = EmbedConfig(run=run_id)
         self._request(
             lambda cancel: embed_and_layout_job(project_dir, config, method, cancel),
             "Embedding and mapping",
