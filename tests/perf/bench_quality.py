@@ -40,12 +40,12 @@ DUPLICATES = ("exact_duplicates", "near_duplicates")
 TARGET_RECALL, TARGET_ORDINARY, TARGET_TIME = 0.9, 0.03, 0.5
 
 
-def bench_images(count: int, per_kind: int, scale: float, work: Path) -> None:
-    data = work / f"planted-{count}-{per_kind}-{scale}"
+def bench_images(count: int, per_kind: int, scale: float, strength: str, work: Path) -> None:
+    data = work / f"planted-{count}-{per_kind}-{scale}-{strength}"
     if data.exists():
         shutil.rmtree(data)
     started = time.perf_counter()
-    planted = make_planted(data, count, per_kind, seed=7, scale=scale)
+    planted = make_planted(data, count, per_kind, seed=7, scale=scale, strength=strength)
     print(
         f"generated {count:,} ordinary + {per_kind} x 9 planted images in "
         f"{time.perf_counter() - started:.1f} s"
@@ -99,7 +99,8 @@ def bench_images(count: int, per_kind: int, scale: float, work: Path) -> None:
     total = count + 9 * per_kind
     print_table(
         f"Quality checks on {total:,} generated images ({count:,} ordinary, {per_kind} per planted "
-        f"kind); targets: recall >= {TARGET_RECALL}, ordinary flagged <= {TARGET_ORDINARY:.0%}",
+        f"kind, {strength} problems); targets: recall >= {TARGET_RECALL}, "
+        f"ordinary flagged <= {TARGET_ORDINARY:.0%}",
         [
             "check",
             "planted",
@@ -234,6 +235,9 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=3.2, help="enlarge the 200-320 px images (3.2: 640-1024)"
     )
+    parser.add_argument(
+        "--strength", choices=("plain", "mild"), default="plain", help="how strong the problems are"
+    )
     parser.add_argument("--fmnist", type=int, default=10000, help="Fashion-MNIST images")
     parser.add_argument("--flip", type=float, default=0.05, help="share of labels flipped")
     parser.add_argument("--only", choices=("images", "labels"))
@@ -242,7 +246,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="sieve-bench-quality-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.only in (None, "images"):
-        bench_images(args.count, args.per_kind, args.scale, work)
+        bench_images(args.count, args.per_kind, args.scale, args.strength, work)
     if args.only in (None, "labels"):
         bench_labels(args.fmnist, args.flip, work)
     sys.stdout.flush()

@@ -29,9 +29,10 @@ class ImageStats:
     ``colourfulness``: Hasler and Suesstrunk's measure over 255 (0 for grey images, ~0.1 for a
     plain photo). ``sharpness``: the standard deviation of the grey Laplacian relative to the grey
     standard deviation, at thumbnail scale (blur lowers it; brightness and contrast do
-    not change it). ``entropy``: bits of the grey histogram, 0..8. ``content_hash``: blake2b of
-    the file's bytes (None for video frames: their pixels' hash). ``phash``: 64-bit DCT hash as a
-    signed integer (SQLite's INTEGER).
+    not change it). ``entropy``: bits of the grey histogram at half that scale (2 x 2 means
+    average out sensor noise, so a flat but noisy image stays low), 0..8. ``content_hash``:
+    blake2b of the file's bytes (video frames: of their grey pixels). ``phash``: 64-bit
+    DCT hash as a signed integer (SQLite's INTEGER).
     """
 
     brightness: float
@@ -60,7 +61,7 @@ def image_stats(image: Image.Image, content_hash: str | None = None) -> ImageSta
         contrast=contrast,
         colourfulness=colourfulness(small),
         sharpness=_sharpness(grey, contrast),
-        entropy=_entropy(grey_image),
+        entropy=_entropy(grey_image.reduce(2) if min(grey_image.size) >= 32 else grey_image),
         content_hash=content_hash,
         phash=phash(grey_image),
     )

@@ -77,30 +77,58 @@ def photo(rng: np.random.Generator, size: tuple[int, int] | None = None) -> Imag
     return Image.fromarray(np.clip(pixels * 255.0, 0, 255).astype(np.uint8))
 
 
-def damage(kind: str, image: Image.Image, rng: np.random.Generator) -> Image.Image:
+# How strongly each kind is damaged: (low, high) of its parameter, plain and mild.
+STRENGTH = {
+    "plain": {
+        "dark": (0.06, 0.18),  # brightness factor
+        "light": (0.06, 0.18),  # factor on the distance to white
+        "blurry": (2.5, 5.0),  # Gaussian radius at 256 pixels
+        "flat": (1.5, 1.5),  # noise sigma on a flat colour
+        "stretched": (3.5, 6.0),  # aspect ratio
+        "tiny": (12, 28),  # side in pixels
+        "shrink": (0.6, 0.9),  # recompressed copies: scale
+        "quality": (55, 75),  # ... and JPEG quality
+    },
+    "mild": {
+        "dark": (0.2, 0.35),
+        "light": (0.2, 0.35),
+        "blurry": (1.2, 2.5),
+        "flat": (5.0, 5.0),
+        "stretched": (2.4, 3.5),
+        "tiny": (40, 64),
+        "shrink": (0.35, 0.6),
+        "quality": (30, 50),
+    },
+}
+
+
+def damage(
+    kind: str, image: Image.Image, rng: np.random.Generator, strength: str = "plain"
+) -> Image.Image:
     """``image`` with one planted problem (for the kinds that change pixels)."""
+    low, high = STRENGTH[strength].get(kind, (0.0, 0.0))
     pixels = np.asarray(image, dtype=np.float32)
     if kind == "dark":
-        return _img(pixels * rng.uniform(0.06, 0.18))
+        return _img(pixels * rng.uniform(low, high))
     if kind == "light":
-        return _img(255.0 - (255.0 - pixels) * rng.uniform(0.06, 0.18))
+        return _img(255.0 - (255.0 - pixels) * rng.uniform(low, high))
     if kind == "blurry":
-        radius = rng.uniform(2.5, 5.0) * max(image.size) / 256
+        radius = rng.uniform(low, high) * max(image.size) / 256
         return image.filter(ImageFilter.GaussianBlur(radius))
     if kind == "flat":
         colour = rng.uniform(20, 235, 3)
-        noise = rng.normal(0.0, 1.5, pixels.shape)
+        noise = rng.normal(0.0, low, pixels.shape)
         return _img(np.broadcast_to(colour, pixels.shape) + noise)
     if kind == "grayscale":
         grey = image.convert("L")
         return grey if rng.random() < 0.5 else grey.convert("RGB")
     if kind == "stretched":
-        ratio = rng.uniform(3.5, 6.0)
+        ratio = rng.uniform(low, high)
         side = max(image.size)
         wide = (side, round(side / ratio))
         return image.resize(wide if rng.random() < 0.5 else wide[::-1], Image.Resampling.BICUBIC)
     if kind == "tiny":
-        side = int(rng.integers(12, 28))
+        side = int(rng.integers(low, high))
         return image.resize((side, side), Image.Resampling.BICUBIC)
     raise ValueError(kind)
 
@@ -112,11 +140,13 @@ def make_planted(
     seed: int = 0,
     quality: int = 90,
     scale: float = 1.0,
+    strength: str = "plain",
 ) -> Planted:
     """Write ``ordinary`` images and ``per_kind`` of each planted kind as JPEGs under ``folder``.
 
     Images are made at 200-320 pixels; ``scale`` enlarges every one but the tiny ones before
-    saving (e.g. 3.2 for camera-like 640-1024 pixel photos at little generation cost)."""
+    saving (e.g. 3.2 for camera-like 640-1024 pixel photos at little generation cost);
+    ``strength`` "mild" plants weaker problems (see :data:`STRENGTH`)."""
     rng = np.random.default_rng(seed)
 
     def save(image: Image.Image, name: str, kind: str = "ordinary") -> None:
@@ -145,14 +175,14 @@ def make_planted(
             elif kind == "recompressed":
                 source = names[sources[per_kind + j]]
                 image = Image.open(folder / source)
-                shrink = rng.uniform(0.6, 0.9)
+                shrink = rng.uniform(*STRENGTH[strength]["shrink"])
                 size = (round(image.width * shrink), round(image.height * shrink))
                 image.resize(size, Image.Resampling.BICUBIC).save(
-                    folder / name, quality=int(rng.integers(55, 75))
+                    folder / name, quality=int(rng.integers(*STRENGTH[strength]["quality"]))
                 )
                 planted.originals[name] = source
             else:
-                save(damage(kind, photo(rng), rng), name, kind)
+                save(damage(kind, photo(rng), rng, strength), name, kind)
             paths.append(name)
         planted.paths[kind] = paths
     return planted
