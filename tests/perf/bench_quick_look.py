@@ -131,7 +131,7 @@ def indexed_project(root: Path, project_dir: Path) -> tuple[Path, float]:
     return path, time.perf_counter() - started
 
 
-def warm_numba_cache() -> float:
+def warm_umap() -> float:
     """Compile UMAP's numba kernels into numba's disk cache in another process (once per machine
     in real use); this process stays cold, as a GUI session's first quick look is."""
     started = time.perf_counter()
@@ -161,9 +161,7 @@ def main() -> None:
 def run(args: argparse.Namespace, work: Path) -> None:
     import torch
 
-    print(
-        f"torch threads {torch.get_num_threads()}; numba cache warm-up {warm_numba_cache():.1f} s"
-    )
+    print(f"torch threads {torch.get_num_threads()}; numba cache warm-up {warm_umap():.1f} s")
     if args.project is not None:
         project_dir = args.project
     else:
