@@ -133,6 +133,7 @@ class IndexSession(QObject):
         elif progress.stage == "index":
             self.indexed, self.to_index = progress.done, progress.total
         stage_changed = progress.stage != self._reason_stage
+        listed_all = stage_changed and self._reason_stage == "list"
         if stage_changed or self._since_reason.elapsed() >= REASON_EVERY_MS:
             self._since_reason.start()  # the panels re-check their buttons on each change
             self._reason_stage = progress.stage
@@ -140,7 +141,10 @@ class IndexSession(QObject):
         if not self._shown:
             self._show_if_rows(progress)
             return
-        if progress.stage in ROW_STAGES:
+        if listed_all:  # every file is listed: show them all now, not at the next interval
+            self._grow_timer.stop()
+            self._grow()
+        elif progress.stage in ROW_STAGES:
             self._schedule_grow()
         if progress.stage == "index" and self._since_retry.elapsed() >= RETRY_EVERY_MS:
             self._since_retry.start()
