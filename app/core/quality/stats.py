@@ -51,19 +51,18 @@ def image_stats(image: Image.Image, content_hash: str | None = None) -> ImageSta
     """
     small = _fit(image, STATS_SIDE)
     grey_image = small if small.mode == "L" else small.convert("L")
-    grey = np.asarray(grey_image, dtype=np.float32) * (1.0 / 255.0)
-    brightness = float(grey.mean())
-    contrast = float(grey.std())
+    brightness, contrast = _mean_and_spread(grey_image)
+    half = grey_image.reduce(2) if min(grey_image.size) >= 32 else grey_image
     if content_hash is None:
         content_hash = hashlib.blake2b(grey_image.tobytes(), digest_size=16).hexdigest()
     return ImageStats(
         brightness=brightness,
         contrast=contrast,
         colourfulness=colourfulness(small),
-        sharpness=_sharpness(grey, contrast),
-        entropy=_entropy(grey_image.reduce(2) if min(grey_image.size) >= 32 else grey_image),
+        sharpness=_sharpness(grey_image, contrast),
+        entropy=_entropy(half),
         content_hash=content_hash,
-        phash=phash(grey_image),
+        phash=phash(half),
     )
 
 
@@ -85,7 +84,9 @@ def colourfulness(image: Image.Image) -> float:
     """Hasler and Suesstrunk (2003): spread and mean of the opponent colour channels, over 255."""
     if image.mode != "RGB":
         return 0.0
-    pixels = np.asarray(image)[::2, ::2].astype(np.float32)  # every other pixel is plenty
+    if min(image.size) >= 32:
+        image = image.reduce(4)  # 4 x 4 means: plenty for colour spread, noise averaged
+    pixels = np.asarray(image, dtype=np.float32)
     red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     rg = red - green
     yb = 0.5 * (red + green) - blue
@@ -115,13 +116,26 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
     return image if factor <= 1 else image.reduce(factor)
 
 
-def _sharpness(grey: np.ndarray, contrast: float) -> float:
-    if grey.shape[0] < 3 or grey.shape[1] < 3:
+def _sharpness(grey_image: Image.Image, contrast: float) -> float:
+    """Standard deviation of the 4-neighbour Laplacian (0..1 grey) over ``contrast``."""
+    if grey_image.width < 3 or grey_image.height < 3:
         return 0.0
-    laplacian = (
-        grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:] - 4.0 * grey[1:-1, 1:-1]
-    )
-    return float(laplacian.std() / (contrast + 2.0 / 255.0))
+    grey = np.asarray(grey_image, dtype=np.int16)
+    laplacian = grey[:-2, 1:-1] + grey[2:, 1:-1]
+    laplacian += grey[1:-1, :-2]
+    laplacian += grey[1:-1, 2:]
+    laplacian -= 4 * grey[1:-1, 1:-1]
+    spread = float(laplacian.std(dtype=np.float32)) / 255.0
+    return float(spread / (contrast + 2.0 / 255.0))
+
+
+def _mean_and_spread(grey: Image.Image) -> tuple[float, float]:
+    """Mean and standard deviation of the grey levels (0..1), from the histogram."""
+    counts = np.asarray(grey.histogram(), dtype=np.float64)
+    total = float(counts.sum())
+    mean = float(counts @ _LEVELS) / total
+    variance = max(0.0, float(counts @ _LEVELS_SQUARED) / total - mean * mean)
+    return mean, variance**0.5
 
 
 def _entropy(grey: Image.Image) -> float:
@@ -139,3 +153,5 @@ def _dct_matrix(size: int) -> np.ndarray:
 
 
 _DCT = _dct_matrix(HASH_SIDE)
+_LEVELS = np.arange(256, dtype=np.float64) / 255.0
+_LEVELS_SQUARED = _LEVELS**2
