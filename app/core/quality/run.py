@@ -174,7 +174,8 @@ def clean_sample_ids(project: Project, tag: str) -> np.ndarray:
     """Usable samples (ascending ids) that do not carry ``tag``."""
     query = (
         "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id WHERE s.status = 'ok' "
-        "AND NOT f.missing AND s.id NOT IN (SELECT st.sample_id FROM sample_tags st "
+        "AND NOT f.missing AND NOT f.pending AND s.id NOT IN "
+        "(SELECT st.sample_id FROM sample_tags st "
         "JOIN tags t ON t.id = st.tag_id WHERE t.name = ?) ORDER BY s.id"
     )
     return np.array([row[0] for row in project.db.execute(query, (tag,))], dtype=np.int64)

@@ -31,7 +31,7 @@ class ImageStats:
     standard deviation, at thumbnail scale (blur lowers it; brightness and contrast do
     not change it). ``entropy``: bits of the grey histogram at half that scale (2 x 2 means
     average out sensor noise, so a flat but noisy image stays low), 0..8. ``content_hash``:
-    blake2b of the file's bytes (video frames: of their grey pixels). ``phash``: 64-bit
+    SHA-256 of the file's bytes (video frames: of their grey pixels). ``phash``: 64-bit
     DCT hash as a signed integer (SQLite's INTEGER).
     """
 
@@ -54,7 +54,7 @@ def image_stats(image: Image.Image, content_hash: str | None = None) -> ImageSta
     brightness, contrast = _mean_and_spread(grey_image)
     half = grey_image.reduce(2) if min(grey_image.size) >= 32 else grey_image
     if content_hash is None:
-        content_hash = hashlib.blake2b(grey_image.tobytes(), digest_size=16).hexdigest()
+        content_hash = hashlib.sha256(grey_image.tobytes()).hexdigest()
     return ImageStats(
         brightness=brightness,
         contrast=contrast,
@@ -67,8 +67,9 @@ def image_stats(image: Image.Image, content_hash: str | None = None) -> ImageSta
 
 
 def file_digest(path: str | os.PathLike) -> str:
-    """blake2b (128-bit) of a file's bytes, read in chunks."""
-    digest = hashlib.blake2b(digest_size=16)
+    """SHA-256 of a file's bytes, read in chunks (CPUs with SHA extensions hash it at ~1 GB/s,
+    twice blake2b's speed)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_READ_CHUNK):
             digest.update(chunk)
@@ -77,7 +78,7 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def bytes_digest(data: bytes) -> str:
     """:func:`file_digest` of bytes already read."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 def colourfulness(image: Image.Image) -> float:

@@ -78,7 +78,8 @@ def read_stats(project: Project) -> StatsColumns:
         "st.content_hash, st.phash, st.sample_id IS NOT NULL "
         "FROM samples s JOIN files f ON f.id = s.file_id "
         "LEFT JOIN sample_stats st ON st.sample_id = s.id "
-        "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing ORDER BY s.id"
+        "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing AND NOT f.pending "
+        "ORDER BY s.id"
     )
     rows = project.db.execute(query).fetchall()
     count = len(rows)
@@ -118,7 +119,8 @@ def sample_ids_without_stats(project: Project) -> list[int]:
     """Usable samples with no stats row (e.g. video frames not thumbnailed since stats came)."""
     query = (
         "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id WHERE s.status = 'ok' "
-        "AND NOT f.missing AND NOT EXISTS (SELECT 1 FROM sample_stats st WHERE st.sample_id = s.id)"
+        "AND NOT f.missing AND NOT f.pending "
+        "AND NOT EXISTS (SELECT 1 FROM sample_stats st WHERE st.sample_id = s.id)"
     )
     return [row[0] for row in project.db.execute(query)]
 
@@ -128,6 +130,7 @@ def unmeasured_images(project: Project) -> list[tuple[int, str]]:
     query = (
         "SELECT s.id, f.relpath FROM samples s JOIN files f ON f.id = s.file_id "
         "WHERE s.status = 'ok' AND f.status = 'ok' AND s.frame IS NULL AND NOT f.missing "
+        "AND NOT f.pending "
         "AND NOT EXISTS (SELECT 1 FROM sample_stats st WHERE st.sample_id = s.id) "
         "ORDER BY f.relpath"
     )

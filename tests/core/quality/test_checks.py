@@ -172,3 +172,18 @@ def test_outliers_are_far_from_their_nearest_embeddings(tmp_path: Path):
         result = run_job(issues_job(project, ["outliers"])).results["outliers"]
     assert sorted(np.flatnonzero(result.flagged).tolist()) == [5, 17, 33]
     assert result.worst_first()[0] in (5, 17, 33)
+
+
+def test_files_still_pending_are_neither_checked_nor_measured(tmp_path: Path):
+    from app.core.store.stats import read_stats, unmeasured_images
+
+    rng = np.random.default_rng(7)
+    for i in range(4):
+        photo(rng, (64, 48)).save(tmp_path / f"{i}.jpg")
+    with Project.for_dataset(tmp_path) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        with project.db:
+            project.db.execute("UPDATE files SET pending = 1 WHERE relpath = '2.jpg'")
+            project.db.execute("DELETE FROM sample_stats")
+        assert "2.jpg" not in read_stats(project).names
+        assert [path for _, path in unmeasured_images(project)] == ["0.jpg", "1.jpg", "3.jpg"]
