@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.core.data.video import frame_name
+from app.core.store.db import read_snapshot
 from app.core.store.project import Project
 
 _I64 = np.empty(0, dtype=np.int64)
@@ -149,7 +150,13 @@ def _ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
 
 
 def load_table(project: Project) -> SampleTable:
-    """All samples of ``project`` in browsing order (relative path, then frame)."""
+    """All samples of ``project`` in browsing order (relative path, then frame), read from one
+    snapshot (an index may be adding rows meanwhile)."""
+    with read_snapshot(project.db):
+        return _load_table(project)
+
+
+def _load_table(project: Project) -> SampleTable:
     file_ids_text, relpaths_text = project.db.execute(_FILES).fetchone()
     if not relpaths_text:
         return empty_table()

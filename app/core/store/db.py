@@ -8,6 +8,8 @@ stored as TEXT, and read back as the same ``str`` (the connection decodes with s
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.core.errors import SieveError
@@ -37,3 +39,20 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError as error:
         raise SieveError(f"cannot open the database {path}: {error}") from error
     return conn
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Several reads that see one state of the database, while another connection writes.
+
+    Outside a transaction every statement sees the latest commit, so two queries can disagree
+    (rows a concurrent index added between them). A read transaction pins one WAL snapshot.
+    """
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")

@@ -126,3 +126,32 @@ def test_samples_of_missing_files_are_shown_but_not_usable(project: Project) -> 
     assert not table.broken.any() and table.reason == {}
     assert table.unusable.tolist() == table.missing.tolist()
     assert table.missing.tolist() == [row.status == "missing" for row in project.samples()]
+
+
+def test_the_table_is_read_from_one_snapshot_while_rows_are_added(project: Project) -> None:
+    """A file and sample committed between the table's queries (an index listing rows) must not
+    reach the table half-way: its sample would point past the files read."""
+    writer = Project.open(project.path)
+    before = len(load_table(project))
+    added: list[int] = []
+
+    def add_a_row_between_queries(statement: str) -> None:
+        if "n_frames IS NOT NULL" in statement and not added:
+            with writer.db:
+                cursor = writer.db.execute(
+                    "INSERT INTO files(relpath, kind, size, mtime_ns, status, pending) "
+                    "VALUES ('zz/new.png', 'image', 1, 1, 'ok', 1)"
+                )
+                writer.db.execute(
+                    "INSERT INTO samples(file_id, status) VALUES (?, 'ok')", (cursor.lastrowid,)
+                )
+            added.append(1)
+
+    project.db.set_trace_callback(add_a_row_between_queries)
+    try:
+        table = load_table(project)
+    finally:
+        project.db.set_trace_callback(None)
+        writer.close()
+    assert added and len(table) == before
+    assert len(load_table(project)) == before + 1
