@@ -2,8 +2,9 @@
 
 It checks an installation (above all a PyInstaller bundle, where a missing library only shows
 when it is loaded): index the bundled demo, train one tiny epoch on the CPU, embed, map with PCA
-and UMAP, search neighbours, select 10 diverse samples, export them, decode a video with PyAV,
-run a torchvision operator and draw a Qt widget offscreen. Everything is written into a fresh
+and UMAP, search neighbours, select 10 diverse samples, export them, import COCO boxes and an
+RLE mask, evaluate predictions with COCOeval, export YOLO labels, decode a video with PyAV, run
+a torchvision operator and draw a Qt widget offscreen. Everything is written into a fresh
 temporary folder (inside ``WORK_DIR`` when given) that is deleted at the end; the user's data
 folder is never touched. One line per step with its time and OK / FAIL / SKIP; exit code 0 when
 all steps pass, else 1.
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 TRAIN_SIDE = 32
 SELECT_COUNT = 10
 VIDEO_FRAMES = 6
+ANNOTATED_IMAGES = 3
 
 
 @dataclass
@@ -180,6 +182,64 @@ def step_export(space: Workspace) -> str:
     return f"{len(files)} files copied"
 
 
+def step_annotations(space: Workspace) -> str:
+    """COCO boxes and an RLE mask in, the same boxes as scored predictions, COCOeval, YOLO out."""
+    import json
+
+    import numpy as np
+    from pycocotools import mask as coco_mask
+
+    from app.core.data.annotations.importing import import_annotations_job
+    from app.core.evaluation.evaluate import evaluation_job
+    from app.core.export.annotations import export_annotations_job
+    from app.core.jobs import CancelToken, run_job
+
+    rows = space.project.samples(status="ok")[:ANNOTATED_IMAGES]
+    images = [
+        {"id": i + 1, "file_name": row.relpath, "width": row.width, "height": row.height}
+        for i, row in enumerate(rows)
+    ]
+    boxes = [[1, 1, max(2, row.width // 2), max(2, row.height // 2)] for row in rows]
+    pixels = np.zeros((rows[0].height, rows[0].width), dtype=np.uint8, order="F")
+    pixels[1 : 1 + boxes[0][3], 1 : 1 + boxes[0][2]] = 1
+    rle = coco_mask.encode(pixels)
+    rle["counts"] = rle["counts"].decode("ascii")
+    annotations = [
+        {"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": box, "iscrowd": 0}
+        for i, box in enumerate(boxes)
+    ]
+    annotations[0]["segmentation"] = rle
+    truth = space.root / "truth.json"
+    categories = [{"id": 1, "name": "thing"}]
+    truth.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    results = space.root / "results.json"
+    results.write_text(
+        json.dumps(
+            [
+                {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 0.9}
+                for a in annotations
+            ]
+        )
+    )
+    run_job(import_annotations_job(space.project, truth, "coco"))
+    run_job(
+        import_annotations_job(
+            space.project, results, "coco", "predictions", "predictions", reference=truth
+        )
+    )
+    evaluation = run_job(evaluation_job(space.project, CancelToken(), store=False))
+    if abs(evaluation.map - 1.0) > 1e-6:
+        raise AssertionError(f"predictions equal to the truth gave mAP {evaluation.map}")
+    ids = [row.id for row in rows]
+    out = space.root / "yolo"
+    run_job(export_annotations_job(space.project, ids, "yolo", out, CancelToken()))
+    if not (out / "data.yaml").is_file():
+        raise AssertionError("the YOLO export wrote no data.yaml")
+    return f"{len(rows)} images, RLE mask, mAP 1.0, YOLO export"
+
+
 def step_video(space: Workspace) -> str:
     import av
     import numpy as np
@@ -236,6 +296,7 @@ STEPS: tuple[Step, ...] = (
     Step("neighbors", step_neighbors, ("embed",)),
     Step("select", step_select, ("embed",)),
     Step("export", step_export, ("select",)),
+    Step("annotations", step_annotations, ("index demo",)),
     Step("video", step_video, ("work folder",)),
     Step("qt widget", step_qt),
 )
