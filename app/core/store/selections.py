@@ -58,12 +58,8 @@ def save_selection(
     name = name.strip()
     if not name:
         raise SieveError("a selection needs a name")
-    ids = np.asarray(sample_ids, dtype=np.int64)
-    if len(np.unique(ids)) != len(ids):
-        raise SieveError(f"selection {name!r} lists a sample twice")
-    values = np.full(len(ids), np.nan) if scores is None else np.asarray(scores, dtype=np.float64)
-    if len(values) != len(ids):
-        raise ValueError(f"{len(values)} scores for {len(ids)} members")
+    members = _ranked(name, "sample", sample_ids, scores)
+    picked = None if objects is None else _ranked(name, "object", objects, object_scores)
     with project.db:
         existing = project.db.execute("SELECT id FROM selections WHERE name = ?", (name,))
         if existing.fetchone() is not None:
@@ -76,21 +72,9 @@ def save_selection(
             (name, json.dumps(strategy), kind),
         )
         selection_id = int(cursor.lastrowid)
-        if objects is not None:
-            _insert_objects(project, selection_id, name, objects, object_scores)
-        try:
-            project.db.executemany(
-                "INSERT INTO selection_members(selection_id, position, sample_id, score) "
-                "VALUES (?, ?, ?, ?)",
-                (
-                    (selection_id, position, sample_id, None if score != score else score)
-                    for position, (sample_id, score) in enumerate(
-                        zip(ids.tolist(), values.tolist(), strict=True)
-                    )
-                ),
-            )
-        except sqlite3.IntegrityError as error:
-            raise SieveError(f"selection {name!r} names a sample this project lacks") from error
+        if picked is not None:
+            _insert_ranked(project, "selection_objects", selection_id, name, picked)
+        _insert_ranked(project, "selection_members", selection_id, name, members)
     return get_selection(project, name)
 
 
@@ -135,32 +119,48 @@ def selection_labels(project: Project, selection: SavedSelection) -> dict[str, i
     return dict(project.db.execute(query, (selection.id,)).fetchall())
 
 
-def _insert_objects(
-    project: Project,
-    selection_id: int,
-    name: str,
-    objects: np.ndarray,
-    scores: np.ndarray | None,
-) -> None:
-    ids = np.asarray(objects, dtype=np.int64)
+_A = {"sample": "a sample", "object": "an object"}
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """Members in pick order with their scores (NaN: none), checked once."""
+
+    noun: str  # "sample" | "object": the member column is ``<noun>_id``
+    ids: np.ndarray
+    scores: np.ndarray
+
+
+def _ranked(name: str, noun: str, ids: np.ndarray, scores: np.ndarray | None) -> _Ranked:
+    ids = np.asarray(ids, dtype=np.int64)
     if len(np.unique(ids)) != len(ids):
-        raise SieveError(f"selection {name!r} lists an object twice")
+        raise SieveError(f"selection {name!r} lists {_A[noun]} twice")
     values = np.full(len(ids), np.nan) if scores is None else np.asarray(scores, dtype=np.float64)
     if len(values) != len(ids):
-        raise ValueError(f"{len(values)} scores for {len(ids)} objects")
+        raise ValueError(f"{len(values)} scores for {len(ids)} {noun}s")
+    return _Ranked(noun, ids, values)
+
+
+def _insert_ranked(
+    project: Project, table: str, selection_id: int, name: str, members: _Ranked
+) -> None:
+    """Write ``members`` into ``table`` (``selection_members`` or ``selection_objects``)."""
+    column = f"{members.noun}_id"
+    rows = (
+        (selection_id, position, member, None if score != score else score)
+        for position, (member, score) in enumerate(
+            zip(members.ids.tolist(), members.scores.tolist(), strict=True)
+        )
+    )
     try:
         project.db.executemany(
-            "INSERT INTO selection_objects(selection_id, position, object_id, score) "
-            "VALUES (?, ?, ?, ?)",
-            (
-                (selection_id, position, object_id, None if score != score else score)
-                for position, (object_id, score) in enumerate(
-                    zip(ids.tolist(), values.tolist(), strict=True)
-                )
-            ),
+            f"INSERT INTO {table}(selection_id, position, {column}, score) VALUES (?, ?, ?, ?)",
+            rows,
         )
     except sqlite3.IntegrityError as error:
-        raise SieveError(f"selection {name!r} names an object this project lacks") from error
+        raise SieveError(
+            f"selection {name!r} names {_A[members.noun]} this project lacks"
+        ) from error
 
 
 def get_selection(project: Project, name: str) -> SavedSelection:
