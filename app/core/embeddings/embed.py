@@ -183,14 +183,7 @@ def embed_job(
     set_config = {**asdict(resolved), "source": model.source, "side": side}
     embedding_set = _open_set(project, set_config, resume_set)
     run = _EmbedRun(project, embedding_set, model, side, rows, resolved, device)
-    try:
-        counts = yield from run.embed(cancel)
-    except JobCancelled:
-        project.update_run(embedding_set.id, status="stopped")
-        raise
-    except Exception as error:
-        project.update_run(embedding_set.id, status="failed", metrics={"error": str(error)})
-        raise
+    counts = yield from run.embed_recording_status(cancel)
     return run.merge(counts, started)
 
 
@@ -338,6 +331,17 @@ class _EmbedRun:
         if self.lanes is None:
             return forward(pixels)
         return self.lanes.run(forward, pixels)
+
+    def embed_recording_status(self, cancel: CancelToken) -> Iterator[Progress]:
+        """:meth:`embed`, marking the set's run stopped (cancelled) or failed when it ends so."""
+        try:
+            return (yield from self.embed(cancel))
+        except JobCancelled:
+            self.project.update_run(self.set.id, status="stopped")
+            raise
+        except Exception as error:
+            self.project.update_run(self.set.id, status="failed", metrics={"error": str(error)})
+            raise
 
     def embed(self, cancel: CancelToken) -> Iterator[Progress]:
         """Embed this rank's batches that have no file yet; returns (images, batches) embedded."""

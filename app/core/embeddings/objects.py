@@ -35,7 +35,7 @@ from app.core.embeddings.embed import (
     _open_set,
     _resolve,
 )
-from app.core.errors import JobCancelled, SieveError
+from app.core.errors import SieveError
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.ssl import distributed
 from app.core.ssl.devices import resolve_device
@@ -113,14 +113,7 @@ def object_embed_job(
     }
     embedding_set = _open_set(project, set_config, resume_set)
     run = _ObjectRun(project, embedding_set, model, plan, resolved, device, rows, crops.padding)
-    try:
-        counts = yield from run.embed(cancel)
-    except JobCancelled:
-        project.update_run(embedding_set.id, status="stopped")
-        raise
-    except Exception as error:
-        project.update_run(embedding_set.id, status="failed", metrics={"error": str(error)})
-        raise
+    counts = yield from run.embed_recording_status(cancel)
     finished = run.merge(counts, started)
     if distributed.rank() == 0:
         metrics = {
