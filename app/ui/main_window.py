@@ -45,16 +45,15 @@ from app.ui.opening import (
     LoadedProject,
     export_names_job,
     fill_thumbnails_job,
-    forget_missing_job,
     import_torchvision_job_then_open,
     open_demo_job,
     open_project_job,
 )
 from app.ui.progressive import install_progressive_open
-from app.ui.project_problems import forget_question, problem_details
+from app.ui.project_problems import MissingFiles, counts_line, problem_details
 from app.ui.selection import SelectionPanel
 from app.ui.settings import Settings
-from app.ui.status import StatusPanel, plural
+from app.ui.status import StatusPanel
 from app.ui.tags.panel import TagPanel
 from app.ui.theme import app_icon
 from app.ui.welcome import WelcomePage
@@ -121,6 +120,7 @@ class MainWindow(QMainWindow):
         self.status_panel = StatusPanel(self.runner)
         self.statusBar().addPermanentWidget(self.status_panel, 1)
         self.indexer = install_progressive_open(self)  # the background index of the open folder
+        self.missing_files = MissingFiles(self)
         self.actions = build_menus(self)
         self.import_annotations = install_import_annotations(self, self.actions.import_torchvision)
         self.objects_ui = install_objects(self)
@@ -219,10 +219,10 @@ class MainWindow(QMainWindow):
     def open_project(self, path: str | Path) -> None:
         """Show the project, then catch up with files added or removed since (in the background)."""
         self.indexer.stop()
-        self._start(
+        self.start_job(
             lambda cancel: open_project_job(path, cancel),
             "Opening the project",
-            lambda loaded: (self._show(loaded), self.refresh()),
+            lambda loaded: (self.show_project(loaded), self.refresh()),
         )
 
     @Slot()
@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_demo(self) -> None:
         self.indexer.stop()
-        self._start(open_demo_job, "Opening the demo", self._show)
+        self.start_job(open_demo_job, "Opening the demo", self.show_project)
 
     @Slot()
     def choose_folder(self) -> None:
@@ -255,13 +255,13 @@ class MainWindow(QMainWindow):
             return
         request = dialog.request()
         self.indexer.stop()
-        self._start(
+        self.start_job(
             lambda cancel: import_torchvision_job_then_open(request, cancel),
             f"Importing {request.name}",
-            self._show,
+            self.show_project,
         )
 
-    def _start(self, factory: JobFactory, name: str, then: Callable[[Any], None]) -> None:
+    def start_job(self, factory: JobFactory, name: str, then: Callable[[Any], None]) -> None:
         try:
             self.runner.start(factory, name)
         except SieveError as error:
@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
             return
         self._then = then
 
-    def _show(self, loaded: LoadedProject) -> None:
+    def show_project(self, loaded: LoadedProject) -> None:
         """Show a freshly loaded project in every view; thumbnails follow once it is shown."""
         self.project = loaded
         self.undo_stack.clear()
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
         self.settings.add_recent_project(loaded.path)
         self.welcome.set_recent(self.settings.recent_projects())
-        self._update_forget_action()
+        self.missing_files.update_action()
         log.info("opened %s (%d samples)", loaded.path, loaded.samples)
         if loaded.warning is not None:
             log.warning("%s", loaded.warning)
@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
         if self.project is None or self.runner.is_busy or self.state.indexing:
             return
         project_dir = self.project.path
-        self._start(
+        self.start_job(
             lambda cancel: fill_thumbnails_job(project_dir, cancel),
             "Making thumbnails",
             self._on_thumbnails_made,
@@ -310,40 +310,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ missing files
     @Slot()
-    def forget_missing(self) -> None:
-        """Ask, then forget the missing files with their tags, selection places and scores."""
-        project = self.project
-        if project is None or not project.missing_files or self.runner.is_busy:
-            return
-        answer = QMessageBox.question(
-            self,
-            "Forget missing files",
-            forget_question(project),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        path = project.path
-        self._start(
-            lambda cancel: forget_missing_job(path, cancel),
-            "Forgetting missing files",
-            self._on_forgotten,
-        )
-
-    def _on_forgotten(self, loaded: LoadedProject) -> None:
-        before = self.project.missing_files if self.project is not None else 0
-        self._show(loaded)
-        forgotten = plural(before - loaded.missing_files, "missing file")
-        self.statusBar().showMessage(f"Forgot {forgotten}", 5000)
-
-    def _update_forget_action(self) -> None:
-        count = self.project.missing_files if self.project is not None else 0
-        action = self.actions.forget_missing
-        what = plural(count, "missing file") if count else "missing files"
-        action.setText(f"Forget {what}…")
-        action.setEnabled(count > 0 and not self.runner.is_busy)
-
     # ----------------------------------------------------------- page & view
     @Slot(int)
     def show_detail(self, sample_id: int) -> None:
@@ -377,7 +343,7 @@ class MainWindow(QMainWindow):
         )
         if path:
             ids, project_dir = np.array(ids), self.project.path
-            self._start(
+            self.start_job(
                 lambda cancel: export_names_job(project_dir, ids, path, cancel),
                 "Exporting names",
                 lambda count: self.statusBar().showMessage(f"Exported {count:,} names", 5000),
@@ -387,19 +353,8 @@ class MainWindow(QMainWindow):
     def _on_counts_changed(self, shown: int, total: int, selected: int) -> None:
         if self.project is None:
             return
-        project = self.project
-        shown_text = plural(total, "sample") if shown == total else f"{shown:,} of {total:,}"
-        problems = f"{project.broken_files:,} broken"
-        if project.missing_files:
-            problems += f" · {project.missing_files:,} missing"
-        if project.unreadable:
-            problems += f" · {len(project.unreadable):,} unreadable"
-        indexing = f" · {note}" if (note := self.indexer.status_note()) else ""
-        self.status_panel.set_counts(
-            f"{shown_text} · {selected:,} selected · {problems} · "
-            f"{plural(project.labels, 'label')}{indexing}",
-            problem_details(project),
-        )
+        line = counts_line(self.project, shown, total, selected, self.indexer.status_note())
+        self.status_panel.set_counts(line, problem_details(self.project))
 
     def _raise(self, dock: QDockWidget) -> None:
         dock.show()
@@ -452,7 +407,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(not busy)
         for action in self.actions.needs_project:
             action.setEnabled(self.project is not None)
-        self._update_forget_action()
+        self.missing_files.update_action()
         self.welcome.set_enabled_actions(not busy)
 
     @Slot(str, str)

@@ -63,7 +63,7 @@ def build_menus(window: MainWindow) -> WindowActions:
         "Names of the samples &shown…", partial(window.export_names, "shown")
     )
     file_menu.addSeparator()
-    forget_missing = file_menu.addAction("Forget missing files…", window.forget_missing)
+    forget_missing = file_menu.addAction("Forget missing files…", window.missing_files.forget)
     forget_missing.setEnabled(False)
     file_menu.addSeparator()
     file_menu.addAction("&Quit", window.close).setShortcut(QKeySequence.StandardKey.Quit)

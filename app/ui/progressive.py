@@ -223,13 +223,13 @@ def install_progressive_open(window: Any) -> IndexSession:
     window.statusBar().addPermanentWidget(row)
 
     def on_opened(loaded: LoadedProject) -> None:
-        window._show(loaded)
+        window.show_project(loaded)
 
     def on_finished(loaded: LoadedProject) -> None:
         if window.project is None or window.project.path != loaded.path:
             return
         window.project = loaded
-        window._update_forget_action()
+        window.missing_files.update_action()
         window.selection_panel.refresh()
         stale_label_panel[0] = True
         refresh_label_panel(not window.label_dock.visibleRegion().isEmpty())
