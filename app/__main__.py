@@ -6,6 +6,7 @@ import os
 import sys
 
 TOP_LEVEL_OPTIONS = ("-h", "--help", "--version", "--self-test")
+INDEX_WORKER = "_index-worker"  # app.core.ingest.worker.COMMAND, without importing it first
 
 
 def attach_missing_streams() -> None:
@@ -31,9 +32,13 @@ def attach_missing_streams() -> None:
 def main() -> int:
     multiprocessing.freeze_support()
     attach_missing_streams()
+    argv = sys.argv[1:]
+    if argv[:1] == [INDEX_WORKER]:  # the app's index process: no CLI, no Qt
+        from app.core.ingest.worker import main as index_worker
+
+        return index_worker(argv[1:])
     from app.cli.entry import run as cli_main
 
-    argv = sys.argv[1:]
     if not argv or (argv[0].startswith("-") and argv[0].split("=")[0] not in TOP_LEVEL_OPTIONS):
         argv = ["gui", *argv]
     return cli_main(argv)

@@ -5,6 +5,7 @@ They return plain data (:class:`LoadedProject`, counts), so the GUI thread never
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +14,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.core.data.torchvision_import import import_torchvision_job
+from app.core.errors import SieveError
 from app.core.export.subset import export_filenames
 from app.core.ingest.demo import demo_project_job
 from app.core.ingest.indexing import forget_missing, index_job, missing_warning
+from app.core.ingest.remote import WorkerUnavailable, index_in_worker
 from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.project import Project
 
 if TYPE_CHECKING:
     from app.ui.dialogs.import_torchvision import ImportRequest
+
+log = logging.getLogger("sieve")
 
 
 @dataclass(frozen=True)
@@ -87,18 +92,44 @@ def index_in_place_job(
     opened: OpenedProject,
     visible: Any = None,
     cancel: CancelToken | None = None,
+    in_process: bool = False,
 ) -> Job[LoadedProject]:
     """Open (or create) the folder's project, say so through ``opened``, index it, load it.
 
     The window shows the project as soon as it holds rows (at once when it already did, else
-    at the first committed chunk), while this job goes on in the background.
+    at the first committed chunk), while this job goes on in the background. The index runs in
+    a child process (:mod:`app.core.ingest.remote`) unless ``in_process``, or when no child
+    process can be started.
     """
+    if not in_process:
+        try:
+            path = yield from _index_in_worker(folder, project_dir, opened, visible, cancel)
+        except WorkerUnavailable as error:
+            log.warning("%s; indexing in this process instead", error)
+        else:
+            with Project.open(path) as project:
+                return (yield from load_project(project))
     with Project.for_dataset(folder, project_dir) as project:
         opened.set(project.path, project.dataset_root, project.sample_count())
         yield Progress("open", 0, None, f"opening {project.dataset_root.name}")
         extra = {"visible": visible} if visible is not None else {}
         yield from index_job(project, cancel=cancel, **extra)
         return (yield from load_project(project))
+
+
+def _index_in_worker(
+    folder: str | Path,
+    project_dir: str | Path | None,
+    opened: OpenedProject,
+    visible: Any,
+    cancel: CancelToken | None,
+) -> Job[Path]:
+    yield Progress("open", 0, None, f"opening {Path(folder).name}")
+    yield from index_in_worker(folder, project_dir, opened.set, visible, cancel)
+    known = opened.get()
+    if known is None:
+        raise SieveError(f"the index of {folder} ended before its project was opened")
+    return known[0]
 
 
 def open_project_job(path: str | Path, cancel: CancelToken | None = None) -> Job[LoadedProject]:

@@ -62,6 +62,7 @@ class IndexSession(QObject):
         self.listed = 0
         self.indexed = 0
         self.to_index: int | None = None
+        self.in_process = False  # index in this process (a test patching the index) or a child's
         self._opened: OpenedProject | None = None
         self._shown = False
         self._visible: Any = None
@@ -114,7 +115,9 @@ class IndexSession(QObject):
         self._since_reason.start()
         self._reason_stage = ""
         self.runner.start(
-            lambda cancel: index_in_place_job(folder, project_dir, opened, visible, cancel),
+            lambda cancel: index_in_place_job(
+                folder, project_dir, opened, visible, cancel, in_process=self.in_process
+            ),
             "Indexing",
         )
         self.state.set_indexing("indexing: listing files")

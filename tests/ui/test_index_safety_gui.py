@@ -133,6 +133,7 @@ def test_unreadable_folders_are_listed_in_the_status_bar(
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
+    window.indexer.in_process = True  # the patch reaches this process's index only
     open_and_wait(qtbot, window, colour_dataset, 9)
     qtbot.waitUntil(lambda: "1 unreadable" in counts_text(window))
     assert "green: permission denied" in window.status_panel.counts_label.toolTip()

@@ -1,0 +1,105 @@
+"""The index in its own process: what the desktop app runs while the user browses.
+
+Decoding, hashing and measuring a folder is Python and C work on every core; in the GUI's own
+process it would share the interpreter lock with the event loop, which then stalls for tens of
+milliseconds at a time. The app starts this module as a child process instead (see
+:mod:`app.core.ingest.remote`), and the two talk in lines:
+
+* the child writes JSON lines on stdout: ``{"opened": {"path", "root", "rows"}}`` once the
+  project is open, ``{"progress": [stage, done, total, message]}`` as the index goes,
+  ``{"done": true}`` at the end, or ``{"error": message, "details": traceback}``;
+* the parent writes ``want ID,ID,...`` (the rows on screen, thumbnailed first) and ``stop``
+  on its stdin. End of input (the parent is gone) stops the index too.
+
+Exit status: 0 done, 130 stopped, 1 failed. A stopped or killed child loses nothing: the index
+commits as it goes and the next run carries on with the files still pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from app.core.ingest.indexing import index_job
+from app.core.ingest.priority import VisibleFirst
+from app.core.jobs import CancelToken, JobCancelled, Progress
+from app.core.store.project import Project
+
+COMMAND = "_index-worker"
+"""The program's hidden sub-command that runs :func:`main` (``python -m app _index-worker``)."""
+EXIT_STOPPED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Index a folder into its project, reporting on stdout and obeying stdin (see above)."""
+    parser = argparse.ArgumentParser(prog=f"sieve {COMMAND}", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--project", type=Path, default=None)
+    args = parser.parse_args(argv)
+    from app.core.logs import setup_logging
+
+    setup_logging()
+    out = _Writer(sys.stdout)
+    cancel, visible = CancelToken(), VisibleFirst()
+    threading.Thread(
+        target=_obey, args=(sys.stdin, cancel, visible), name="sieve-worker-input", daemon=True
+    ).start()
+    try:
+        for progress in _index(args.folder, args.project, out, visible, cancel):
+            report = [progress.stage, progress.done, progress.total, progress.message]
+            out.send({"progress": report})
+    except JobCancelled:
+        return EXIT_STOPPED
+    except BaseException as error:  # every failure reaches the parent as a message
+        message = str(error).strip() or type(error).__name__
+        out.send({"error": message, "kind": type(error).__name__, "details": _details()})
+        return 1
+    out.send({"done": True})
+    return 0
+
+
+def _index(
+    folder: Path, project_dir: Path | None, out: _Writer, visible: VisibleFirst, cancel: CancelToken
+) -> Iterator[Progress]:
+    with Project.for_dataset(folder, project_dir) as project:
+        opened = {"path": str(project.path), "root": str(project.dataset_root)}
+        out.send({"opened": {**opened, "rows": project.sample_count()}})
+        yield from index_job(project, cancel=cancel, visible=visible)
+
+
+def _obey(stream: IO[str], cancel: CancelToken, visible: VisibleFirst) -> None:
+    """Read the parent's commands until ``stop`` or the end of input (the parent is gone)."""
+    for line in stream:
+        command, _, rest = line.strip().partition(" ")
+        if command == "stop":
+            break
+        if command == "want":
+            visible.prefer(int(part) for part in rest.split(",") if part)
+    cancel.cancel()
+
+
+def _details() -> str:
+    return traceback.format_exc()
+
+
+class _Writer:
+    """JSON lines on a stream, one writer at a time; a closed pipe (parent gone) is ignored."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message) + "\n"
+        with self._lock:
+            try:
+                self._stream.write(line)
+                self._stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass
