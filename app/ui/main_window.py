@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
         self.settings.add_recent_project(loaded.path)
         self.welcome.set_recent(self.settings.recent_projects())
-        self.missing_files.update_action()
+        self._on_busy_changed(self.runner.is_busy)  # its actions work while the index runs
         log.info("opened %s (%d samples)", loaded.path, loaded.samples)
         if loaded.warning is not None:
             log.warning("%s", loaded.warning)

@@ -158,7 +158,7 @@ class DetailView(QWidget):
                 f"sample {sample_id} is not in this project" if gone else ""
             )
             return
-        if self.row.status != "ok":
+        if self.row.status not in ("ok", "pending"):  # a listed file decodes from its original
             self.loader.cancel()
             self.image_view.show_message(f"{self.row.status}: {self.row.reason or 'unreadable'}")
         else:
