@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -50,6 +51,7 @@ MIN_BATCH = 8
 TARGET_LOCK_S = 0.025  # a batch's transaction aims at this long (a GUI's writes wait behind it)
 WINDOW_PER_WORKER = 4  # files in flight per worker: enough to keep it busy during a commit
 _CHUNK = 900
+EARLY_POLL_S = 0.05  # how often the early probe looks at the rows on screen
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,13 @@ def index_job(
 
     known = known_files(project)
     resample_videos = project.get_meta("video_sampling") != options.sampling_key
-    listing = yield from list_files(project, known, resample_videos, cancel)
+    early = _EarlyProbe(project.path, options, visible) if visible is not None else None
+    try:
+        listing = yield from list_files(project, known, resample_videos, cancel)
+    finally:
+        early_done = early.stop() if early is not None else set()
+    if early_done:  # the rows on screen while the folder was listed are done already
+        listing.todo = [item for item in listing.todo if item.relpath not in early_done]
     result = _counts(listing)
     result.longest_write_s = listing.longest_commit_s
     gone = [f.id for p, f in known.items() if p not in listing.present and not f.missing]
@@ -287,6 +295,65 @@ def _probe_all(
         finally:
             for future in running:
                 future.cancel()
+
+
+class _EarlyProbe:
+    """Probes the rows on screen while the folder is still being listed (a big folder takes
+    seconds to list; what the user looks at gets its thumbnails meanwhile).
+
+    Its own thread and project connection; one file at a time, since the scan needs the rest.
+    """
+
+    def __init__(self, project_dir: Path, options: IndexOptions, visible: VisibleFirst) -> None:
+        self.done: set[str] = set()
+        self._options = options
+        self._visible = visible
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(project_dir,), name="sieve-index-early", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> set[str]:
+        """Stop after the file in hand; the relative paths probed and committed so far."""
+        self._stopping.set()
+        self._thread.join()
+        return self.done
+
+    def _run(self, project_dir: Path) -> None:
+        try:
+            with Project.open(project_dir) as project:
+                seen = None
+                while not self._stopping.wait(EARLY_POLL_S):
+                    if self._visible.version != seen:
+                        seen, wanted = self._visible.wanted()
+                        self._probe(project, _pending_files(project, wanted))
+        except Exception:  # an optional head start: the probe phase does these files anyway
+            log.exception("probing the rows on screen early failed")
+
+    def _probe(self, project: Project, files: list[FoundFile]) -> None:
+        root = project.dataset_root
+        for found in files:
+            if self._stopping.is_set():
+                return
+            _write_batch(project, [_probe_one(root, found, self._options)])
+            self.done.add(found.relpath)
+
+
+def _pending_files(project: Project, sample_ids: Sequence[int]) -> list[FoundFile]:
+    """The listed, not yet probed files of ``sample_ids`` (in that order)."""
+    relpaths = _relpaths_of(project, sample_ids)
+    files: list[FoundFile] = []
+    for start in range(0, len(relpaths), _CHUNK):
+        chunk = relpaths[start : start + _CHUNK]
+        marks = ",".join(["CAST(? AS TEXT)"] * len(chunk))
+        query = (
+            "SELECT relpath, kind, size, mtime_ns FROM files "
+            f"WHERE pending AND relpath IN ({marks})"
+        )
+        rows = {row[0]: row for row in project.db.execute(query, [raw(r) for r in chunk])}
+        files.extend(FoundFile(*rows[r]) for r in chunk if r in rows)
+    return files
 
 
 def _relpaths_of(project: Project, sample_ids: Sequence[int]) -> list[str]:

@@ -26,7 +26,7 @@ from app.ui.browser.delegate import BrowserDelegate
 from app.ui.browser.model import BrowserModel
 
 SPACING = 4
-VISIBLE_DEBOUNCE_MS = 100
+VISIBLE_EVERY_MS = 100
 Flag = QItemSelectionModel.SelectionFlag
 
 
@@ -42,7 +42,7 @@ class BrowserView(QListView):
     """A wrapping grid of uniform cells; ``sample_activated`` on Enter or double-click."""
 
     sample_activated = Signal(int)
-    visible_changed = Signal()  # the rows on screen changed (debounced while scrolling)
+    visible_changed = Signal()  # the rows on screen changed (at most every 100 ms)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +68,7 @@ class BrowserView(QListView):
         self.doubleClicked.connect(self._activate)
         self._visible_timer = QTimer(self)
         self._visible_timer.setSingleShot(True)
-        self._visible_timer.setInterval(VISIBLE_DEBOUNCE_MS)
+        self._visible_timer.setInterval(VISIBLE_EVERY_MS)
         self._visible_timer.timeout.connect(self.visible_changed)
         self.verticalScrollBar().valueChanged.connect(self.note_visible_change)
         self.set_thumbnail_size(self.delegate.thumbnail_size)
@@ -110,8 +110,10 @@ class BrowserView(QListView):
         return first, min(count - 1, first + lines * columns - 1)
 
     def note_visible_change(self, *_: object) -> None:
-        """Say (debounced) that the rows on screen may have changed (scrolled, rows added)."""
-        self._visible_timer.start()
+        """Say that the rows on screen may have changed (scrolled, rows added): at most every
+        :data:`VISIBLE_EVERY_MS`, also while a scroll goes on (the index follows the screen)."""
+        if not self._visible_timer.isActive():
+            self._visible_timer.start()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)

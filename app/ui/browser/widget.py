@@ -112,7 +112,7 @@ class BrowserWidget(QWidget):
     counts_changed = Signal(int, int, int)
     loaded = Signal()
     grown = Signal()  # a grow() read was shown
-    visible_changed = Signal()  # the rows on screen changed (debounced)
+    visible_changed = Signal()  # the rows on screen changed (at most every 100 ms)
     failed = Signal(str)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:

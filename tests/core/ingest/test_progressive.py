@@ -180,3 +180,23 @@ def test_rows_another_process_listed_meanwhile_are_kept_once(tmp_path):
         rows = project.samples()
         assert len(rows) == 7 and {row.status for row in rows} == {"pending"}
         assert sorted({row.label for row in rows}) == sorted({"a", "b", os.fsdecode(b"caf\xe9")})
+
+
+def test_rows_on_screen_are_probed_while_the_folder_is_still_listed(tmp_path):
+    root = make_dataset(tmp_path / "data", {"a": 30, "b": 30})
+    visible = VisibleFirst()
+    with Project.for_dataset(root) as project:
+        job = index_job(project, IndexOptions(workers=2), visible=visible)
+        totals = []
+        for progress in job:
+            if progress.stage == "list" and progress.total is not None:  # listing not over
+                ids = [row.id for row in project.samples()][-10:]
+                visible.prefer(ids)
+                deadline = time.monotonic() + 20
+                while len(project.thumbs.get_many(ids)) < 10 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert project.pending_count() == 50  # done early, and committed
+            elif progress.stage == "index" and progress.done == 0:
+                totals.append(progress.total)
+        assert totals == [50]  # the probe phase does not decode them again
+        assert project.pending_count() == 0 and project.thumbs.count() == 60
