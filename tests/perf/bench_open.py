@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from common import print_table
@@ -126,6 +127,8 @@ def probe(
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.timeout.connect(tick)
     heartbeat.start(HEARTBEAT_MS)
+    if os.environ.get("SIEVE_TRACE_STALLS"):
+        _trace_stalls(beat, phase, elapsed)
 
     def scroll_a_page() -> None:  # a user paging down while the index runs
         if phase["name"] == "indexing" and elapsed() < phase["scroll_until"]:
@@ -176,6 +179,32 @@ def probe(
     print(json.dumps(out), flush=True)
     window.shutdown()
     return out
+
+
+def _trace_stalls(beat: dict, phase: dict, elapsed: Callable[[], float]) -> None:
+    """Debug aid (``SIEVE_TRACE_STALLS=1``): when the heartbeat is late by 40 ms, print every
+    thread's stack once per stall (to stderr), to see what the GUI thread waits on."""
+    import threading
+    import traceback
+
+    main = threading.main_thread().ident
+
+    def watch() -> None:
+        reported = 0.0
+        while True:
+            time.sleep(0.01)
+            late = time.perf_counter() - beat["last"]
+            if late < 0.04 or beat["last"] == reported:
+                continue
+            reported = beat["last"]
+            lines = [f"--- stall {late * 1000:.0f} ms at {elapsed():.2f} s ({phase['name']})"]
+            for ident, frame in sys._current_frames().items():
+                name = "GUI" if ident == main else str(ident)
+                stack = traceback.format_stack(frame)[-6:]
+                lines.append(f"  [{name}]\n" + "".join(stack))
+            print("\n".join(lines), file=sys.stderr, flush=True)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def run_probe(folder: Path, count: int, cap_s: float | None) -> dict[str, float | None]:
