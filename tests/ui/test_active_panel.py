@@ -84,8 +84,8 @@ def host(qtbot, embedded_project: tuple[Project, EmbeddingSet]) -> Iterator[Host
 
 
 def settle(qtbot, panel: ActiveLearningPanel) -> None:
-    """Wait until the panel's job (if any) has finished and been reported."""
-    qtbot.waitUntil(lambda: not panel.runner.is_busy, timeout=JOB_TIMEOUT_MS)
+    """Wait until the panel's job and its counts' read (if any) have finished and been reported."""
+    qtbot.waitUntil(lambda: not panel.runner.is_busy and not panel.reading, timeout=JOB_TIMEOUT_MS)
 
 
 def ids_of(project: Project, folder: str) -> np.ndarray:

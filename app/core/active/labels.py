@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
+from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import Project
 
 LABEL_SOURCE_META = "active.label_source"
@@ -54,8 +55,11 @@ def has_folder_labels(project: Project) -> bool:
     return bool(project.label_counts())
 
 
-def load_label_source(project: Project) -> LabelSource:
-    """The stored source, else folder names when the dataset has them, else tag classes."""
+def load_label_source(project: Project, folder_counts: dict[str, int] | None = None) -> LabelSource:
+    """The stored source, else folder names when the dataset has them, else tag classes.
+
+    ``folder_counts``: :meth:`Project.label_counts` when already read.
+    """
     stored = project.get_meta(LABEL_SOURCE_META)
     if stored is not None:
         try:
@@ -65,7 +69,8 @@ def load_label_source(project: Project) -> LabelSource:
                 return LabelSource(entry["folders"], classes)
         except (ValueError, KeyError, TypeError):
             pass
-    return LabelSource(from_folders=has_folder_labels(project))
+    has_folders = bool(folder_counts) if folder_counts is not None else has_folder_labels(project)
+    return LabelSource(from_folders=has_folders)
 
 
 def save_label_source(project: Project, source: LabelSource) -> None:
@@ -81,11 +86,13 @@ def label_tags(project: Project, source: LabelSource) -> list[str] | None:
     return [name for name in source.classes if project.tag_id(name) is not None]
 
 
-def class_counts(project: Project, source: LabelSource) -> ClassCounts:
+def class_counts(
+    project: Project, source: LabelSource, folder_counts: dict[str, int] | None = None
+) -> ClassCounts:
     """Samples per class (usable ones for folder labels), labelled and total usable samples."""
     total = project.sample_count(status="ok")
     if source.from_folders:
-        counts = project.label_counts()
+        counts = project.label_counts() if folder_counts is None else folder_counts
         return ClassCounts(tuple(counts), tuple(counts.values()), sum(counts.values()), total)
     tag_ids = [project.tag_id(name) for name in source.classes]
     tags = [None if tag_id is None else project.tag(tag_id) for tag_id in tag_ids]
@@ -97,3 +104,26 @@ def class_counts(project: Project, source: LabelSource) -> ClassCounts:
         query = f"SELECT COUNT(DISTINCT sample_id) FROM sample_tags WHERE tag_id IN ({marks})"
         labelled = project.db.execute(query, present).fetchone()[0]
     return ClassCounts(source.classes, per_class, labelled, total)
+
+
+@dataclass(frozen=True)
+class LabelFacts:
+    """What the active-learning panel shows of a project, read in one go (off the GUI thread)."""
+
+    source: LabelSource
+    counts: ClassCounts
+    folders_available: bool
+    has_embeddings: bool
+
+
+def read_label_facts(project: Project, source: LabelSource | None = None) -> LabelFacts:
+    """The label source (the stored one unless ``source`` is given), the class counts, whether
+    folder labels exist and whether an embedding set does; the folder counts are read once."""
+    folder_counts = project.label_counts()
+    source = source or load_label_source(project, folder_counts)
+    return LabelFacts(
+        source,
+        class_counts(project, source, folder_counts),
+        bool(folder_counts),
+        active_embedding_set(project) is not None,
+    )

@@ -25,6 +25,11 @@ from app.ui.tags.menu import swatch_icon
 FOLDERS, TAGS = 0, 1
 
 
+CLASS_BUTTON = "classButton"  # one sheet for all: a sheet per button costs ~1 ms each
+MAX_ROWS = 30  # classes listed at most (an ImageNet layout has 1,000 folders; 2,000 widgets
+# laid out over and over stall the window for seconds when the project opens)
+
+
 class ClassList(QWidget):
     """Shows classes; says what the user asked for through signals, decides nothing itself."""
 
@@ -49,6 +54,9 @@ class ClassList(QWidget):
         self.grid.setHorizontalSpacing(6)
         self.grid.setVerticalSpacing(3)
         self.grid.setColumnStretch(0, 1)
+        self.more = QLabel()
+        self.more.setEnabled(False)
+        self.more.setVisible(False)
         self.totals = QLabel()
         self.hint = QLabel()
         self.hint.setWordWrap(True)
@@ -60,10 +68,12 @@ class ClassList(QWidget):
         source_row = QHBoxLayout()
         source_row.addWidget(QLabel("Labels from"))
         source_row.addWidget(self.source, 1)
+        self.setStyleSheet(f"QPushButton#{CLASS_BUTTON} {{ text-align: left; padding: 3px 8px; }}")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(source_row)
         layout.addLayout(self.grid)
+        layout.addWidget(self.more)
         layout.addWidget(self.add_button)
         layout.addWidget(self.totals)
         layout.addWidget(self.hint)
@@ -79,13 +89,16 @@ class ClassList(QWidget):
         """Show ``counts``; class buttons label the ``selected`` samples (tag classes only)."""
         self.source.setCurrentIndex(FOLDERS if from_folders else TAGS)
         self.source.model().item(FOLDERS).setEnabled(folders_available or from_folders)
-        shape = (from_folders, counts.names, tuple(colours))
+        shape = (from_folders, counts.names[:MAX_ROWS], tuple(colours[:MAX_ROWS]))
         if shape != self._shape:
-            self._rebuild(counts.names, from_folders, colours)
+            self._rebuild(shape[1], from_folders, shape[2])
             self._shape = shape
             self.rebuilt.emit()
+        hidden = len(counts.names) - len(self.buttons)
+        self.more.setText(f"\u2026 and {hidden:,} more classes" if hidden > 0 else "")
+        self.more.setVisible(hidden > 0)
         for i, (button, label, count) in enumerate(
-            zip(self.buttons, self.count_labels, counts.counts, strict=True)
+            zip(self.buttons, self.count_labels, counts.counts[: len(self.buttons)], strict=True)
         ):
             label.setText(f"{count:,}")
             button.setEnabled(not from_folders and selected > 0)
@@ -120,7 +133,7 @@ class ClassList(QWidget):
         for i, (name, colour) in enumerate(zip(names, colours, strict=True)):
             key = f"{i + 1}   " if i < NUMBER_KEYS and not from_folders else ""
             button = QPushButton(swatch_icon(colour), f"{key}{name}")
-            button.setStyleSheet("text-align: left; padding: 3px 8px;")
+            button.setObjectName(CLASS_BUTTON)  # styled by the list's one style sheet
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda *_, i=i: self.label_clicked.emit(i))
             count = QLabel()

@@ -26,19 +26,19 @@ from app.core.active.labels import (
     MIN_CLASSES,
     UNCERTAINTY_KEY,
     ClassCounts,
+    LabelFacts,
     LabelSource,
     class_counts,
-    has_folder_labels,
     label_tags,
     load_label_source,
+    read_label_facts,
     save_label_source,
 )
 from app.core.active.probe_fit import ProbeFit
 from app.core.errors import SieveError
-from app.core.jobs import CancelToken, Job
-from app.core.store.embedding_sets import active_embedding_set
+from app.core.jobs import CancelToken, Job, Progress
 from app.core.store.project import Project
-from app.engine import JobRunner
+from app.engine import JobRunner, LatestRunner
 from app.gui_model.state import AppState, Event
 from app.ui.active.classes import ClassList
 from app.ui.active.controls import BatchBox, ProbeBox
@@ -74,6 +74,7 @@ class ActiveLearningPanel(QWidget):
         self.state = state
         self.undo_stack = undo_stack
         self.runner = JobRunner(self)
+        self._reader = LatestRunner(parent=self)  # the counts, read off the GUI thread
         self.labeller = Labeller(undo_stack, self)
         self._project_dir: Path | None = None
         self._source = LabelSource()
@@ -112,6 +113,8 @@ class ActiveLearningPanel(QWidget):
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(self._on_failed)
         self.runner.cancelled.connect(self._on_cancelled)
+        self._reader.finished.connect(self._on_facts)
+        self._reader.failed.connect(lambda message, _details: self._warn(message))
         self.classes.rebuilt.connect(lambda: self.keys.watch(self.classes))
         unsubscribe = state.subscribe(self._on_state)
         self.destroyed.connect(lambda *_: unsubscribe())
@@ -141,14 +144,16 @@ class ActiveLearningPanel(QWidget):
         self._rounds_loaded = False
         self.history.set_rounds([])
         self.probe_box.clear()
-        self._source = LabelSource() if project is None else load_label_source(project)
-        self.refresh()
-        if self.isVisible():
+        self._source_read = None  # read when first needed: at 1M samples it takes a second
+        self._reader.cancel()
+        if self.isVisible():  # else when it is shown
+            self.refresh()
             self._load_rounds()
 
     def shutdown(self) -> None:
         """Stop the running job and close the panel's project connection."""
         self._stop_job()
+        self._reader.shutdown()
         old = self.labeller.project
         self.labeller.set_project(None)
         if old is not None:
@@ -162,12 +167,44 @@ class ActiveLearningPanel(QWidget):
             self.runner.shutdown()
             self.progress.setVisible(False)
 
+    @property
+    def _source(self) -> LabelSource:
+        """Where the class labels come from (read from the project the first time it is asked)."""
+        if self._source_read is None:
+            project = self.project
+            self._source_read = LabelSource() if project is None else load_label_source(project)
+        return self._source_read
+
+    @_source.setter
+    def _source(self, source: LabelSource) -> None:
+        self._source_read = source
+
     def refresh(self) -> None:
-        """Re-read classes, counts and whether embeddings exist (cheap queries)."""
-        project = self.project
-        self._has_embeddings = project is not None and active_embedding_set(project) is not None
-        self._folders_available = project is not None and has_folder_labels(project)
-        self._refresh_counts()
+        """Re-read classes, counts and whether embeddings exist, off the GUI thread (at 1M
+        samples the counts take a second); a hidden panel reads them when it is shown."""
+        project_dir = self._project_dir
+        if project_dir is None:
+            self._has_embeddings = self._folders_available = False
+            self._refresh_counts()
+            return
+        if self.isVisible():
+            source = self._source_read
+            self._reader.request(partial(_label_facts_job, project_dir, source), "Label counts")
+
+    @property
+    def reading(self) -> bool:
+        """Whether a refresh's read is still under way."""
+        return self._reader.is_busy
+
+    def _on_facts(self, facts: LabelFacts) -> None:
+        self._has_embeddings = facts.has_embeddings
+        self._folders_available = facts.folders_available
+        if self._source_read not in (None, facts.source):  # changed meanwhile: count again
+            self._refresh_counts()
+            return
+        self._source_read, self._counts = facts.source, facts.counts
+        self._colours = self._class_colours()
+        self._update()
 
     # ------------------------------------------------------------------ labels
     def use_folders(self, from_folders: bool) -> None:
@@ -384,7 +421,7 @@ class ActiveLearningPanel(QWidget):
         self.classes.setEnabled(has_project)
         self.classes.show_classes(
             self._counts,
-            self._source.from_folders,
+            (self._source_read or LabelSource()).from_folders,  # not read yet: no classes
             self._folders_available,
             self._colours,
             len(self.state.selected),
@@ -451,3 +488,11 @@ class ActiveLearningPanel(QWidget):
         layout.addWidget(self.batch_box)
         layout.addWidget(rounds_box, 1)
         layout.addWidget(self.progress)
+
+
+def _label_facts_job(
+    project_dir: Path, source: LabelSource | None, cancel: CancelToken | None = None
+) -> Job[LabelFacts]:
+    yield Progress("read", 0, None, "counting labels")
+    with Project.open(project_dir) as project:
+        return read_label_facts(project, source)
