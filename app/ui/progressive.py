@@ -149,7 +149,7 @@ class IndexSession(QObject):
             self._grow()
         elif progress.stage in ROW_STAGES:
             self._schedule_grow()
-        if progress.stage == "index" and self._since_retry.elapsed() >= RETRY_EVERY_MS:
+        if progress.stage in ROW_STAGES and self._since_retry.elapsed() >= RETRY_EVERY_MS:
             self._since_retry.start()
             self.browser.retry_thumbnails()
             self.browser.emit_counts()

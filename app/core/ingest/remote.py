@@ -83,7 +83,9 @@ def index_in_worker(
                 yield Progress(*message["progress"])
             elif "opened" in message:
                 opened = message["opened"]
-                on_opened(Path(opened["path"]), Path(opened["root"]), int(opened["rows"]))
+                root = Path(opened["root"])
+                on_opened(Path(opened["path"]), root, int(opened["rows"]))
+                yield Progress("open", 0, None, f"opening {root.name}")  # a view may show it now
             else:
                 outcome.update(message)
     finally:
