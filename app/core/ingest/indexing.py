@@ -327,14 +327,15 @@ class _EarlyProbe:
                 while not self._stopping.wait(EARLY_POLL_S):
                     if self._visible.version != seen:
                         seen, wanted = self._visible.wanted()
-                        self._probe(project, _pending_files(project, wanted))
+                        self._probe(project, _pending_files(project, wanted), seen)
         except Exception:  # an optional head start: the probe phase does these files anyway
             log.exception("probing the rows on screen early failed")
 
-    def _probe(self, project: Project, files: list[FoundFile]) -> None:
+    def _probe(self, project: Project, files: list[FoundFile], version: int) -> None:
+        """Probe ``files`` until stopped or the screen shows other rows (a newer version)."""
         root = project.dataset_root
         for found in files:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or self._visible.version != version:
                 return
             _write_batch(project, [_probe_one(root, found, self._options)])
             self.done.add(found.relpath)

@@ -13,6 +13,7 @@ from app.core.errors import JobCancelled, SieveError
 from app.core.ingest import remote
 from app.core.ingest.priority import VisibleFirst
 from app.core.ingest.remote import WorkerUnavailable, index_in_worker
+from app.core.ingest.worker import NICENESS
 from app.core.jobs import CancelToken, run_job
 from app.core.store.project import Project
 from tests.factories import make_dataset
@@ -122,3 +123,14 @@ def test_a_child_that_cannot_start_is_reported_as_unavailable(
     monkeypatch.setattr(remote, "worker_command", lambda *a: [str(tmp_path / "no-such-program")])
     with pytest.raises(WorkerUnavailable, match="cannot start the index process"):
         run_job(index_in_worker(tmp_path, None, lambda *a: None))
+
+
+def test_the_child_runs_at_a_lower_priority_than_the_window(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "data", {"a": 100, "b": 100})
+    niceness = []
+    for progress in index_in_worker(root, None, lambda *a: None):
+        if progress.stage in ("list", "index") and not niceness:
+            for pid in children_running(root):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                niceness.append(int(fields[16]) - os.nice(0))  # field 19: nice
+    assert niceness == [NICENESS]
