@@ -88,6 +88,23 @@ def step_index(space: Workspace) -> str:
     return f"{result.samples} samples"
 
 
+def step_index_process(space: Workspace) -> str:
+    """The app's progressive open runs the index in a child process: the program itself with a
+    hidden sub-command (a bundle must be able to start its own index process)."""
+    from app.core.ingest.demo import demo_dataset_dir
+    from app.core.ingest.remote import index_in_worker
+    from app.core.jobs import run_job
+    from app.core.store.project import Project
+
+    target = space.root / "child-project"
+    run_job(index_in_worker(demo_dataset_dir(), target, lambda *_: None, log_file=False))
+    with Project.open(target) as project:
+        samples, pending = project.sample_count(status="ok"), project.pending_count()
+    if samples == 0 or pending:
+        raise AssertionError(f"the index process left {samples} samples, {pending} pending")
+    return f"{samples} samples indexed by a child process"
+
+
 def step_train(space: Workspace) -> str:
     from app.core.jobs import run_job
     from app.core.ssl.config import TrainConfig
@@ -289,6 +306,7 @@ STEPS: tuple[Step, ...] = (
     Step("work folder", step_work_folder),
     Step("torchvision ops", step_torchvision_ops),
     Step("index demo", step_index, ("work folder",)),
+    Step("index process", step_index_process, ("work folder",)),
     Step("train", step_train, ("index demo",)),
     Step("embed", step_embed, ("train",)),
     Step("map pca", step_map_pca, ("embed",)),

@@ -153,3 +153,16 @@ def test_whole_index_actions_wait_while_indexing_and_say_why(
     qtbot.waitUntil(lambda: start.isEnabled(), timeout=TIMEOUT_MS)
     assert "Waits for the index" not in start.toolTip()
     assert "Waits for the index" not in select_run.toolTip()
+
+
+def test_a_folder_opens_in_process_when_the_index_process_cannot_start(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.ingest import remote
+
+    monkeypatch.setattr(remote, "worker_command", lambda *a: [str(tmp_path / "no-program")])
+    folder = tiny_jpegs(tmp_path / "fallback", 40)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: rows(window) == 40 and not window.indexer.running, timeout=TIMEOUT_MS)
+    assert "40 samples" in window.status_panel.counts_label.text()
+    qtbot.waitUntil(lambda: has_thumbnail(window, 0), timeout=TIMEOUT_MS)

@@ -3,8 +3,9 @@
 :func:`index_in_worker` is a job like :func:`~app.core.ingest.indexing.index_job`: it yields the
 child's progress, passes the rows on screen to it (``visible``), and stops it when cancelled.
 The event loop of the process that runs it never waits on the index's work (see the worker's
-docstring). A child that cannot be started raises :class:`WorkerUnavailable`; one that dies
-midway (a decoder crash, a kill) fails the job with a message: what it committed is kept.
+docstring). A child that cannot be started, or exits before saying a word, raises
+:class:`WorkerUnavailable` (the caller may index in its own process); one that dies midway (a
+decoder crash, a kill) fails the job with a message: what it committed is kept.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ class WorkerUnavailable(SieveError):
     """The index process could not be started (the caller may index in its own process)."""
 
 
-def worker_command(folder: str | os.PathLike, project_dir: str | os.PathLike | None) -> list[str]:
+def worker_command(
+    folder: str | os.PathLike, project_dir: str | os.PathLike | None, log_file: bool = True
+) -> list[str]:
     """The command line of the index process: the bundled program itself, or ``python -m app``."""
     program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "app"]
     command = [*program, COMMAND, os.fspath(folder)]
     if project_dir is not None:
         command += ["--project", os.fspath(project_dir)]
-    return command
+    return command if log_file else [*command, "--no-log-file"]
 
 
 def index_in_worker(
@@ -52,18 +55,21 @@ def index_in_worker(
     on_opened: OnOpened,
     visible: VisibleFirst | None = None,
     cancel: CancelToken | None = None,
+    log_file: bool = True,
 ) -> Job[None]:
     """Index ``folder`` into its project in a child process; ``on_opened(path, root, rows)``
     once the project is open. Raises :class:`JobCancelled` when cancelled (the child stops at
-    its next file), :class:`SieveError` with the child's message when it fails."""
+    its next file), :class:`SieveError` with the child's message when it fails. Without
+    ``log_file`` the child writes no log file (the self-test leaves nothing behind)."""
     cancel = cancel or CancelToken()
-    child = _start(worker_command(folder, project_dir))
+    child = _start(worker_command(folder, project_dir, log_file))
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(
         target=_read_lines, args=(child.stdout, lines), name="sieve-worker-output", daemon=True
     ).start()
     outcome: dict = {}
     seen = None
+    heard = False  # a line from the child: it started
     try:
         while True:
             if cancel.cancelled:
@@ -78,6 +84,7 @@ def index_in_worker(
                 continue
             if line is None:
                 break
+            heard = True
             message = _parse(line)
             if "progress" in message:
                 yield Progress(*message["progress"])
@@ -92,6 +99,8 @@ def index_in_worker(
         if child.poll() is None and not outcome:
             _stop(child)
     status = child.wait()
+    if not heard and status not in (0, EXIT_STOPPED):
+        raise WorkerUnavailable(f"the index process exited at start (exit status {status})")
     _raise_for(outcome, status)
 
 

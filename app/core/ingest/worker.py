@@ -45,12 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"sieve {COMMAND}", description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--project", type=Path, default=None)
+    parser.add_argument("--no-log-file", action="store_true", help="log nothing to sieve.log")
     args = parser.parse_args(argv)
     if hasattr(os, "nice"):  # the window the user works in comes first; idle cores are ours
         os.nice(NICENESS)
-    from app.core.logs import setup_logging
+    if not args.no_log_file:
+        from app.core.logs import setup_logging
 
-    setup_logging()
+        setup_logging()
     out = _Writer(sys.stdout)
     cancel, visible = CancelToken(), VisibleFirst()
     threading.Thread(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -132,3 +133,12 @@ def test_the_child_runs_at_a_lower_priority_than_the_window(tmp_path: Path) -> N
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 niceness.append(int(fields[16]) - os.nice(0))  # field 19: nice
     assert niceness == [NICENESS]
+
+
+def test_a_child_that_exits_at_start_is_reported_as_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    monkeypatch.setattr(remote, "worker_command", lambda *a: broken)
+    with pytest.raises(WorkerUnavailable, match="exited at start"):
+        run_job(index_in_worker(tmp_path, None, lambda *a: None))
