@@ -1,4 +1,4 @@
-"""The thumbnail grid: one QListView whose selection mirrors :attr:`AppState.selected`.
+"""The thumbnail grid: one :class:`GridView` whose selection mirrors :attr:`AppState.selected`.
 
 The view's selection model and the app state are kept in step both ways: a click, Shift/Ctrl
 click or rubber band edits the state, and a selection made elsewhere (map, selection run) is
@@ -18,16 +18,16 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QKeyEvent, QRegion, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtGui import QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from app.gui_model.state import AppState
 from app.ui.browser.delegate import BrowserDelegate
+from app.ui.browser.grid_view import GridView
 from app.ui.browser.model import BrowserModel
 
 SPACING = 4
 VISIBLE_EVERY_MS = 100
-LAYOUT_BATCH = 5_000  # rows laid out per event-loop turn: about 20 ms on a slow laptop core
 Flag = QItemSelectionModel.SelectionFlag
 
 
@@ -39,7 +39,7 @@ def runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows[np.r_[0, breaks]], rows[np.r_[breaks - 1, len(rows) - 1]]
 
 
-class BrowserView(QListView):
+class BrowserView(GridView):
     """A wrapping grid of uniform cells; ``sample_activated`` on Enter or double-click."""
 
     sample_activated = Signal(int)
@@ -50,17 +50,8 @@ class BrowserView(QListView):
         self.state = state
         self.delegate = BrowserDelegate(self)
         self.setItemDelegate(self.delegate)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setMovement(QListView.Movement.Static)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(LAYOUT_BATCH)
-        self.setSpacing(0)
+        self.setCellSpacing(SPACING)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setSelectionRectVisible(True)
         self.setDragEnabled(False)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setMouseTracking(True)
@@ -119,10 +110,6 @@ class BrowserView(QListView):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._visible_timer.start()
-
-    def visualRegionForSelection(self, selection: QItemSelection) -> QRegion:  # noqa: N802
-        """The whole viewport: Qt's own walks every selected row in icon mode (slow at 1M)."""
-        return QRegion(self.viewport().rect())
 
     # ----------------------------------------------------- view -> app state
     def selectionCommand(  # noqa: N802 - Qt's name
