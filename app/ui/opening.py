@@ -21,7 +21,7 @@ from app.core.ingest.indexing import forget_missing, index_job, missing_warning
 from app.core.ingest.remote import WorkerUnavailable, index_in_worker
 from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.store.project import Project
+from app.core.store.project import DB_NAME, PROJECT_DIRNAME, Project
 
 if TYPE_CHECKING:
     from app.ui.dialogs.import_torchvision import ImportRequest
@@ -125,6 +125,11 @@ def _index_in_worker(
     cancel: CancelToken | None,
 ) -> Job[Path]:
     yield Progress("open", 0, None, f"opening {Path(folder).name}")
+    known = Path(project_dir) if project_dir is not None else Path(folder) / PROJECT_DIRNAME
+    if (known / DB_NAME).is_file():  # shown at once; the child only catches up with the folder
+        with Project.open(known) as project:
+            opened.set(project.path, project.dataset_root, project.sample_count())
+        yield Progress("open", 0, None, f"opening {Path(folder).name}")
     yield from index_in_worker(folder, project_dir, opened.set, visible, cancel)
     known = opened.get()
     if known is None:

@@ -202,6 +202,7 @@ def _trace_stalls(beat: dict, phase: dict, elapsed: Callable[[], float]) -> None
                 name = "GUI" if ident == main else str(ident)
                 stack = traceback.format_stack(frame)[-6:]
                 lines.append(f"  [{name}]\n" + "".join(stack))
+                del frame  # a frame kept alive keeps its locals (a QPainter) alive
             print("\n".join(lines), file=sys.stderr, flush=True)
 
     threading.Thread(target=watch, daemon=True).start()

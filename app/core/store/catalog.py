@@ -124,6 +124,8 @@ def empty_table() -> SampleTable:
 
 # group_concat hands a whole column to Python as one string, which numpy parses in C: several
 # times faster than fetching a million row tuples. One query per column group keeps columns aligned.
+PIECE_CHARS = 1 << 20  # text parsed per call while the interpreter lock is held
+
 _FILES = (
     "SELECT group_concat(id), group_concat(relpath, char(0)) "
     "FROM (SELECT id, relpath FROM files ORDER BY relpath)"
@@ -142,11 +144,38 @@ _LABELS = (
 )
 
 
-def _ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
-    """A comma-separated list of integers (from group_concat) as an array."""
+def parse_ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
+    """A comma-separated list of integers (from group_concat) as an array.
+
+    Parsed in pieces of ~1 MB: one call over a million numbers holds the interpreter lock for
+    tens of milliseconds, which a GUI thread waiting for it feels as a stall.
+    """
     if not text:
         return np.empty(0, dtype=dtype)
-    return np.fromstring(text, dtype=np.int64, sep=",").astype(dtype, copy=False)
+    parts = [np.fromstring(piece, dtype=np.int64, sep=",") for piece in _pieces(text, ",")]
+    return np.concatenate(parts).astype(dtype, copy=False)
+
+
+def split_text(text: str, separator: str) -> list[str]:
+    """``text.split(separator)`` in pieces of ~1 MB (see :func:`parse_ints`)."""
+    out: list[str] = []
+    for piece in _pieces(text, separator):
+        out.extend(piece.split(separator))
+    return out
+
+
+def _pieces(text: str, separator: str, size: int = PIECE_CHARS) -> list[str]:
+    """``text`` cut at a ``separator`` every ~``size`` characters (the separators between
+    pieces dropped, so splitting each piece gives the same items as splitting the whole)."""
+    pieces, start = [], 0
+    while len(text) - start > size:
+        cut = text.find(separator, start + size)
+        if cut < 0:
+            break
+        pieces.append(text[start:cut])
+        start = cut + 1
+    pieces.append(text[start:])
+    return pieces
 
 
 def load_table(project: Project) -> SampleTable:
@@ -160,8 +189,8 @@ def _load_table(project: Project) -> SampleTable:
     file_ids_text, relpaths_text = project.db.execute(_FILES).fetchone()
     if not relpaths_text:
         return empty_table()
-    file_ids = _ints(file_ids_text)
-    relpaths = relpaths_text.split("\x00")
+    file_ids = parse_ints(file_ids_text)
+    relpaths = split_text(relpaths_text, "\x00")
     rank = np.full(int(file_ids.max()) + 1, -1, dtype=np.int32)
     rank[file_ids] = np.arange(len(file_ids), dtype=np.int32)
     file_frames = np.zeros(len(file_ids), dtype=np.int32)
@@ -169,7 +198,7 @@ def _load_table(project: Project) -> SampleTable:
         file_frames[rank[file_id]] = n_frames
 
     ids, file_col, frame, width, height = (
-        _ints(c) for c in project.db.execute(_SAMPLES).fetchone()
+        parse_ints(c) for c in project.db.execute(_SAMPLES).fetchone()
     )
     file_index = rank[file_col]
     frame = frame.astype(np.int32)
@@ -192,11 +221,11 @@ def _load_table(project: Project) -> SampleTable:
     )
     for code, (label, members) in enumerate(project.db.execute(_LABELS)):
         table.labels.append(label)
-        table.label_code[table.row_of(_ints(members))] = code
+        table.label_code[table.row_of(parse_ints(members))] = code
     if reason:
         table.broken[table.row_of(np.fromiter(reason, np.int64, len(reason)))] = True
     (missing_ids,) = project.db.execute(_MISSING).fetchone()
-    table.missing[table.row_of(_ints(missing_ids))] = True
+    table.missing[table.row_of(parse_ints(missing_ids))] = True
     return table
 
 
@@ -214,7 +243,7 @@ def tag_members(project: Project) -> dict[int, np.ndarray]:
         "SELECT t.id, group_concat(st.sample_id) FROM tags t "
         "LEFT JOIN sample_tags st ON st.tag_id = t.id GROUP BY t.id"
     )
-    return {int(t): np.sort(_ints(ids)) for t, ids in project.db.execute(query)}
+    return {int(t): np.sort(parse_ints(ids)) for t, ids in project.db.execute(query)}
 
 
 def saved_selections(project: Project) -> dict[str, np.ndarray]:
@@ -223,7 +252,7 @@ def saved_selections(project: Project) -> dict[str, np.ndarray]:
         "SELECT s.name, group_concat(m.sample_id) FROM selections s "
         "LEFT JOIN selection_members m ON m.selection_id = s.id GROUP BY s.id"
     )
-    return {str(name): np.unique(_ints(ids)) for name, ids in project.db.execute(query)}
+    return {str(name): np.unique(parse_ints(ids)) for name, ids in project.db.execute(query)}
 
 
 def score_keys(project: Project) -> list[str]:
@@ -243,7 +272,7 @@ def scores(project: Project, key: str, table: SampleTable) -> np.ndarray | None:
     ids_text, values_text = project.db.execute(query, (key,)).fetchone()
     if not ids_text:
         return None
-    ids = _ints(ids_text)
+    ids = parse_ints(ids_text)
     found = np.fromstring(values_text, dtype=np.float64, sep=",")
     values = np.full(len(table), np.nan)
     rows = table.row_of(ids)

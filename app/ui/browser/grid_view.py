@@ -214,12 +214,17 @@ class GridView(QAbstractItemView):
     # ------------------------------------------------------------------ paint
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self.viewport())
+        try:  # ended here, not when Python collects it (a frame kept alive must not hold it)
+            self._paint_cells(painter, event.rect())
+            if not self._band.isNull():
+                self._paint_band(painter)
+        finally:
+            painter.end()
+
+    def _paint_cells(self, painter: QPainter, area: QRect) -> None:
         model, delegate = self.model(), self.itemDelegate()
-        if model is None or delegate is None:
-            return
-        area = event.rect()
         first_row = self._first_row_at(area.top())
-        if first_row < 0:
+        if model is None or delegate is None or first_row < 0:
             return
         columns, count = self.columns(), self._count()
         bottom_line = (area.bottom() + self.verticalOffset()) // self._grid.height()
@@ -238,8 +243,6 @@ class GridView(QAbstractItemView):
             if focused and index == current:
                 option.state |= QStyle.StateFlag.State_HasFocus
             delegate.paint(painter, option, index)
-        if not self._band.isNull():
-            self._paint_band(painter)
 
     def _first_row_at(self, y: int) -> int:
         line = max(0, (y + self.verticalOffset()) // self._grid.height())
