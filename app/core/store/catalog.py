@@ -9,13 +9,16 @@ group is read with one SQL query straight into numpy, and sorted in numpy, not i
 from __future__ import annotations
 
 import posixpath
+import sqlite3
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from app.core.data.video import frame_name
-from app.core.store.db import read_snapshot
-from app.core.store.project import Project
+from app.core.store.db import connect, read_snapshot
+from app.core.store.project import DB_NAME, Project
 
 _I64 = np.empty(0, dtype=np.int64)
 
@@ -179,15 +182,57 @@ def _pieces(text: str, separator: str, size: int = PIECE_CHARS) -> list[str]:
 
 
 def load_table(project: Project) -> SampleTable:
-    """All samples of ``project`` in browsing order (relative path, then frame), read from one
-    snapshot (an index may be adding rows meanwhile)."""
+    """All samples of ``project`` in browsing order (relative path, then frame), consistent
+    while an index adds rows meanwhile.
+
+    The two big lists are read at once, on two connections (SQLite runs both without the
+    interpreter lock: at 1M rows 0.6 s saved of ~2 s): the samples from a snapshot pinned
+    first, everything else from a later one, which holds every file those samples name (files
+    are never removed by an index; a removal meanwhile is caught and read again serially).
+    """
+    samples = _SnapshotRead(project.path / DB_NAME, _SAMPLES)
     with read_snapshot(project.db):
-        return _load_table(project)
+        return _load_table(project, samples)
 
 
-def _load_table(project: Project) -> SampleTable:
+class _SnapshotRead:
+    """One query on its own connection and thread, its snapshot pinned before __init__ returns."""
+
+    def __init__(self, path: Path, query: str) -> None:
+        self._pinned = threading.Event()
+        self._row: tuple | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(path, query), name="sieve-catalog-read", daemon=True
+        )
+        self._thread.start()
+        self._pinned.wait()
+
+    def row(self) -> tuple | None:
+        """The query's row, or None when it could not be read (the caller reads it itself)."""
+        self._thread.join()
+        return self._row
+
+    def _run(self, path: Path, query: str) -> None:
+        try:
+            db = connect(path)
+            try:
+                db.execute("BEGIN")
+                db.execute("SELECT 1 FROM samples LIMIT 1").fetchall()  # pins the snapshot
+                self._pinned.set()
+                self._row = db.execute(query).fetchone()
+                db.execute("COMMIT")
+            finally:
+                db.close()
+        except sqlite3.Error:
+            self._row = None
+        finally:
+            self._pinned.set()
+
+
+def _load_table(project: Project, samples: _SnapshotRead) -> SampleTable:
     file_ids_text, relpaths_text = project.db.execute(_FILES).fetchone()
     if not relpaths_text:
+        samples.row()
         return empty_table()
     file_ids = parse_ints(file_ids_text)
     relpaths = split_text(relpaths_text, "\x00")
@@ -197,9 +242,11 @@ def _load_table(project: Project) -> SampleTable:
     for file_id, n_frames in project.db.execute(_VIDEOS):
         file_frames[rank[file_id]] = n_frames
 
-    ids, file_col, frame, width, height = (
-        parse_ints(c) for c in project.db.execute(_SAMPLES).fetchone()
-    )
+    ids, file_col, frame, width, height = (parse_ints(c) for c in _sample_columns(project, samples))
+    if len(file_col) and (file_col.max() >= len(rank) or (rank[file_col] < 0).any()):
+        ids, file_col, frame, width, height = (  # a file removed meanwhile: read in one snapshot
+            parse_ints(c) for c in project.db.execute(_SAMPLES).fetchone()
+        )
     file_index = rank[file_col]
     frame = frame.astype(np.int32)
     order = np.lexsort((frame, file_index))
@@ -221,12 +268,23 @@ def _load_table(project: Project) -> SampleTable:
     )
     for code, (label, members) in enumerate(project.db.execute(_LABELS)):
         table.labels.append(label)
-        table.label_code[table.row_of(parse_ints(members))] = code
+        table.label_code[_rows(table, parse_ints(members))] = code
     if reason:
-        table.broken[table.row_of(np.fromiter(reason, np.int64, len(reason)))] = True
+        table.broken[_rows(table, np.fromiter(reason, np.int64, len(reason)))] = True
     (missing_ids,) = project.db.execute(_MISSING).fetchone()
-    table.missing[table.row_of(parse_ints(missing_ids))] = True
+    table.missing[_rows(table, parse_ints(missing_ids))] = True
     return table
+
+
+def _sample_columns(project: Project, samples: _SnapshotRead) -> tuple:
+    row = samples.row()
+    return row if row is not None else project.db.execute(_SAMPLES).fetchone()
+
+
+def _rows(table: SampleTable, ids: np.ndarray) -> np.ndarray:
+    """Table rows of ``ids``, leaving out samples added after the table's own snapshot."""
+    rows = table.row_of(ids)
+    return rows[rows >= 0]
 
 
 def _reasons(project: Project) -> dict[int, str]:

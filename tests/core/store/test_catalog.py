@@ -10,7 +10,14 @@ import pytest
 from app.core.data.video import frame_name
 from app.core.ingest.indexing import index_job
 from app.core.jobs import run_job
-from app.core.store.catalog import load_table, saved_selections, score_keys, scores, tag_members
+from app.core.store.catalog import (
+    SampleTable,
+    load_table,
+    saved_selections,
+    score_keys,
+    scores,
+    tag_members,
+)
 from app.core.store.project import Project
 from tests.factories import make_dataset, write_clip
 
@@ -167,3 +174,55 @@ def test_long_lists_are_parsed_in_pieces_with_the_same_result() -> None:
     names = "\x00".join(f"class{i % 7}/img{i}.jpg" for i in range(150_000))
     assert split_text(names, "\x00") == names.split("\x00")
     assert split_text("one", "\x00") == ["one"]
+
+
+def _between_snapshots(project: Project, change) -> SampleTable:
+    """``load_table`` with ``change(writer)`` committed after the samples' snapshot is pinned
+    and before the main connection's (its BEGIN)."""
+    writer = Project.open(project.path)
+    done: list[int] = []
+
+    def hook(statement: str) -> None:
+        if statement == "BEGIN" and not done:
+            with writer.db:
+                change(writer.db)
+            done.append(1)
+
+    project.db.set_trace_callback(hook)
+    try:
+        return load_table(project)
+    finally:
+        project.db.set_trace_callback(None)
+        writer.close()
+
+
+def test_a_sample_added_between_the_two_snapshots_stays_out_and_labels_nothing(
+    project: Project,
+) -> None:
+    before = load_table(project)
+
+    def add(db) -> None:
+        cursor = db.execute(
+            "INSERT INTO files(relpath, kind, size, mtime_ns, status) "
+            "VALUES ('zzz/new.png', 'image', 1, 1, 'ok')"
+        )
+        db.execute(
+            "INSERT INTO samples(file_id, label, status) VALUES (?, 'zzz', 'ok')",
+            (cursor.lastrowid,),
+        )
+
+    table = _between_snapshots(project, add)
+    assert len(table) == len(before)
+    assert table.label_code.tolist() == before.label_code.tolist()  # no row took 'zzz'
+    assert len(load_table(project)) == len(before) + 1
+
+
+def test_a_file_removed_between_the_two_snapshots_is_read_again_in_one(
+    project: Project,
+) -> None:
+    before = load_table(project)
+    gone = before.relpaths[before.file_index[0]]
+    table = _between_snapshots(
+        project, lambda db: db.execute("DELETE FROM files WHERE relpath = ?", (gone,))
+    )
+    assert len(table) == len(before) - 1 and gone not in table.relpaths
