@@ -13,6 +13,7 @@ again on the open project.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ RETRY_EVERY_MS = 300  # rows on screen ask again for thumbnails at most this oft
 REASON_EVERY_MS = 1000  # the "why it waits" text (and so the gated panels) at most this often
 ROW_STAGES = ("list", "index")
 STATUS_WIDTH = 300
+GUI_SWITCH_INTERVAL_S = 0.001  # the interpreter lock passes between threads at least this often
 
 
 class IndexSession(QObject):
@@ -220,7 +222,13 @@ def _single_shot(parent: QObject, ms: int, slot: Any) -> QTimer:
 
 
 def install_progressive_open(window: Any) -> IndexSession:
-    """Give ``window`` (a MainWindow) its background index: status row, show, finish, errors."""
+    """Give ``window`` (a MainWindow) its background index: status row, show, finish, errors.
+
+    The window's own reader threads (the grid's re-reads of a million rows, thumbnail loads)
+    run Python loops; the interpreter hands its lock over every 5 ms by default, and a paint
+    that needs it for each cell then waits 5 ms a cell. At 1 ms the GUI thread waits 1 ms.
+    """
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     session = IndexSession(window.state, window.browser, window)
     row = JobProgress(session.runner, row=True, text_width=STATUS_WIDTH)
     window.statusBar().addPermanentWidget(row)

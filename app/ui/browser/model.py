@@ -3,10 +3,9 @@
 Row ``r`` of the model is table row ``order[r]``; nothing is held per sample but numpy columns,
 so every ``data()`` call is O(1).
 
-The row count lives in C++: the model is a QStringListModel of null strings (one shared empty
-QString per row). Qt's list layout and selection call ``rowCount()`` and ``index()`` for every
-row, and a Python override of either costs about 2 s per layout at a million rows; this way
-they never leave C++ and only ``data()`` for painted cells reaches Python.
+The row count is a number: :class:`~app.ui.browser.grid_view.GridView` places cells by
+arithmetic and asks the model only about the cells it paints, so a reset or an insertion costs
+the same at a million rows as at ten (no list of a million strings crosses into Qt).
 
 While a background index runs, :meth:`BrowserModel.grow` takes a newer table and inserts the new
 rows where they belong (``insertRows`` per run of new rows, never a reset of the whole model), and
@@ -20,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QStringListModel, Qt, Slot
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Slot,
+)
 
 from app.core.data.scan import readable_name
 from app.core.store.catalog import SampleTable, empty_table
@@ -37,9 +43,6 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 MAX_INSERT_RUNS = 256
-# QStringListModel inserts a run one row at a time at the same place, so a run of n rows costs
-# n^2/2 moves (96k rows: 20 s); pieces of 256 rows keep a million-row append under a second.
-INSERT_PIECE = 256
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def plan_growth(
     return Growth(table, pending, order, positions(len(table), order), starts, counts)
 
 
-class BrowserModel(QStringListModel):
+class BrowserModel(QAbstractListModel):
     """Samples in the filtered order; thumbnails from a :class:`ThumbnailLoader`."""
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -99,6 +102,7 @@ class BrowserModel(QStringListModel):
         self.version = 0  # bumped whenever the shown rows change
         self._loader: ThumbnailLoader | None = None
         self._root: Path | None = None
+        self._rows = 0  # rows shown (Qt's row count)
 
     @property
     def loader(self) -> ThumbnailLoader | None:
@@ -122,14 +126,22 @@ class BrowserModel(QStringListModel):
             source = self._source if dataset_root is not None else None
             self._loader = ThumbnailLoader(Path(project_dir) / THUMBS_NAME, source, parent=self)
             self._loader.ready.connect(self._on_thumbnails_ready)
-        self.setStringList([])
+        self._reset_rows(0)
 
     def set_order(self, rows: np.ndarray) -> None:
         """Show these table rows, in this order."""
         self.order = np.asarray(rows, dtype=np.int64)
         self._position = positions(len(self.table), self.order)
         self.version += 1
-        self.setStringList([""] * len(self.order))  # resets the model
+        self._reset_rows(len(self.order))
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else self._rows
+
+    def _reset_rows(self, rows: int) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
 
     def set_pending(self, pending: np.ndarray) -> None:
         """Which table rows are listed but not decoded yet (no thumbnail from their file)."""
@@ -152,8 +164,9 @@ class BrowserModel(QStringListModel):
         self._position = growth.position
         self.version += 1
         for first, count in zip(growth.starts.tolist(), growth.counts.tolist(), strict=True):
-            for offset in range(0, count, INSERT_PIECE):
-                self.insertRows(first + offset, min(INSERT_PIECE, count - offset))
+            self.beginInsertRows(QModelIndex(), first, first + count - 1)
+            self._rows += count
+            self.endInsertRows()
 
     def lacks_thumbnails(self, sample_ids: np.ndarray) -> bool:
         """Whether any of these usable samples has no thumbnail loaded yet."""
