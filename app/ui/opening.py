@@ -124,17 +124,16 @@ def _index_in_worker(
     visible: Any,
     cancel: CancelToken | None,
 ) -> Job[Path]:
-    yield Progress("open", 0, None, f"opening {Path(folder).name}")
-    known = Path(project_dir) if project_dir is not None else Path(folder) / PROJECT_DIRNAME
-    if (known / DB_NAME).is_file():  # shown at once; the child only catches up with the folder
-        with Project.open(known) as project:
+    existing = Path(project_dir) if project_dir is not None else Path(folder) / PROJECT_DIRNAME
+    if (existing / DB_NAME).is_file():  # shown at once; the child only catches up with the folder
+        with Project.open(existing) as project:
             opened.set(project.path, project.dataset_root, project.sample_count())
-        yield Progress("open", 0, None, f"opening {Path(folder).name}")
+    yield Progress("open", 0, None, f"opening {Path(folder).name}")
     yield from index_in_worker(folder, project_dir, opened.set, visible, cancel)
-    known = opened.get()
-    if known is None:
+    shown = opened.get()
+    if shown is None:
         raise SieveError(f"the index of {folder} ended before its project was opened")
-    return known[0]
+    return shown[0]
 
 
 def open_project_job(path: str | Path, cancel: CancelToken | None = None) -> Job[LoadedProject]:

@@ -343,18 +343,16 @@ class _EarlyProbe:
 
 def _pending_files(project: Project, sample_ids: Sequence[int]) -> list[FoundFile]:
     """The listed, not yet probed files of ``sample_ids`` (in that order)."""
-    relpaths = _relpaths_of(project, sample_ids)
-    files: list[FoundFile] = []
-    for start in range(0, len(relpaths), _CHUNK):
-        chunk = relpaths[start : start + _CHUNK]
-        marks = ",".join(["CAST(? AS TEXT)"] * len(chunk))
+    found: dict[int, FoundFile] = {}
+    for start in range(0, len(sample_ids), _CHUNK):
+        chunk = [int(i) for i in sample_ids[start : start + _CHUNK]]
+        marks = ",".join("?" * len(chunk))
         query = (
-            "SELECT relpath, kind, size, mtime_ns FROM files "
-            f"WHERE pending AND relpath IN ({marks})"
+            "SELECT s.id, f.relpath, f.kind, f.size, f.mtime_ns FROM samples s "
+            f"JOIN files f ON f.id = s.file_id WHERE f.pending AND s.id IN ({marks})"
         )
-        rows = {row[0]: row for row in project.db.execute(query, [raw(r) for r in chunk])}
-        files.extend(FoundFile(*rows[r]) for r in chunk if r in rows)
-    return files
+        found.update((row[0], FoundFile(*row[1:])) for row in project.db.execute(query, chunk))
+    return [found[i] for i in sample_ids if i in found]
 
 
 def _relpaths_of(project: Project, sample_ids: Sequence[int]) -> list[str]:

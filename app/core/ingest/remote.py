@@ -98,7 +98,9 @@ def index_in_worker(
     finally:
         if child.poll() is None and not outcome:
             _stop(child)
-    status = child.wait()
+        status = child.wait()
+        child.stdin.close()
+        child.stdout.close()
     if not heard and status not in (0, EXIT_STOPPED):
         raise WorkerUnavailable(f"the index process exited at start (exit status {status})")
     _raise_for(outcome, status)

@@ -25,7 +25,6 @@ from app.ui.tags.menu import swatch_icon
 FOLDERS, TAGS = 0, 1
 
 
-CLASS_BUTTON = "classButton"  # one sheet for all: a sheet per button costs ~1 ms each
 MAX_ROWS = 30  # classes listed at most (an ImageNet layout has 1,000 folders; 2,000 widgets
 # laid out over and over stall the window for seconds when the project opens)
 
@@ -68,7 +67,6 @@ class ClassList(QWidget):
         source_row = QHBoxLayout()
         source_row.addWidget(QLabel("Labels from"))
         source_row.addWidget(self.source, 1)
-        self.setStyleSheet(f"QPushButton#{CLASS_BUTTON} {{ text-align: left; padding: 3px 8px; }}")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(source_row)
@@ -133,7 +131,7 @@ class ClassList(QWidget):
         for i, (name, colour) in enumerate(zip(names, colours, strict=True)):
             key = f"{i + 1}   " if i < NUMBER_KEYS and not from_folders else ""
             button = QPushButton(swatch_icon(colour), f"{key}{name}")
-            button.setObjectName(CLASS_BUTTON)  # styled by the list's one style sheet
+            button.setStyleSheet("text-align: left; padding: 3px 8px;")
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda *_, i=i: self.label_clicked.emit(i))
             count = QLabel()

@@ -8,7 +8,7 @@ arithmetic and asks the model only about the cells it paints, so a reset or an i
 the same at a million rows as at ten (no list of a million strings crosses into Qt).
 
 While a background index runs, :meth:`BrowserModel.grow` takes a newer table and inserts the new
-rows where they belong (``insertRows`` per run of new rows, never a reset of the whole model), and
+rows where they belong (one insertion per run of new rows, never a reset of the whole model), and
 ``pending`` marks the rows listed but not decoded yet (they wait for the index's thumbnail).
 """
 
