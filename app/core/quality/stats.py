@@ -87,20 +87,22 @@ def colourfulness(image: Image.Image) -> float:
         return 0.0
     if min(image.size) >= 32:
         image = image.reduce(4)  # 4 x 4 means: plenty for colour spread, noise averaged
-    pixels = np.asarray(image, dtype=np.float32)
-    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
-    rg = red - green
-    yb = 0.5 * (red + green) - blue
-    spread = np.sqrt(rg.var() + yb.var())
-    mean = np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
-    return float((spread + 0.3 * mean) / 255.0)
+    pixels = np.asarray(image, dtype=np.float64).reshape(-1, 3)
+    count = len(pixels)
+    means = (_OPPONENTS @ (np.ones(count) @ pixels) / count).tolist()
+    second = (_OPPONENTS @ (pixels.T @ pixels) @ _OPPONENTS.T / count).tolist()
+    variances = [max(0.0, second[k][k] - means[k] ** 2) for k in (0, 1)]
+    spread = (variances[0] + variances[1]) ** 0.5
+    mean = (means[0] ** 2 + means[1] ** 2) ** 0.5
+    return (spread + 0.3 * mean) / 255.0
 
 
 def phash(grey: Image.Image) -> int:
     """64-bit perceptual hash: signs of the 8 x 8 lowest DCT frequencies against their median."""
     pixels = np.asarray(grey.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BOX), np.float32)
-    low = (_DCT @ pixels @ _DCT.T)[:_HASH_BITS, :_HASH_BITS].ravel()
-    bits = low > np.median(low[1:])
+    low = (_DCT_LOW @ pixels @ _DCT_LOW.T).ravel()
+    middle = (len(low) - 1) // 2  # 63 values after the first: the median is one of them
+    bits = low > np.partition(low[1:], middle)[middle]
     value = int(np.packbits(bits).view(">u8")[0])
     return value - (1 << 64) if value >= 1 << 63 else value
 
@@ -152,6 +154,7 @@ def _dct_matrix(size: int) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
-_DCT = _dct_matrix(HASH_SIDE)
+_DCT_LOW = np.ascontiguousarray(_dct_matrix(HASH_SIDE)[:_HASH_BITS])
+_OPPONENTS = np.array([[1.0, -1.0, 0.0], [0.5, 0.5, -1.0]])  # red - green, yellow - blue
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
 _LEVELS_SQUARED = _LEVELS**2
