@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -270,28 +271,37 @@ class MainWindow(QMainWindow):
         self._then = then
 
     def show_project(self, loaded: LoadedProject) -> None:
-        """Show a freshly loaded project in every view; thumbnails follow once it is shown."""
+        """Show a freshly loaded project: the grid at once (thumbnails follow), then each panel
+        in a turn of the event loop of its own, so the window paints between them."""
         self.project = loaded
         self.undo_stack.clear()
         self.state.reset()
         self.browser.set_project(loaded.path)
-        self.tag_panel.set_project(loaded.path)
-        self.detail.set_project(loaded.path)
-        self.map_panel.set_project(loaded.path)
-        self.selection_panel.set_project(loaded.path)
-        self.active_panel.set_project(loaded.path)
-        if self.training.is_built:
-            self.training_panel().set_project(loaded.path)
         self.training.allow()
         self.pages.setCurrentWidget(self.browser)
         self.setWindowTitle(f"{loaded.dataset_root.name} — Sieve")
-        self.settings.add_recent_project(loaded.path)
-        self.welcome.set_recent(self.settings.recent_projects())
         self._on_busy_changed(self.runner.is_busy)  # its actions work while the index runs
         log.info("opened %s (%d samples)", loaded.path, loaded.samples)
         if loaded.warning is not None:
             log.warning("%s", loaded.warning)
             self.show_message(QMessageBox.Icon.Warning, loaded.warning, "")
+        panels = [self.tag_panel, self.detail, self.map_panel, self.selection_panel]
+        panels.append(self.active_panel)
+        if self.training.is_built:
+            panels.append(self.training_panel())
+        self._show_in_panels(loaded, panels)
+
+    def _show_in_panels(self, loaded: LoadedProject, panels: list[Any]) -> None:
+        """The first of ``panels`` shows ``loaded``; the rest at the next turn (unless another
+        project is shown meanwhile); then the recent projects are updated."""
+        if self.project is not loaded:
+            return
+        if panels:
+            panels[0].set_project(loaded.path)
+            QTimer.singleShot(0, self, partial(self._show_in_panels, loaded, panels[1:]))
+            return
+        self.settings.add_recent_project(loaded.path)
+        self.welcome.set_recent(self.settings.recent_projects())
 
     @Slot()
     def _on_browser_loaded(self) -> None:
