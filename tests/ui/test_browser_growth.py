@@ -85,3 +85,30 @@ def test_folders_filled_off_the_gui_thread_match_the_tables_own() -> None:
     fill_folders(mine)
     assert mine.folders == theirs.folders
     assert mine.folder_code().tolist() == theirs.folder_code().tolist()
+
+
+def test_folders_of_sorted_paths_found_by_runs_match_the_tables_own() -> None:
+    relpaths = sorted(
+        [
+            "a.jpg",
+            "a/x.jpg",
+            "a/y/z.jpg",
+            "a b/x.jpg",
+            "a-c/x.jpg",
+            "a0.jpg",
+            "ab/x.jpg",
+            "b.jpg",
+            "c.jpg",
+            "c/x.jpg",
+            "d/x.jpg",
+            "d/y.jpg",
+            "é/v.jpg",
+            "zz.jpg",
+        ]
+    )
+    mine, theirs = table_of(np.arange(len(relpaths))), table_of(np.arange(len(relpaths)))
+    for table in (mine, theirs):
+        table.relpaths = list(relpaths)
+    fill_folders(mine)
+    assert mine.folders == theirs.folders == ["", "a", "a b", "a-c", "ab", "c", "d", "é"]
+    assert mine.folder_code().tolist() == theirs.folder_code().tolist()

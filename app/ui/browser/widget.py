@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,17 +77,62 @@ def fill_folders(table: SampleTable) -> None:
     """Fill the table's folder columns here, on a pool thread, in Python loops.
 
     :attr:`SampleTable.folders` sorts an object array: a million paths hold the GIL for ~1 s
-    in one call, which the GUI thread waits out. Loops of bytecode let the GUI thread take the
-    lock every few milliseconds; no single call here runs long.
+    in one call, which the GUI thread waits out. Here no single call runs long, so the GUI
+    thread takes the lock every few milliseconds. The paths come sorted (the catalog reads them
+    in order), so each folder's files are one run, found by bisection: the cost is per folder,
+    not per file (at 1M files in 1,000 folders, ~0.1 s instead of ~0.8 s). Paths out of order
+    (names that are not UTF-8 sort differently as bytes) take a loop over every path.
     """
-    heads = [p.partition("/")[0] if "/" in p else "" for p in table.relpaths]
+    relpaths = table.relpaths
+    if not _in_order(relpaths):
+        table._folders = _folders_by_loop(relpaths)  # its cache
+        return
+    runs = _folder_runs(relpaths)
+    names = sorted({head for head, _, _ in runs})
+    code = {name: i for i, name in enumerate(names)}
+    codes = np.empty(len(relpaths), dtype=np.int32)
+    for head, first, end in runs:
+        codes[first:end] = code[head]
+    table._folders = (names, codes)
+
+
+def _folders_by_loop(relpaths: list[str]) -> tuple[list[str], np.ndarray]:
+    heads = [p.partition("/")[0] if "/" in p else "" for p in relpaths]
     distinct: set[str] = set()
     for start in range(0, len(heads), FOLDER_PIECE):
         distinct.update(heads[start : start + FOLDER_PIECE])
     names = sorted(distinct)
     code = {name: i for i, name in enumerate(names)}
-    codes = np.fromiter((code[head] for head in heads), dtype=np.int32, count=len(heads))
-    table._folders = (names, codes)  # its cache
+    return names, np.fromiter((code[head] for head in heads), dtype=np.int32, count=len(heads))
+
+
+def _in_order(relpaths: list[str]) -> bool:
+    """Whether ``relpaths`` is sorted (checked a piece at a time: no long call)."""
+    for start in range(0, len(relpaths), FOLDER_PIECE):
+        piece = relpaths[start : start + FOLDER_PIECE + 1]
+        if piece != sorted(piece):
+            return False
+    return True
+
+
+def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
+    """``(first folder, first row, end row)`` of each run of sorted paths with the same first
+    folder; a file at the top is a run of one with folder ``""``."""
+    runs = []
+    row = 0
+    while row < len(relpaths):
+        head, slash, _ = relpaths[row].partition("/")
+        if not slash:
+            if runs and runs[-1][0] == "" and runs[-1][2] == row:  # files at the top, in a row
+                runs[-1] = ("", runs[-1][1], row + 1)
+            else:
+                runs.append(("", row, row + 1))
+            row += 1
+            continue
+        end = bisect_left(relpaths, head + "0", row)  # "0" follows "/": past "head/..."
+        runs.append((head, row, end))
+        row = end
+    return runs
 
 
 def read_project(project_dir: Path) -> ProjectData:
