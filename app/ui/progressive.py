@@ -133,6 +133,7 @@ class IndexSession(QObject):
 
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
+        new_rows = progress.stage != "list" or progress.done > self.listed
         if progress.stage == "list":
             self.listed = progress.done
         elif progress.stage == "index":
@@ -149,7 +150,7 @@ class IndexSession(QObject):
         if listed_all:  # every file is listed: show them all now, not at the next interval
             self._grow_timer.stop()
             self._grow()
-        elif progress.stage in ROW_STAGES:
+        elif progress.stage in ROW_STAGES and new_rows:  # not for known files being checked
             self._schedule_grow()
         if progress.stage in ROW_STAGES and self._since_retry.elapsed() >= RETRY_EVERY_MS:
             self._since_retry.start()

@@ -11,6 +11,7 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 
+from app.core.jobs import Progress
 from app.ui.browser.model import BrokenRole
 from app.ui.main_window import MainWindow
 from app.ui.placeholders import loading_pixmap
@@ -166,3 +167,18 @@ def test_a_folder_opens_in_process_when_the_index_process_cannot_start(
     qtbot.waitUntil(lambda: rows(window) == 40 and not window.indexer.running, timeout=TIMEOUT_MS)
     assert "40 samples" in window.status_panel.counts_label.text()
     qtbot.waitUntil(lambda: has_thumbnail(window, 0), timeout=TIMEOUT_MS)
+
+
+def test_a_rerun_checking_known_files_does_not_re_read_the_grid(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "known", 30)
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: rows(window) == 30 and not window.indexer.running, timeout=TIMEOUT_MS)
+    session = window.indexer
+    session.refresh(window.project)
+    session._on_progress(Progress("list", 0, None, "listed 0 files"))  # known files checked
+    assert not session._grow_timer.isActive()
+    session._on_progress(Progress("list", 5, None, "listed 5 files"))  # new rows committed
+    assert session._grow_timer.isActive()
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)

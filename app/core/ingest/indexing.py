@@ -133,10 +133,10 @@ def index_job(
     if not root.is_dir():
         raise SieveError(f"the dataset folder {root} does not exist (moved or unmounted?)")
 
-    known = known_files(project)
-    resample_videos = project.get_meta("video_sampling") != options.sampling_key
     early = _EarlyProbe(project.path, options, visible) if visible is not None else None
     try:
+        known = known_files(project)  # a second or two at 1M files: the early probe goes on
+        resample_videos = project.get_meta("video_sampling") != options.sampling_key
         listing = yield from list_files(project, known, resample_videos, cancel)
     finally:
         early_done = early.stop() if early is not None else set()

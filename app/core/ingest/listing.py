@@ -91,14 +91,15 @@ def list_files(
     """Scan the dataset folder, committing new files as pending rows as they are found.
 
     The rows are written by a :class:`_RowWriter` (its own connection and thread) while the scan
-    goes on. Yields ``Progress("list", rows committed, None)`` as commits land and
-    ``Progress("list", n, n)`` when every row is in.
+    goes on. Yields ``Progress("list", rows committed, None)`` as commits land, and at least
+    every :data:`LIST_SECONDS` while known files are checked (a view then picks up what the
+    early probe made), and ``Progress("list", n, n)`` when every row is in.
     """
     listing = Listing()
     buffer: list[FoundFile] = []
     writer: _RowWriter | None = None
     reported = 0
-    last = time.monotonic()
+    last = said = time.monotonic()
     root = project.dataset_root
     found = scan_folder(root, exclude=[project.path], cancel=cancel, skipped=listing.skipped)
     try:
@@ -114,8 +115,9 @@ def list_files(
                 writer = writer or _RowWriter(project.path / DB_NAME)
                 writer.put(buffer)
                 buffer, last = [], time.monotonic()
-            if writer is not None and writer.committed > reported:
-                reported = writer.committed
+            committed = writer.committed if writer is not None else 0
+            if committed > reported or time.monotonic() - said >= LIST_SECONDS:
+                reported, said = committed, time.monotonic()  # also while known files are checked
                 yield Progress("list", reported, None, f"listed {reported:,} files")
         if buffer:
             writer = writer or _RowWriter(project.path / DB_NAME)

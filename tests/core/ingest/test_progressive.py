@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from app.core.errors import JobCancelled
+from app.core.ingest import listing
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.ingest.priority import HEAVY_BYTES, ProbeQueue, VisibleFirst, is_heavy
 from app.core.jobs import CancelToken, run_job
@@ -199,4 +200,27 @@ def test_rows_on_screen_are_probed_while_the_folder_is_still_listed(tmp_path):
             elif progress.stage == "index" and progress.done == 0:
                 totals.append(progress.total)
         assert totals == [50]  # the probe phase does not decode them again
+        assert project.pending_count() == 0 and project.thumbs.count() == 60
+
+
+def test_a_rerun_reports_while_checking_known_files_and_probes_rows_on_screen_meanwhile(
+    tmp_path, monkeypatch
+):
+    root = make_dataset(tmp_path / "data", {"a": 30, "b": 30})
+    monkeypatch.setattr(listing, "LIST_SECONDS", 0.0)
+    monkeypatch.setattr(listing, "_CHECK_EVERY", 1)
+    visible = VisibleFirst()
+    with Project.for_dataset(root) as project:
+        list_only(project)  # a stopped run: every row listed, none probed
+        ids = [row.id for row in project.samples()][-5:]
+        visible.prefer(ids)
+        checking = []
+        for progress in index_job(project, IndexOptions(workers=2), visible=visible):
+            if progress.stage == "list" and progress.total is None:  # no new row, still told
+                checking.append(progress.done)
+                deadline = time.monotonic() + 20
+                while len(project.thumbs.get_many(ids)) < 5 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert len(project.thumbs.get_many(ids)) == 5  # while known files are checked
+        assert len(checking) >= 2 and set(checking) == {0}
         assert project.pending_count() == 0 and project.thumbs.count() == 60
