@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from app.ui.dialogs.import_torchvision import ImportRequest
 
 log = logging.getLogger("sieve")
+SHOWN_WAIT_S = 5.0  # a known project's index waits this long at most for the window's read
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class OpenedProject:
         self._path: Path | None = None
         self._root: Path | None = None
         self._rows = 0
+        self.shown = threading.Event()  # set by the GUI once its first read of it is on screen
 
     def set(self, path: Path, root: Path, rows: int) -> None:
         with self._lock:
@@ -125,15 +128,25 @@ def _index_in_worker(
     cancel: CancelToken | None,
 ) -> Job[Path]:
     existing = Path(project_dir) if project_dir is not None else Path(folder) / PROJECT_DIRNAME
-    if (existing / DB_NAME).is_file():  # shown at once; the child only catches up with the folder
+    known = (existing / DB_NAME).is_file()
+    if known:  # shown at once; the child only catches up with the folder
         with Project.open(existing) as project:
             opened.set(project.path, project.dataset_root, project.sample_count())
     yield Progress("open", 0, None, f"opening {Path(folder).name}")
+    if known:  # the child's start and catch-up scan would slow the window's first read
+        _wait_until_shown(opened, cancel or CancelToken())
     yield from index_in_worker(folder, project_dir, opened.set, visible, cancel)
     shown = opened.get()
     if shown is None:
         raise SieveError(f"the index of {folder} ended before its project was opened")
     return shown[0]
+
+
+def _wait_until_shown(opened: OpenedProject, cancel: CancelToken) -> None:
+    """Wait (at most :data:`SHOWN_WAIT_S`) until the window shows the project's rows."""
+    deadline = time.monotonic() + SHOWN_WAIT_S
+    while not opened.shown.wait(0.05) and time.monotonic() < deadline:
+        cancel.raise_if_cancelled()
 
 
 def open_project_job(path: str | Path, cancel: CancelToken | None = None) -> Job[LoadedProject]:

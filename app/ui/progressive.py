@@ -78,6 +78,7 @@ class IndexSession(QObject):
         self.runner.failed.connect(self._on_failed)
         self.runner.cancelled.connect(self._on_stopped)
         browser.visible_changed.connect(self._prefer_visible)
+        browser.loaded.connect(self._on_shown)
 
     @property
     def running(self) -> bool:
@@ -185,6 +186,11 @@ class IndexSession(QObject):
     def _grow(self) -> None:
         self._since_grow.start()
         self.browser.grow()
+
+    @Slot()
+    def _on_shown(self) -> None:
+        if self._opened is not None:
+            self._opened.shown.set()  # a known project's index may start now
 
     @Slot()
     def _prefer_visible(self) -> None:
