@@ -128,16 +128,16 @@ class ClassHistogram(QWidget):
         """Count the objects per class of the selection (or of the shown samples) now."""
         name = self.source.currentData()
         index = self.layer.index(name) if name else None
-        selected = self.state.selected
-        ids = selected if len(selected) else self.shown_ids()  # any order
-        whose = f"{len(ids):,} {'selected' if len(selected) else 'shown'} samples"
         if not name:
             self.summary.setText("No annotations in this project (File ▸ Import annotations).")
             self.bars.set_counts({})
         elif index is None:
             self.summary.setText(f"Loading the objects of {name}…")
             self.bars.set_counts({})
-        else:
+        else:  # the shown ids only now: a million of them take a while to gather
+            selected = self.state.selected
+            ids = selected if len(selected) else self.shown_ids()  # any order
+            whose = f"{len(ids):,} {'selected' if len(selected) else 'shown'} samples"
             counts = index.histogram(ids)
             total = sum(counts.values())
             self.summary.setText(f"{total:,} objects in {len(counts)} classes among {whose}")
