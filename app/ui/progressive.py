@@ -42,7 +42,7 @@ RETRY_EVERY_MS = 300  # rows on screen ask again for thumbnails at most this oft
 REASON_EVERY_MS = 1000  # the "why it waits" text (and so the gated panels) at most this often
 ROW_STAGES = ("list", "index")
 STATUS_WIDTH = 300
-GUI_SWITCH_INTERVAL_S = 0.001  # the interpreter lock passes between threads at least this often
+GUI_SWITCH_INTERVAL_S = 0.0002  # the interpreter lock passes between threads at least this often
 
 
 class IndexSession(QObject):
@@ -233,7 +233,8 @@ def install_progressive_open(window: Any) -> IndexSession:
 
     The window's own reader threads (the grid's re-reads of a million rows, thumbnail loads)
     run Python loops; the interpreter hands its lock over every 5 ms by default, and a paint
-    that needs it for each cell then waits 5 ms a cell. At 1 ms the GUI thread waits 1 ms.
+    that needs it for each cell then waits 5 ms a cell. At 0.2 ms the GUI thread waits 0.2 ms
+    (at 1M rows: 2 stalls over 50 ms in 45 s of indexing, twice, against 3 and 9 at 1 ms).
     """
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     session = IndexSession(window.state, window.browser, window)
