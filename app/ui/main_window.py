@@ -293,8 +293,9 @@ class MainWindow(QMainWindow):
 
     def _show_in_panels(self, loaded: LoadedProject, panels: list[Any]) -> None:
         """The first of ``panels`` shows ``loaded``; the rest at the next turn (unless another
-        project is shown meanwhile); then the recent projects are updated."""
-        if self.project is not loaded:
+        project is shown meanwhile: the same one may come back summed up anew when its index
+        ends); then the recent projects are updated."""
+        if self.project is None or self.project.path != loaded.path:
             return
         if panels:
             panels[0].set_project(loaded.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,12 @@ from PIL import Image
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 
-from app.core.jobs import Progress
+from app.core.ingest.indexing import IndexOptions, index_job
+from app.core.jobs import Progress, run_job
+from app.core.store.project import Project
 from app.ui.browser.model import BrokenRole
 from app.ui.main_window import MainWindow
+from app.ui.opening import LoadedProject
 from app.ui.placeholders import loading_pixmap
 
 TIMEOUT_MS = 30_000
@@ -182,3 +186,23 @@ def test_a_rerun_checking_known_files_does_not_re_read_the_grid(
     session._on_progress(Progress("list", 5, None, "listed 5 files"))  # new rows committed
     assert session._grow_timer.isActive()
     qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
+
+
+def test_every_panel_gets_the_project_even_when_its_index_ends_while_they_are_filled(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "quick", 12)
+    with Project.for_dataset(folder) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        loaded = LoadedProject(project.path, project.dataset_root, 12, 0, 0)
+    window.show_project(loaded)
+    window.project = replace(loaded, samples=12)  # the index's end sums it up anew meanwhile
+    project_dir = loaded.path
+    qtbot.waitUntil(
+        lambda: (
+            window.active_panel._project_dir == project_dir
+            and window.map_panel._project_dir == project_dir
+            and window.selection_panel.project_dir == project_dir
+        ),
+        timeout=TIMEOUT_MS,
+    )
