@@ -52,6 +52,8 @@ TARGET_LOCK_S = 0.025  # a batch's transaction aims at this long (a GUI's writes
 WINDOW_PER_WORKER = 4  # files in flight per worker: enough to keep it busy during a commit
 _CHUNK = 900
 EARLY_POLL_S = 0.05  # how often the early probe looks at the rows on screen
+EARLY_BATCH = 16  # files the early probe commits together at most ...
+EARLY_COMMIT_S = 0.05  # ... and at least this often
 
 
 @dataclass(frozen=True)
@@ -332,13 +334,26 @@ class _EarlyProbe:
             log.exception("probing the rows on screen early failed")
 
     def _probe(self, project: Project, files: list[FoundFile], version: int) -> None:
-        """Probe ``files`` until stopped or the screen shows other rows (a newer version)."""
+        """Probe ``files`` until stopped or the screen shows other rows (a newer version),
+        committing a few at a time: each commit waits for the listing's write lock."""
         root = project.dataset_root
-        for found in files:
-            if self._stopping.is_set() or self._visible.version != version:
-                return
-            _write_batch(project, [_probe_one(root, found, self._options)])
-            self.done.add(found.relpath)
+        batch: list[_Probed] = []
+        last = time.monotonic()
+        try:
+            for found in files:
+                if self._stopping.is_set() or self._visible.version != version:
+                    return
+                batch.append(_probe_one(root, found, self._options))
+                if len(batch) >= EARLY_BATCH or time.monotonic() - last >= EARLY_COMMIT_S:
+                    self._commit(project, batch)
+                    last = time.monotonic()
+        finally:
+            self._commit(project, batch)
+
+    def _commit(self, project: Project, batch: list[_Probed]) -> None:
+        _write_batch(project, batch)
+        self.done.update(probed.found.relpath for probed in batch)
+        batch.clear()
 
 
 def _pending_files(project: Project, sample_ids: Sequence[int]) -> list[FoundFile]:
