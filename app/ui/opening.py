@@ -128,12 +128,13 @@ def _index_in_worker(
     cancel: CancelToken | None,
 ) -> Job[Path]:
     existing = Path(project_dir) if project_dir is not None else Path(folder) / PROJECT_DIRNAME
-    known = (existing / DB_NAME).is_file()
-    if known:  # shown at once; the child only catches up with the folder
+    rows = 0
+    if (existing / DB_NAME).is_file():  # shown at once; the child only catches up with the folder
         with Project.open(existing) as project:
-            opened.set(project.path, project.dataset_root, project.sample_count())
+            rows = project.sample_count()
+            opened.set(project.path, project.dataset_root, rows)
     yield Progress("open", 0, None, f"opening {Path(folder).name}")
-    if known:  # the child's start and catch-up scan would slow the window's first read
+    if rows:  # the child's start and catch-up scan would slow the window's first read of them
         _wait_until_shown(opened, cancel or CancelToken())
     yield from index_in_worker(folder, project_dir, opened.set, visible, cancel)
     shown = opened.get()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from app.core.errors import JobCancelled
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.store.project import Project
+from app.ui import opening
 from app.ui.opening import OpenedProject, index_in_place_job
 from tests.factories import make_dataset
 
@@ -51,3 +53,13 @@ def test_waiting_for_the_window_can_be_cancelled(tmp_path):
     cancel.cancel()
     with pytest.raises(JobCancelled):
         next(job)
+
+
+def test_a_known_project_without_rows_is_indexed_at_once(tmp_path, monkeypatch):
+    root = tmp_path / "empty"
+    root.mkdir()
+    Project.for_dataset(root).close()  # known, but nothing to show before its index
+    monkeypatch.setattr(opening, "SHOWN_WAIT_S", 60.0)
+    started = time.monotonic()
+    run_job(index_in_place_job(root, None, OpenedProject()))
+    assert time.monotonic() - started < 30  # did not wait for a window that shows nothing
