@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.undo_stack = QUndoStack(self)
         self.project: LoadedProject | None = None
+        self._shut_down = False  # no panel gets a project any more (see show_project)
         self._then: Callable[[Any], None] | None = None
 
         self.welcome = WelcomePage()
@@ -295,7 +296,7 @@ class MainWindow(QMainWindow):
         """The first of ``panels`` shows ``loaded``; the rest at the next turn (unless another
         project is shown meanwhile: the same one may come back summed up anew when its index
         ends); then the recent projects are updated."""
-        if self.project is None or self.project.path != loaded.path:
+        if self._shut_down or self.project is None or self.project.path != loaded.path:
             return
         if panels:
             panels[0].set_project(loaded.path)
@@ -472,6 +473,7 @@ class MainWindow(QMainWindow):
 
         All jobs are cancelled at once and waited for together, then the panels let go.
         """
+        self._shut_down = True
         runners = dict.fromkeys([self.runner, *self.findChildren(JobRunner)])
         shutdown_all(runners, SHUTDOWN_TIMEOUT_MS)
         if self.training.is_built:

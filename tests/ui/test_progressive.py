@@ -206,3 +206,16 @@ def test_every_panel_gets_the_project_even_when_its_index_ends_while_they_are_fi
         ),
         timeout=TIMEOUT_MS,
     )
+
+
+def test_panels_left_to_fill_get_no_project_once_the_window_shut_down(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "closing", 6)
+    with Project.for_dataset(folder) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        loaded = LoadedProject(project.path, project.dataset_root, 6, 0, 0)
+    window.show_project(loaded)
+    window.shutdown()
+    qtbot.wait(50)  # the turns that would have filled the other panels
+    assert window.active_panel._project_dir is None  # no job started after the shutdown
