@@ -152,3 +152,17 @@ def test_find_label_errors_scores_the_objects_and_colours_by_it(qtbot, panel: Ma
         stored, k = stored_disagreement(active_object_set(project))
     np.testing.assert_allclose(object_map.source.disagreement, stored)
     assert k == 10 and np.isfinite(stored).all()
+
+
+def test_find_label_errors_while_a_layout_still_runs_waits_for_it(qtbot, panel: MapPanel):
+    object_map = panel.objects.map
+    object_map.refresh()  # a layout runs ...
+    assert object_map.runner.is_busy
+    QTest.mouseClick(object_map.errors_button, Qt.MouseButton.LeftButton)  # ... not an error
+    qtbot.waitUntil(
+        lambda: object_map.source is not None
+        and object_map.source.disagreement is not None
+        and not object_map.runner.is_busy,
+        timeout=20_000,
+    )
+    assert object_map.colour_key == "label_disagreement"

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
 from app.core.store.thumbs import ThumbCache
-from app.engine import JobRunner
+from app.engine import LatestRunner
 from app.gui_model.object_map import (
     COLOUR_KEYS,
     ObjectMapSource,
@@ -56,7 +56,8 @@ class ObjectMap(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.runner = JobRunner(self)
+        self._latest = LatestRunner(parent=self)  # a new request waits for the cancelled job
+        self.runner = self._latest.runner
         self.method = "pca"
         self.neighbours = 12  # how many nearest objects a click highlights
         self.source: ObjectMapSource | None = None
@@ -95,15 +96,15 @@ class ObjectMap(QWidget):
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.colour_box.activated.connect(lambda _: self._recolour())
         self.errors_button.clicked.connect(self.find_label_errors)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
+        self._latest.progress.connect(self._on_progress)
+        self._latest.finished.connect(self._on_finished)
+        self._latest.failed.connect(self._on_failed)
         state.subscribe(self._on_state)
 
     # ------------------------------------------------------------------ public
     def set_project(self, path: Path | None) -> None:
         """Forget the shown map; the next :meth:`refresh` lays out ``path``'s object set."""
-        self.runner.cancel()
+        self._latest.cancel()
         self._close_thumbs()
         self._project_dir = Path(path) if path is not None else None
         self.source, self._shown = None, False
@@ -119,20 +120,20 @@ class ObjectMap(QWidget):
             return
         self.method = method or self.method
         project_dir, chosen = self._project_dir, self.method
-        self.runner.cancel()
         self._shown = False
-        self.runner.start(lambda cancel: object_layout_job(project_dir, chosen, cancel), "objects")
+        self._latest.request(
+            lambda cancel: object_layout_job(project_dir, chosen, cancel), "objects"
+        )
 
     def find_label_errors(self) -> None:
         """Score label disagreement on the map's runner, then colour the map by it."""
         if self._project_dir is None:
             return
         project_dir = self._project_dir
-        self.runner.cancel()
-        self.runner.start(lambda cancel: label_errors_job(project_dir, cancel), "label errors")
+        self._latest.request(lambda cancel: label_errors_job(project_dir, cancel), "label errors")
 
     def shutdown(self) -> None:
-        self.runner.shutdown()
+        self._latest.shutdown()
         self._close_thumbs()
 
     @property
