@@ -160,9 +160,11 @@ def test_find_label_errors_while_a_layout_still_runs_waits_for_it(qtbot, panel: 
     assert object_map.runner.is_busy
     QTest.mouseClick(object_map.errors_button, Qt.MouseButton.LeftButton)  # ... not an error
     qtbot.waitUntil(
-        lambda: object_map.source is not None
-        and object_map.source.disagreement is not None
-        and not object_map.runner.is_busy,
+        lambda: (
+            object_map.source is not None
+            and object_map.source.disagreement is not None
+            and not object_map.runner.is_busy
+        ),
         timeout=20_000,
     )
     assert object_map.colour_key == "label_disagreement"
