@@ -6,9 +6,8 @@ import logging
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
@@ -44,7 +43,6 @@ from app.ui.menus import build_menus
 from app.ui.objects.install import install_objects
 from app.ui.opening import (
     LoadedProject,
-    export_names_job,
     fill_thumbnails_job,
     import_torchvision_job_then_open,
     open_demo_job,
@@ -54,6 +52,7 @@ from app.ui.progressive import install_progressive_open
 from app.ui.project_problems import MissingFiles, counts_line, problem_details
 from app.ui.selection import SelectionPanel
 from app.ui.settings import Settings
+from app.ui.staged import set_project_in_turns
 from app.ui.status import StatusPanel
 from app.ui.tags.panel import TagPanel
 from app.ui.theme import app_icon
@@ -272,8 +271,8 @@ class MainWindow(QMainWindow):
         self._then = then
 
     def show_project(self, loaded: LoadedProject) -> None:
-        """Show a freshly loaded project: the grid at once (thumbnails follow), then each panel
-        in a turn of the event loop of its own, so the window paints between them."""
+        """Show a freshly loaded project: the grid at once (thumbnails follow), then the panels
+        (:func:`~app.ui.staged.set_project_in_turns`), then the recent projects."""
         self.project = loaded
         self.undo_stack.clear()
         self.state.reset()
@@ -287,22 +286,22 @@ class MainWindow(QMainWindow):
             log.warning("%s", loaded.warning)
             self.show_message(QMessageBox.Icon.Warning, loaded.warning, "")
         panels = [self.tag_panel, self.detail, self.map_panel, self.selection_panel]
-        panels.append(self.active_panel)
-        if self.training.is_built:
-            panels.append(self.training_panel())
-        self._show_in_panels(loaded, panels)
+        panels += [self.active_panel, *([self.training_panel()] if self.training.is_built else [])]
+        set_project_in_turns(
+            self,
+            panels,
+            loaded.path,
+            partial(self._shows, loaded.path),
+            partial(self._remember, loaded.path),
+        )
 
-    def _show_in_panels(self, loaded: LoadedProject, panels: list[Any]) -> None:
-        """The first of ``panels`` shows ``loaded``; the rest at the next turn (unless another
-        project is shown meanwhile: the same one may come back summed up anew when its index
-        ends); then the recent projects are updated."""
-        if self._shut_down or self.project is None or self.project.path != loaded.path:
-            return
-        if panels:
-            panels[0].set_project(loaded.path)
-            QTimer.singleShot(0, self, partial(self._show_in_panels, loaded, panels[1:]))
-            return
-        self.settings.add_recent_project(loaded.path)
+    def _shows(self, path: Path) -> bool:
+        """Whether the window still shows the project at ``path`` (the same project may come
+        back summed up anew when its index ends)."""
+        return not self._shut_down and self.project is not None and self.project.path == path
+
+    def _remember(self, path: Path) -> None:
+        self.settings.add_recent_project(path)
         self.welcome.set_recent(self.settings.recent_projects())
 
     @Slot()
@@ -342,24 +341,6 @@ class MainWindow(QMainWindow):
     def set_thumbnail_size(self, size: int) -> None:
         self.browser.set_thumbnail_size(size)
         self.settings.set_thumbnail_size(size)
-
-    def export_names(self, which: Literal["selected", "shown"]) -> None:
-        if self.project is None:
-            return
-        ids = self.state.selected if which == "selected" else self.browser.order_ids()
-        if len(ids) == 0:
-            self.show_error(f"there are no {which} samples to export", "")
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, f"Export the names of the {which} samples", f"{which}.txt", "Text (*.txt)"
-        )
-        if path:
-            ids, project_dir = np.array(ids), self.project.path
-            self.start_job(
-                lambda cancel: export_names_job(project_dir, ids, path, cancel),
-                "Exporting names",
-                lambda count: self.statusBar().showMessage(f"Exported {count:,} names", 5000),
-            )
 
     @Slot(int, int, int)
     def _on_counts_changed(self, shown: int, total: int, selected: int) -> None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
+from app.ui.dialogs.export_names import export_names
+
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
@@ -56,11 +58,11 @@ def build_menus(window: MainWindow) -> WindowActions:
     file_menu.addSeparator()
     export_menu = file_menu.addMenu("&Export")
     export_selected = export_menu.addAction(
-        "Names of the &selected samples…", partial(window.export_names, "selected")
+        "Names of the &selected samples…", partial(export_names, window, "selected")
     )
     export_selected.setShortcut(QKeySequence("Ctrl+E"))
     export_shown = export_menu.addAction(
-        "Names of the samples &shown…", partial(window.export_names, "shown")
+        "Names of the samples &shown…", partial(export_names, window, "shown")
     )
     file_menu.addSeparator()
     forget_missing = file_menu.addAction("Forget missing files…", window.missing_files.forget)
