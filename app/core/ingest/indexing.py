@@ -358,29 +358,29 @@ class _EarlyProbe:
 
 def _pending_files(project: Project, sample_ids: Sequence[int]) -> list[FoundFile]:
     """The listed, not yet probed files of ``sample_ids`` (in that order)."""
-    found: dict[int, FoundFile] = {}
-    for start in range(0, len(sample_ids), _CHUNK):
-        chunk = [int(i) for i in sample_ids[start : start + _CHUNK]]
-        marks = ",".join("?" * len(chunk))
-        query = (
-            "SELECT s.id, f.relpath, f.kind, f.size, f.mtime_ns FROM samples s "
-            f"JOIN files f ON f.id = s.file_id WHERE f.pending AND s.id IN ({marks})"
-        )
-        found.update((row[0], FoundFile(*row[1:])) for row in project.db.execute(query, chunk))
-    return [found[i] for i in sample_ids if i in found]
+    rows = _files_of(project, sample_ids, "f.relpath, f.kind, f.size, f.mtime_ns", "f.pending")
+    return [FoundFile(*row) for row in rows]
 
 
 def _relpaths_of(project: Project, sample_ids: Sequence[int]) -> list[str]:
     """The files of ``sample_ids``, in the order the ids are given."""
-    found: dict[int, str] = {}
+    return [row[0] for row in _files_of(project, sample_ids, "f.relpath")]
+
+
+def _files_of(
+    project: Project, sample_ids: Sequence[int], columns: str, where: str = "1"
+) -> list[tuple]:
+    """``columns`` of the files of ``sample_ids`` (those meeting ``where``), in the ids' order;
+    read :data:`_CHUNK` ids at a time (SQLite's limit on parameters)."""
+    found: dict[int, tuple] = {}
     for start in range(0, len(sample_ids), _CHUNK):
         chunk = [int(i) for i in sample_ids[start : start + _CHUNK]]
         marks = ",".join("?" * len(chunk))
         query = (
-            "SELECT s.id, f.relpath FROM samples s JOIN files f ON f.id = s.file_id "
-            f"WHERE s.id IN ({marks})"
+            f"SELECT s.id, {columns} FROM samples s JOIN files f ON f.id = s.file_id "
+            f"WHERE {where} AND s.id IN ({marks})"
         )
-        found.update(project.db.execute(query, chunk).fetchall())
+        found.update((row[0], row[1:]) for row in project.db.execute(query, chunk))
     return [found[i] for i in sample_ids if i in found]
 
 
