@@ -188,13 +188,17 @@ def test_a_rerun_checking_known_files_does_not_re_read_the_grid(
     qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
 
 
+def indexed(folder: Path) -> LoadedProject:
+    """``folder`` indexed into its project, as the window would be handed it."""
+    with Project.for_dataset(folder) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        return LoadedProject(project.path, project.dataset_root, project.sample_count(), 0, 0)
+
+
 def test_every_panel_gets_the_project_even_when_its_index_ends_while_they_are_filled(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
-    folder = tiny_jpegs(tmp_path / "quick", 12)
-    with Project.for_dataset(folder) as project:
-        run_job(index_job(project, IndexOptions(workers=2)))
-        loaded = LoadedProject(project.path, project.dataset_root, 12, 0, 0)
+    loaded = indexed(tiny_jpegs(tmp_path / "quick", 12))
     window.show_project(loaded)
     window.project = replace(loaded, samples=12)  # the index's end sums it up anew meanwhile
     project_dir = loaded.path
@@ -211,10 +215,7 @@ def test_every_panel_gets_the_project_even_when_its_index_ends_while_they_are_fi
 def test_panels_left_to_fill_get_no_project_once_the_window_shut_down(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
-    folder = tiny_jpegs(tmp_path / "closing", 6)
-    with Project.for_dataset(folder) as project:
-        run_job(index_job(project, IndexOptions(workers=2)))
-        loaded = LoadedProject(project.path, project.dataset_root, 6, 0, 0)
+    loaded = indexed(tiny_jpegs(tmp_path / "closing", 6))
     window.show_project(loaded)
     window.shutdown()
     qtbot.wait(50)  # the turns that would have filled the other panels
