@@ -87,8 +87,8 @@ def test_opens_a_folder_with_thumbnails_counts_and_recent(
         if "bad" not in window.browser.model.data(window.browser.model.index(r))
     ]
     qtbot.waitUntil(lambda: not any(is_placeholder(decoration(window, r)) for r in good))
-    assert window.settings.recent_projects() == [colour_dataset / ".sieve"]
-    assert window.welcome.recent.count() == 1
+    qtbot.waitUntil(lambda: window.settings.recent_projects() == [colour_dataset / ".sieve"])
+    assert window.welcome.recent.count() == 1, "remembered once every panel has the project"
     window.grab().save(str(screenshots / "grid.png"))
 
 

@@ -3,10 +3,12 @@ which weights made the map."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
+from app.core.embeddings import maps
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.store.embedding_sets import active_embedding_set
@@ -28,8 +30,16 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_quick_look_maps_with_pca_first_and_names_the_weights(
-    qtbot, project_dir: Path, screenshots: Path
+    qtbot, project_dir: Path, screenshots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pca_shown = threading.Event()
+    build_graph = maps.neighbour_graph
+
+    def graph_once_pca_is_shown(*args, **kwargs):
+        pca_shown.wait(timeout=30)  # the runner coalesces reports: hold UMAP until PCA is drawn
+        return build_graph(*args, **kwargs)
+
+    monkeypatch.setattr(maps, "neighbour_graph", graph_once_pca_is_shown)
     panel = MapPanel(AppState())
     qtbot.addWidget(panel)
     panel.resize(640, 520)
@@ -38,9 +48,14 @@ def test_quick_look_maps_with_pca_first_and_names_the_weights(
     qtbot.waitUntil(lambda: not panel.runner.is_busy, timeout=10_000)
     assert panel.quick_button.isVisible() and not panel.weights_label.isVisible()
     methods: list[str] = []
-    panel.runner.progress.connect(
-        lambda p: methods.append(p.partial["method"]) if isinstance(p.partial, dict) else None
-    )
+
+    def record(progress) -> None:
+        if isinstance(progress.partial, dict):
+            methods.append(progress.partial["method"])
+            if progress.partial["method"] == "pca" and " PCA · " in panel.caption.text():
+                pca_shown.set()
+
+    panel.runner.progress.connect(record)
     panel.quick_button.click()
     qtbot.waitUntil(
         lambda: (
@@ -48,7 +63,7 @@ def test_quick_look_maps_with_pca_first_and_names_the_weights(
         ),
         timeout=120_000,
     )
-    assert methods[0] == "pca" and methods[-1] == "umap"
+    assert pca_shown.is_set() and methods[0] == "pca" and methods[-1] == "umap"
     assert "epoch" not in panel.caption.text(), "the finished UMAP replaces the last frame"
     assert panel.pages.currentWidget() is panel.scatter
     assert panel.weights_label.isVisible()
