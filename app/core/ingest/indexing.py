@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
-from app.core.data.scan import FoundFile, label_of
+from app.core.data.scan import FoundFile, label_of, with_stat
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
 from app.core.errors import SieveError
-from app.core.ingest.listing import Listing, known_files, list_files
+from app.core.ingest.listing import Listing, WriteTurns, known_files, list_files
 from app.core.ingest.priority import ProbeQueue, VisibleFirst
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.backfill import measure_missing_job
@@ -135,11 +135,12 @@ def index_job(
     if not root.is_dir():
         raise SieveError(f"the dataset folder {root} does not exist (moved or unmounted?)")
 
-    early = _EarlyProbe(project.path, options, visible) if visible is not None else None
+    turns = WriteTurns()
+    early = _EarlyProbe(project.path, options, visible, turns) if visible is not None else None
     try:
         known = known_files(project)  # a second or two at 1M files: the early probe goes on
         resample_videos = project.get_meta("video_sampling") != options.sampling_key
-        listing = yield from list_files(project, known, resample_videos, cancel)
+        listing = yield from list_files(project, known, resample_videos, cancel, turns)
     finally:
         early_done = early.stop() if early is not None else set()
     if early_done:  # the rows on screen while the folder was listed are done already
@@ -306,10 +307,13 @@ class _EarlyProbe:
     Its own thread and project connection; one file at a time, since the scan needs the rest.
     """
 
-    def __init__(self, project_dir: Path, options: IndexOptions, visible: VisibleFirst) -> None:
+    def __init__(
+        self, project_dir: Path, options: IndexOptions, visible: VisibleFirst, turns: WriteTurns
+    ) -> None:
         self.done: set[str] = set()
         self._options = options
         self._visible = visible
+        self._turns = turns
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(project_dir,), name="sieve-index-early", daemon=True
@@ -351,7 +355,10 @@ class _EarlyProbe:
             self._commit(project, batch)
 
     def _commit(self, project: Project, batch: list[_Probed]) -> None:
-        _write_batch(project, batch)
+        if not batch:
+            return
+        with self._turns.turn():  # the listing writer lets this commit in
+            _write_batch(project, batch)
         self.done.update(probed.found.relpath for probed in batch)
         batch.clear()
 
@@ -385,6 +392,7 @@ def _files_of(
 
 
 def _probe_one(root: Path, found: FoundFile, options: IndexOptions) -> _Probed:
+    found = with_stat(root, found)  # a new JPEG was listed without one
     path = root / found.relpath
     if found.broken_link:
         return _Probed(found, reason="broken link: the file it points to is missing")

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from app.core.data.scan import FoundFile
 
 HEAVY_BYTES = 4 << 20
-_REDUCIBLE = frozenset({".jpg", ".jpeg"})
+REDUCIBLE_SUFFIXES = frozenset({".jpg", ".jpeg"})  # decoded reduced: never heavy, at any size
 
 
 class VisibleFirst:
@@ -57,7 +57,7 @@ def is_heavy(found: FoundFile) -> bool:
     """A large image that must be decoded at full size (not a JPEG): it goes in its own lane."""
     if found.kind != "image" or found.size < HEAVY_BYTES:
         return False
-    return os.path.splitext(found.relpath)[1].lower() not in _REDUCIBLE
+    return os.path.splitext(found.relpath)[1].lower() not in REDUCIBLE_SUFFIXES
 
 
 class ProbeQueue:

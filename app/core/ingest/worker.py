@@ -38,6 +38,7 @@ COMMAND = "_index-worker"
 """The program's hidden sub-command that runs :func:`main` (``python -m app _index-worker``)."""
 EXIT_STOPPED = 130
 NICENESS = 10  # the scheduler's weight of a niced process: a tenth of the window's
+SWITCH_INTERVAL_S = 0.0005  # the scan's pure-Python loop hands the lock on this often
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if hasattr(os, "nice"):  # the window the user works in comes first; idle cores are ours
         os.nice(NICENESS)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the early probe and the input thread wait less
     if not args.no_log_file:
         from app.core.logs import setup_logging
 

@@ -6,7 +6,16 @@ import os
 
 import pytest
 
-from app.core.data.scan import Skipped, kind_of, label_of, readable_name, scan_folder
+from app.core.data.scan import (
+    NOT_READ,
+    Skipped,
+    Unread,
+    kind_of,
+    label_of,
+    readable_name,
+    scan_folder,
+    with_stat,
+)
 from tests.factories import nested, remove_tree, write_image
 
 
@@ -126,3 +135,33 @@ def test_names_that_are_not_utf8_keep_their_bytes(tmp_path):
     write_image(tmp_path / os.fsdecode(raw))
     assert [os.fsencode(p) for p in relpaths(tmp_path)] == [b"caf\xe9.png"]
     assert readable_name(os.fsdecode(b"caf\xe9.png")) == "caf\ufffd.png"
+
+
+def test_unread_files_come_without_a_stat_and_the_others_with_theirs(tmp_path):
+    for name in ["a/new.jpg", "a/new.JPEG", "a/known.jpg", "a/new.png"]:
+        write_image(tmp_path / name, format="JPEG" if "jp" in name.lower() else "PNG")
+    os.symlink(tmp_path / "a" / "new.jpg", tmp_path / "a" / "link.jpg")
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "a" / "dangling.jpg")
+    unread = Unread(known={"a/known.jpg"}, suffixes=frozenset({".jpg", ".jpeg"}))
+    found = {item.relpath: item for item in scan_folder(tmp_path, unread=unread)}
+    assert {p for p, item in found.items() if not item.stat_read} == {"a/new.jpg", "a/new.JPEG"}
+    assert found["a/new.jpg"].size == found["a/new.jpg"].mtime_ns == NOT_READ
+    stat = (tmp_path / "a" / "known.jpg").stat()
+    assert (found["a/known.jpg"].size, found["a/known.jpg"].mtime_ns) == (
+        stat.st_size,
+        stat.st_mtime_ns,
+    )
+    assert found["a/new.png"].stat_read and found["a/link.jpg"].stat_read  # links: always
+    assert found["a/dangling.jpg"].broken_link
+
+
+def test_with_stat_reads_what_the_scan_left_unread(tmp_path):
+    write_image(tmp_path / "x.jpg", format="JPEG")
+    unread = Unread(known=(), suffixes=frozenset({".jpg"}))
+    (item,) = scan_folder(tmp_path, unread=unread)
+    read = with_stat(tmp_path, item)
+    stat = (tmp_path / "x.jpg").stat()
+    assert (read.size, read.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert with_stat(tmp_path, read) is read
+    (tmp_path / "x.jpg").unlink()
+    assert with_stat(tmp_path, item) == item  # gone: opening it says why

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.core.data.scan import NOT_READ, FoundFile
 from app.core.errors import JobCancelled
 from app.core.ingest import listing
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.ingest.priority import HEAVY_BYTES, ProbeQueue, VisibleFirst, is_heavy
 from app.core.jobs import CancelToken, run_job
 from app.core.store.embedding_sets import usable_sample_ids
-from app.core.store.project import Project
+from app.core.store.project import DB_NAME, Project
 from tests.factories import gradient, make_dataset, write_clip, write_image
 
 
@@ -224,3 +225,77 @@ def test_a_rerun_reports_while_checking_known_files_and_probes_rows_on_screen_me
                 assert len(project.thumbs.get_many(ids)) == 5  # while known files are checked
         assert len(checking) >= 2 and set(checking) == {0}
         assert project.pending_count() == 0 and project.thumbs.count() == 60
+
+
+def jpeg_dataset(root: Path) -> Path:
+    for i in range(3):
+        write_image(root / "a" / f"{i}.jpg", gradient(64, 48, seed=i), format="JPEG")
+    write_image(root / "b" / "0.png", gradient(64, 48, seed=7))
+    return root
+
+
+def stored_stats(project: Project) -> dict[str, tuple[int, int]]:
+    query = "SELECT relpath, size, mtime_ns FROM files"
+    return {path: (size, mtime) for path, size, mtime in project.db.execute(query)}
+
+
+def test_new_jpegs_are_listed_without_a_stat_and_get_it_when_probed(tmp_path):
+    root = jpeg_dataset(tmp_path / "data")
+    with Project.for_dataset(root, tmp_path / "stopped") as project:
+        list_only(project)
+        listed = stored_stats(project)
+        assert {p for p, stats in listed.items() if stats == (NOT_READ, NOT_READ)} == {
+            "a/0.jpg",
+            "a/1.jpg",
+            "a/2.jpg",
+        }
+        stat = (root / "b" / "0.png").stat()
+        assert listed["b/0.png"] == (stat.st_size, stat.st_mtime_ns)  # its size picks its lane
+
+    with Project.for_dataset(root, tmp_path / "whole") as project:
+        result = run_job(index_job(project, IndexOptions(workers=2)))  # listed and probed
+        assert result.added == 4 and project.pending_count() == 0
+        for relpath, stats in stored_stats(project).items():
+            stat = (root / relpath).stat()
+            assert stats == (stat.st_size, stat.st_mtime_ns)
+        again = run_job(index_job(project, IndexOptions(workers=2)))
+        assert (again.added, again.changed, again.unchanged) == (0, 0, 4)
+
+
+def test_unread_and_stated_rows_another_process_listed_meanwhile_are_kept_once(tmp_path):
+    from app.core.data.scan import Unread, scan_folder
+    from app.core.ingest.listing import insert_pending
+
+    root = jpeg_dataset(tmp_path / "data")
+    with Project.for_dataset(root) as project:
+        unread = Unread(known=(), suffixes=frozenset({".jpg"}))
+        found = list(scan_folder(root, exclude=[project.path], unread=unread))
+        assert insert_pending(project.db, [found[1], found[3]]) == 2
+        assert insert_pending(project.db, found) == 4  # two exist: left as they are
+        rows = project.samples()
+        assert sorted(row.relpath for row in rows) == ["a/0.jpg", "a/1.jpg", "a/2.jpg", "b/0.png"]
+        assert {row.status for row in rows} == {"pending"}
+        assert sorted(row.label for row in rows) == ["a", "a", "a", "b"]
+
+
+def test_the_listing_lets_a_waiting_writer_of_its_process_in(tmp_path, monkeypatch):
+    from app.core.ingest.listing import WriteTurns, _RowWriter
+
+    monkeypatch.setattr(listing, "TURN_WAIT_S", 60.0)
+    root = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.for_dataset(root) as project:
+        db_path = project.path / DB_NAME
+    first = [FoundFile(f"a/{i}.jpg", "image", 1, 1) for i in range(3)]
+    second = [FoundFile(f"b/{i}.jpg", "image", 1, 1) for i in range(2)]
+    turns = WriteTurns()
+    writer = _RowWriter(db_path, turns)
+    with turns.turn():  # another writer waits for the lock
+        writer.put(first)
+        writer.put(second)
+        deadline = time.monotonic() + 20
+        while writer.committed < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert writer.committed == 3, "the listing pauses while a turn is asked for"
+    writer.close()
+    assert writer.committed == 5
