@@ -20,6 +20,7 @@ from app.core.store.catalog import SampleTable
 from app.core.store.project import Project
 from app.core.store.selections import save_selection
 from app.gui_model.state import AppState
+from app.ui.browser import widget as widget_module
 from app.ui.browser.model import BrokenRole, BrowserModel
 from app.ui.browser.view import BrowserView
 from app.ui.browser.widget import BrowserWidget
@@ -306,3 +307,25 @@ def test_a_million_rows_scroll_select_and_filter(qtbot) -> None:
     assert timed(view.sync_selection) < 1.0
     assert len(view.selected_ids()) == 0 or view.selected_ids().max() < 500_001
     model.close()
+
+
+def test_a_project_shows_its_first_files_then_grows_to_all_without_a_reset(
+    qtbot, state: AppState, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(widget_module, "HEAD_FILES", 5)  # blue/00-03 and the clip's 6 frames
+    widget = BrowserWidget(state)
+    qtbot.addWidget(widget)
+    widget.resize(900, 640)
+    widget.show()
+    events: list[object] = []
+    widget.loaded.connect(lambda: events.append(("loaded", widget.model.rowCount())))
+    widget.model.modelReset.connect(lambda: events.append("reset"))
+    widget.model.rowsInserted.connect(lambda *_: events.append("inserted"))
+    with qtbot.waitSignal(widget.grown, timeout=10_000):
+        widget.set_project(project_dir)
+    assert widget.model.rowCount() == 13 + 6
+    after = events[events.index(("loaded", 4 + 6)) + 1 :]
+    assert after and set(after) == {"inserted"}, "the rest of the files are inserted, no reset"
+    assert widget.data is not None and widget.data.table.labels == ["blue", "clips", "green", "red"]
+    assert "red/bad.png" in [widget.model.data(widget.model.index(r)) for r in range(19)]
+    widget.shutdown()

@@ -39,6 +39,7 @@ class SampleTable:
     width: np.ndarray  # int32, 0 when unknown
     height: np.ndarray  # int32, 0 when unknown
     reason: dict[int, str] = field(default_factory=dict)  # sample id -> why it is broken
+    file_ids: np.ndarray | None = None  # int64 per relpath: the file's id (read from a project)
     _sorted_ids: np.ndarray | None = field(default=None, repr=False)
     _id_rows: np.ndarray | None = field(default=None, repr=False)
     _folders: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
@@ -122,7 +123,7 @@ def empty_table() -> SampleTable:
     """A table with no rows."""
     i32 = np.empty(0, dtype=np.int32)
     no = np.empty(0, dtype=bool)
-    return SampleTable(_I64, i32, [], i32, i32, i32, [], no, no, i32, i32)
+    return SampleTable(_I64, i32, [], i32, i32, i32, [], no, no, i32, i32, file_ids=_I64)
 
 
 # group_concat hands a whole column to Python as one string, which numpy parses in C: several
@@ -131,20 +132,39 @@ PIECE_CHARS = 1 << 20  # text parsed per call while the interpreter lock is held
 
 _FILES = (
     "SELECT group_concat(id), group_concat(relpath, char(0)) "
-    "FROM (SELECT id, relpath FROM files ORDER BY relpath)"
+    "FROM (SELECT id, relpath FROM files ORDER BY relpath {limit})"
 )
-_VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL"
+_VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL {head}"
 _SAMPLES = (
     "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
-    "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples"
+    "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples {where}"
 )
 _MISSING = (
     "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.missing"
 )
 _LABELS = (
-    "SELECT label, group_concat(id) FROM samples WHERE label IS NOT NULL "
+    "SELECT label, group_concat(id) FROM samples WHERE label IS NOT NULL {head} "
     "GROUP BY label ORDER BY label"
 )
+_HEAD_FILES = "(SELECT id FROM files ORDER BY relpath LIMIT {count})"
+
+
+def _queries(first_files: int | None) -> dict[str, str]:
+    """The column queries, for every file or for the first ``first_files`` in browsing order."""
+    if first_files is None:
+        return {
+            "files": _FILES.format(limit=""),
+            "videos": _VIDEOS.format(head=""),
+            "samples": _SAMPLES.format(where=""),
+            "labels": _LABELS.format(head=""),
+        }
+    files = _HEAD_FILES.format(count=int(first_files))
+    return {
+        "files": _FILES.format(limit=f"LIMIT {int(first_files)}"),
+        "videos": _VIDEOS.format(head=f"AND id IN {files}"),
+        "samples": _SAMPLES.format(where=f"WHERE file_id IN {files}"),
+        "labels": _LABELS.format(head=f"AND file_id IN {files}"),
+    }
 
 
 def parse_ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
@@ -181,18 +201,20 @@ def _pieces(text: str, separator: str, size: int = PIECE_CHARS) -> list[str]:
     return pieces
 
 
-def load_table(project: Project) -> SampleTable:
+def load_table(project: Project, first_files: int | None = None) -> SampleTable:
     """All samples of ``project`` in browsing order (relative path, then frame), consistent
-    while an index adds rows meanwhile.
+    while an index adds rows meanwhile; with ``first_files``, only the samples of that many
+    files, the first in browsing order (a screenful to show while the rest is read).
 
     The two big lists are read at once, on two connections (SQLite runs both without the
     interpreter lock: at 1M rows 0.6 s saved of ~2 s): the samples from a snapshot pinned
     first, everything else from a later one, which holds every file those samples name (files
     are never removed by an index; a removal meanwhile is caught and read again serially).
     """
-    samples = _SnapshotRead(project.path / DB_NAME, _SAMPLES)
+    queries = _queries(first_files)
+    samples = _SnapshotRead(project.path / DB_NAME, queries["samples"])
     with read_snapshot(project.db):
-        return _load_table(project, samples)
+        return _load_table(project, samples, queries)
 
 
 class _SnapshotRead:
@@ -229,8 +251,8 @@ class _SnapshotRead:
             self._pinned.set()
 
 
-def _load_table(project: Project, samples: _SnapshotRead) -> SampleTable:
-    file_ids_text, relpaths_text = project.db.execute(_FILES).fetchone()
+def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str]) -> SampleTable:
+    file_ids_text, relpaths_text = project.db.execute(queries["files"]).fetchone()
     if not relpaths_text:
         samples.row()
         return empty_table()
@@ -239,13 +261,14 @@ def _load_table(project: Project, samples: _SnapshotRead) -> SampleTable:
     rank = np.full(int(file_ids.max()) + 1, -1, dtype=np.int32)
     rank[file_ids] = np.arange(len(file_ids), dtype=np.int32)
     file_frames = np.zeros(len(file_ids), dtype=np.int32)
-    for file_id, n_frames in project.db.execute(_VIDEOS):
+    for file_id, n_frames in project.db.execute(queries["videos"]):
         file_frames[rank[file_id]] = n_frames
 
-    ids, file_col, frame, width, height = (parse_ints(c) for c in _sample_columns(project, samples))
+    columns = _sample_columns(project, samples, queries["samples"])
+    ids, file_col, frame, width, height = (parse_ints(c) for c in columns)
     if len(file_col) and (file_col.max() >= len(rank) or (rank[file_col] < 0).any()):
         ids, file_col, frame, width, height = (  # a file removed meanwhile: read in one snapshot
-            parse_ints(c) for c in project.db.execute(_SAMPLES).fetchone()
+            parse_ints(c) for c in project.db.execute(queries["samples"]).fetchone()
         )
     file_index = rank[file_col]
     frame = frame.astype(np.int32)
@@ -265,8 +288,9 @@ def _load_table(project: Project, samples: _SnapshotRead) -> SampleTable:
         width=width[order].astype(np.int32),
         height=height[order].astype(np.int32),
         reason=reason,
+        file_ids=file_ids,
     )
-    for code, (label, members) in enumerate(project.db.execute(_LABELS)):
+    for code, (label, members) in enumerate(project.db.execute(queries["labels"])):
         table.labels.append(label)
         table.label_code[_rows(table, parse_ints(members))] = code
     if reason:
@@ -276,9 +300,9 @@ def _load_table(project: Project, samples: _SnapshotRead) -> SampleTable:
     return table
 
 
-def _sample_columns(project: Project, samples: _SnapshotRead) -> tuple:
+def _sample_columns(project: Project, samples: _SnapshotRead, query: str) -> tuple:
     row = samples.row()
-    return row if row is not None else project.db.execute(_SAMPLES).fetchone()
+    return row if row is not None else project.db.execute(query).fetchone()
 
 
 def _rows(table: SampleTable, ids: np.ndarray) -> np.ndarray:

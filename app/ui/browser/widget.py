@@ -57,20 +57,22 @@ class ProjectData:
 
 
 FOLDER_PIECE = 50_000  # paths a set takes in one call (a few ms with the lock held)
+HEAD_FILES = 5_000  # a project is shown from its first files (30 ms), then read whole (1M: ~1.5 s)
 
-_PENDING = (
-    "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.pending"
-)
+_PENDING = "SELECT group_concat(id) FROM files WHERE pending"
 
 
 def pending_rows(project: Project, table: SampleTable) -> np.ndarray:
-    """Per table row: whether its file is listed but not decoded yet."""
+    """Per table row: whether its file is listed but not decoded yet.
+
+    Read by file id from the pending index (no join with the samples: 0.1 s at 1M, not 0.35 s);
+    a file listed after the table was read is not in it and is left out.
+    """
     (text,) = project.db.execute(_PENDING).fetchone()
-    mask = np.zeros(len(table), dtype=bool)
-    if text:
-        rows = table.row_of(parse_ints(text))
-        mask[rows[rows >= 0]] = True
-    return mask
+    if not text or table.file_ids is None:
+        return np.zeros(len(table), dtype=bool)
+    per_file = np.isin(table.file_ids, parse_ints(text), kind="table")  # O(n), no sort
+    return per_file[table.file_index]
 
 
 def fill_folders(table: SampleTable) -> None:
@@ -135,13 +137,15 @@ def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
     return runs
 
 
-def read_project(project_dir: Path) -> ProjectData:
+def read_project(project_dir: Path, first_files: int | None = None) -> ProjectData:
+    """What the browser shows of the project (the samples of its first ``first_files`` files
+    in browsing order, or all)."""
     with Project.open(project_dir) as project:
         try:
             root: Path | None = project.dataset_root
         except SieveError:  # thumbnails from files are optional
             root = None
-        table = load_table(project)
+        table = load_table(project, first_files)
         fill_folders(table)
         return ProjectData(
             table,
@@ -205,14 +209,18 @@ class BrowserWidget(QWidget):
 
     # ------------------------------------------------------------------- API
     def set_project(self, project_dir: Path) -> None:
-        """Read the project off the GUI thread; ``loaded`` fires once it is shown."""
+        """Read the project off the GUI thread; ``loaded`` fires once it is shown.
+
+        Its first :data:`HEAD_FILES` files are read and shown first, so a project of a million
+        files shows rows at once; the rest follows by :meth:`grow` (rows inserted, no reset).
+        """
         self.project_dir = Path(project_dir)
         self._scores.clear()
         self._serials["scores"] += 1
         self._serials["grow"] += 1
         self._growing = self._grow_again = False
         project_dir = self.project_dir
-        self._start("project", lambda: read_project(project_dir), self._show_project)
+        self._start("project", lambda: read_project(project_dir, HEAD_FILES), self._show_project)
 
     def grow(self) -> bool:
         """Re-read the shown project off the GUI thread and add its new rows (one read at a time).
@@ -376,7 +384,7 @@ class BrowserWidget(QWidget):
         self._show_choices()
         self._apply_filter()
         self.loaded.emit()
-        if self._grow_again:
+        if self._grow_again or len(data.table.relpaths) >= HEAD_FILES:  # the rest of the files
             self.grow()
 
     def _show_choices(self) -> None:

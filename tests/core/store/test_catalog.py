@@ -226,3 +226,21 @@ def test_a_file_removed_between_the_two_snapshots_is_read_again_in_one(
         project, lambda db: db.execute("DELETE FROM files WHERE relpath = ?", (gone,))
     )
     assert len(table) == len(before) - 1 and gone not in table.relpaths
+
+
+@pytest.mark.parametrize("first_files", [1, 4, 5, 7, 8, 100])
+def test_the_first_files_read_alone_are_the_start_of_the_whole_table(
+    project: Project, first_files: int
+) -> None:
+    full = load_table(project)
+    head = load_table(project, first_files)
+    rows = len(head)
+    assert head.relpaths == full.relpaths[:first_files]
+    assert head.file_ids.tolist() == full.file_ids[:first_files].tolist()
+    assert head.ids.tolist() == full.ids[:rows].tolist()
+    assert rows == len(full) or full.file_index[rows] == first_files  # whole files, in order
+    assert [head.name(i) for i in range(rows)] == [full.name(i) for i in range(rows)]
+    assert head.n_frames.tolist() == full.n_frames[:rows].tolist()
+    assert head.broken.tolist() == full.broken[:rows].tolist()
+    labels = [head.labels[c] if c >= 0 else None for c in head.label_code]
+    assert labels == [full.labels[c] if c >= 0 else None for c in full.label_code[:rows]]
