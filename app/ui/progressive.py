@@ -148,9 +148,11 @@ class IndexSession(QObject):
         if not self._shown:
             self._show_if_rows(progress)
             return
-        if listed_all:  # every file is listed: show them all now, not at the next interval
+        if listed_all:  # every file is listed: show them all now, then read the table whole
             self._grow_timer.stop()
-            self._grow()
+            self._since_grow.start()
+            self.browser.grow(appending=True)
+            self._schedule_grow()
         elif progress.stage in ROW_STAGES and new_rows:  # not for known files being checked
             self._schedule_grow()
         if progress.stage in ROW_STAGES and self._since_retry.elapsed() >= RETRY_EVERY_MS:
@@ -184,8 +186,11 @@ class IndexSession(QObject):
 
     @Slot()
     def _grow(self) -> None:
+        """Re-read the grid: while files are listed, only the new ones when they follow the shown
+        ones (a never-seen folder is listed in name order); else the whole table (thumbnails
+        made, broken files found, video frames)."""
         self._since_grow.start()
-        self.browser.grow()
+        self.browser.grow(appending=self.to_index is None)
 
     @Slot()
     def _on_shown(self) -> None:

@@ -13,9 +13,12 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from app.core.data.scan import NOT_READ, FoundFile
 from app.core.ingest.indexing import index_job
+from app.core.ingest.listing import insert_pending
 from app.core.ingest.thumbnails import thumbnail_job
 from app.core.jobs import run_job
+from app.core.store import catalog
 from app.core.store.catalog import SampleTable
 from app.core.store.project import Project
 from app.core.store.selections import save_selection
@@ -328,4 +331,41 @@ def test_a_project_shows_its_first_files_then_grows_to_all_without_a_reset(
     assert after and set(after) == {"inserted"}, "the rest of the files are inserted, no reset"
     assert widget.data is not None and widget.data.table.labels == ["blue", "clips", "green", "red"]
     assert "red/bad.png" in [widget.model.data(widget.model.index(r)) for r in range(19)]
+    widget.shutdown()
+
+
+def test_a_grow_while_files_are_listed_reads_only_the_new_files(
+    qtbot, state: AppState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"{folder}/{i}.jpg" for folder in ("a", "b", "c") for i in range(4)]
+    root = tmp_path / "data"
+    for name in names:
+        write_image(root / name, format="JPEG")
+    listed = [FoundFile(name, "image", NOT_READ, NOT_READ) for name in names]
+    with Project.for_dataset(root) as project:
+        insert_pending(project.db, listed[:5])
+        project_dir = project.path
+    appended: list[int] = []
+
+    def load_more(project: Project, table: SampleTable) -> SampleTable | None:
+        more = catalog.load_more(project, table)
+        appended.append(-1 if more is None else len(more) - len(table))
+        return more
+
+    monkeypatch.setattr(widget_module, "load_more", load_more)
+    widget = BrowserWidget(state)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.loaded, timeout=10_000):
+        widget.set_project(project_dir)
+    assert widget.model.rowCount() == 5
+    events: list[str] = []
+    widget.model.modelReset.connect(lambda: events.append("reset"))
+    widget.model.rowsInserted.connect(lambda *_: events.append("inserted"))
+    with Project.open(project_dir) as project:
+        insert_pending(project.db, listed[5:])
+    with qtbot.waitSignal(widget.grown, timeout=10_000):
+        widget.grow(appending=True)
+    assert appended == [7] and events == ["inserted"]
+    assert widget.model.rowCount() == 12 and widget.data.table.labels == ["a", "b", "c"]
+    assert widget.data.pending.all()
     widget.shutdown()

@@ -132,9 +132,9 @@ PIECE_CHARS = 1 << 20  # text parsed per call while the interpreter lock is held
 
 _FILES = (
     "SELECT group_concat(id), group_concat(relpath, char(0)) "
-    "FROM (SELECT id, relpath FROM files ORDER BY relpath {limit})"
+    "FROM (SELECT id, relpath FROM files WHERE id <= ? {where} ORDER BY {path} {limit})"
 )
-_VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL {head}"
+_VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL AND id <= ? {head}"
 _SAMPLES = (
     "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
     "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples {where}"
@@ -143,27 +143,36 @@ _MISSING = (
     "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.missing"
 )
 _LABELS = (
-    "SELECT label, group_concat(id) FROM samples WHERE label IS NOT NULL {head} "
-    "GROUP BY label ORDER BY label"
+    "SELECT label, group_concat(id) FROM samples WHERE {label} IS NOT NULL {head} "
+    "GROUP BY {label} ORDER BY {label}"
 )
 _HEAD_FILES = "(SELECT id FROM files ORDER BY relpath LIMIT {count})"
 
 
-def _queries(first_files: int | None) -> dict[str, str]:
-    """The column queries, for every file or for the first ``first_files`` in browsing order."""
-    if first_files is None:
+def _queries(first_files: int | None = None, after_file: int | None = None) -> dict[str, str]:
+    """The column queries: for every file, the first ``first_files`` in browsing order, or
+    those with an id above ``after_file`` (added since)."""
+    if first_files is not None:
+        files = _HEAD_FILES.format(count=int(first_files))
         return {
-            "files": _FILES.format(limit=""),
-            "videos": _VIDEOS.format(head=""),
-            "samples": _SAMPLES.format(where=""),
-            "labels": _LABELS.format(head=""),
+            "files": _FILES.format(where="", path="relpath", limit=f"LIMIT {int(first_files)}"),
+            "videos": _VIDEOS.format(head=f"AND id IN {files}"),
+            "samples": _SAMPLES.format(where=f"WHERE file_id IN {files}"),
+            "labels": _LABELS.format(label="label", head=f"AND file_id IN {files}"),
         }
-    files = _HEAD_FILES.format(count=int(first_files))
+    if after_file is not None:
+        after = int(after_file)  # "+": the id range is read and sorted, not a whole index
+        return {
+            "files": _FILES.format(where=f"AND id > {after}", path="+relpath", limit=""),
+            "videos": _VIDEOS.format(head=f"AND id > {after}"),
+            "samples": _SAMPLES.format(where=f"WHERE file_id > {after}"),
+            "labels": _LABELS.format(label="+label", head=f"AND file_id > {after}"),
+        }
     return {
-        "files": _FILES.format(limit=f"LIMIT {int(first_files)}"),
-        "videos": _VIDEOS.format(head=f"AND id IN {files}"),
-        "samples": _SAMPLES.format(where=f"WHERE file_id IN {files}"),
-        "labels": _LABELS.format(head=f"AND file_id IN {files}"),
+        "files": _FILES.format(where="", path="relpath", limit=""),
+        "videos": _VIDEOS.format(head=""),
+        "samples": _SAMPLES.format(where=""),
+        "labels": _LABELS.format(label="label", head=""),
     }
 
 
@@ -211,18 +220,91 @@ def load_table(project: Project, first_files: int | None = None) -> SampleTable:
     first, everything else from a later one, which holds every file those samples name (files
     are never removed by an index; a removal meanwhile is caught and read again serially).
     """
-    queries = _queries(first_files)
+    return _read(project, _queries(first_files))
+
+
+def load_more(project: Project, table: SampleTable) -> SampleTable | None:
+    """``table`` with the samples of the files added since it was read appended, when those all
+    come after its last file in browsing order (a folder being listed, in name order); None
+    when they do not (read the table whole then).
+
+    Only the new files' rows are read (a folder listed to 1M rows grows in milliseconds, not a
+    second and a half per read). What changed in the rows already read (a video's frames, a
+    size, a thumbnail made) waits for the next whole read; broken and missing flags are renewed.
+    """
+    if table.file_ids is None:
+        return None
+    after = int(table.file_ids.max()) if len(table.file_ids) else 0
+    more = _read(project, _queries(after_file=after))
+    if not more.relpaths:
+        return table
+    if table.relpaths and _sort_key(more.relpaths[0]) <= _sort_key(table.relpaths[-1]):
+        return None
+    return _appended(project, table, more)
+
+
+def _read(project: Project, queries: dict[str, str]) -> SampleTable:
     samples = _SnapshotRead(project.path / DB_NAME, queries["samples"])
     with read_snapshot(project.db):
         return _load_table(project, samples, queries)
 
 
+def _sort_key(relpath: str) -> bytes:
+    """A path as SQLite orders it (its UTF-8 bytes; escaped bytes as they were)."""
+    return relpath.encode("utf-8", "surrogateescape")
+
+
+def _appended(project: Project, table: SampleTable, more: SampleTable) -> SampleTable:
+    """A new table: ``table``'s rows, then ``more``'s (whose files all come after)."""
+    labels = sorted(set(table.labels) | set(more.labels))
+    code = {name: i for i, name in enumerate(labels)}
+
+    def codes(part: SampleTable) -> np.ndarray:
+        lookup = np.array([code[name] for name in part.labels] + [-1], dtype=np.int32)
+        return lookup[part.label_code]  # -1 (no label) takes the last entry, -1
+
+    def joined(column: str) -> np.ndarray:
+        return np.concatenate([getattr(table, column), getattr(more, column)])
+
+    assert table.file_ids is not None and more.file_ids is not None
+    offset = np.int32(len(table.relpaths))
+    reason = {**table.reason, **more.reason}
+    merged = SampleTable(
+        ids=joined("ids"),
+        file_index=np.concatenate([table.file_index, more.file_index + offset]),
+        relpaths=table.relpaths + more.relpaths,
+        frame=joined("frame"),
+        n_frames=joined("n_frames"),
+        label_code=np.concatenate([codes(table), codes(more)]),
+        labels=labels,
+        broken=np.zeros(len(table) + len(more), dtype=bool),
+        missing=np.zeros(len(table) + len(more), dtype=bool),
+        width=joined("width"),
+        height=joined("height"),
+        reason=reason,
+        file_ids=np.concatenate([table.file_ids, more.file_ids]),
+    )
+    if reason:
+        merged.broken[_rows(merged, np.fromiter(reason, np.int64, len(reason)))] = True
+    (missing_ids,) = project.db.execute(_MISSING).fetchone()
+    merged.missing[_rows(merged, parse_ints(missing_ids))] = True
+    return merged
+
+
+ANY_FILE = 1 << 62  # a bound on file ids that every file meets
+
+
 class _SnapshotRead:
-    """One query on its own connection and thread, its snapshot pinned before __init__ returns."""
+    """One query on its own connection and thread, its snapshot pinned before __init__ returns.
+
+    :attr:`last_file` is the largest file id in that snapshot: files above it were listed after
+    it was pinned (their samples are not in its answer), so a later read leaves them out.
+    """
 
     def __init__(self, path: Path, query: str) -> None:
         self._pinned = threading.Event()
         self._row: tuple | None = None
+        self.last_file = ANY_FILE
         self._thread = threading.Thread(
             target=self._run, args=(path, query), name="sieve-catalog-read", daemon=True
         )
@@ -239,7 +321,8 @@ class _SnapshotRead:
             db = connect(path)
             try:
                 db.execute("BEGIN")
-                db.execute("SELECT 1 FROM samples LIMIT 1").fetchall()  # pins the snapshot
+                (last,) = db.execute("SELECT IFNULL(max(id), 0) FROM files").fetchone()  # pins it
+                self.last_file = int(last)
                 self._pinned.set()
                 self._row = db.execute(query).fetchone()
                 db.execute("COMMIT")
@@ -252,24 +335,33 @@ class _SnapshotRead:
 
 
 def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str]) -> SampleTable:
-    file_ids_text, relpaths_text = project.db.execute(queries["files"]).fetchone()
+    bound = samples.last_file  # the files the samples' snapshot knows (listed later: left out)
+    file_ids_text, relpaths_text = project.db.execute(queries["files"], (bound,)).fetchone()
+    columns = samples.row()
+    if columns is None:  # read here instead, all of it in this snapshot
+        bound = ANY_FILE
+        columns = project.db.execute(queries["samples"]).fetchone()
+        file_ids_text, relpaths_text = project.db.execute(queries["files"], (bound,)).fetchone()
     if not relpaths_text:
-        samples.row()
         return empty_table()
     file_ids = parse_ints(file_ids_text)
-    relpaths = split_text(relpaths_text, "\x00")
-    rank = np.full(int(file_ids.max()) + 1, -1, dtype=np.int32)
-    rank[file_ids] = np.arange(len(file_ids), dtype=np.int32)
-    file_frames = np.zeros(len(file_ids), dtype=np.int32)
-    for file_id, n_frames in project.db.execute(queries["videos"]):
-        file_frames[rank[file_id]] = n_frames
-
-    columns = _sample_columns(project, samples, queries["samples"])
+    rank = _ranks(file_ids)
     ids, file_col, frame, width, height = (parse_ints(c) for c in columns)
     if len(file_col) and (file_col.max() >= len(rank) or (rank[file_col] < 0).any()):
-        ids, file_col, frame, width, height = (  # a file removed meanwhile: read in one snapshot
+        bound = ANY_FILE  # a file removed meanwhile: read everything in one snapshot
+        ids, file_col, frame, width, height = (
             parse_ints(c) for c in project.db.execute(queries["samples"]).fetchone()
         )
+        file_ids_text, relpaths_text = project.db.execute(queries["files"], (bound,)).fetchone()
+        file_ids = parse_ints(file_ids_text)
+        rank = _ranks(file_ids)
+    if not relpaths_text:
+        return empty_table()
+    relpaths = split_text(relpaths_text, "\x00")
+    file_frames = np.zeros(len(file_ids), dtype=np.int32)
+    for file_id, n_frames in project.db.execute(queries["videos"], (bound,)):
+        file_frames[rank[file_id]] = n_frames
+
     file_index = rank[file_col]
     frame = frame.astype(np.int32)
     order = np.lexsort((frame, file_index))
@@ -300,9 +392,11 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
     return table
 
 
-def _sample_columns(project: Project, samples: _SnapshotRead, query: str) -> tuple:
-    row = samples.row()
-    return row if row is not None else project.db.execute(query).fetchone()
+def _ranks(file_ids: np.ndarray) -> np.ndarray:
+    """File id -> its place in ``file_ids`` (-1: not there)."""
+    rank = np.full(int(file_ids.max()) + 1 if len(file_ids) else 0, -1, dtype=np.int32)
+    rank[file_ids] = np.arange(len(file_ids), dtype=np.int32)
+    return rank
 
 
 def _rows(table: SampleTable, ids: np.ndarray) -> np.ndarray:

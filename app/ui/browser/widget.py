@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from app.core.errors import SieveError
 from app.core.store.catalog import (
     SampleTable,
+    load_more,
     load_table,
     parse_ints,
     saved_selections,
@@ -145,17 +146,28 @@ def read_project(project_dir: Path, first_files: int | None = None) -> ProjectDa
             root: Path | None = project.dataset_root
         except SieveError:  # thumbnails from files are optional
             root = None
-        table = load_table(project, first_files)
-        fill_folders(table)
-        return ProjectData(
-            table,
-            root,
-            project.tags(),
-            tag_members(project),
-            saved_selections(project),
-            score_keys(project),
-            pending_rows(project, table),
-        )
+        return _project_data(project, load_table(project, first_files), root)
+
+
+def read_more(project_dir: Path, known: ProjectData) -> ProjectData:
+    """:func:`read_project` of a project being listed: only the files added since ``known``
+    are read (:func:`~app.core.store.catalog.load_more`), or all when they do not follow."""
+    with Project.open(project_dir) as project:
+        table = load_more(project, known.table) or load_table(project)
+        return _project_data(project, table, known.dataset_root)
+
+
+def _project_data(project: Project, table: SampleTable, root: Path | None) -> ProjectData:
+    fill_folders(table)
+    return ProjectData(
+        table,
+        root,
+        project.tags(),
+        tag_members(project),
+        saved_selections(project),
+        score_keys(project),
+        pending_rows(project, table),
+    )
 
 
 class _Bridge(QObject):
@@ -191,6 +203,7 @@ class BrowserWidget(QWidget):
         self._serials = {"project": 0, "scores": 0, "grow": 0}
         self._growing = False
         self._grow_again = False
+        self._again_appending = True  # every grow() asked meanwhile only appended files
         self.last_read_s = 0.0  # how long the last grow() read took (on its pool thread)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -222,24 +235,27 @@ class BrowserWidget(QWidget):
         project_dir = self.project_dir
         self._start("project", lambda: read_project(project_dir, HEAD_FILES), self._show_project)
 
-    def grow(self) -> bool:
+    def grow(self, appending: bool = False) -> bool:
         """Re-read the shown project off the GUI thread and add its new rows (one read at a time).
 
-        False when it could not start now (no project shown yet, or a read still runs): it then
-        starts again once that is done.
+        ``appending``: the files added since come after the shown ones (a folder being listed),
+        so only those are read. False when it could not start now (no project shown yet, or a
+        read still runs): it then starts again once that is done.
         """
         if self.project_dir is None:
             return False
         if self.data is None or self._growing:
+            asked = self._again_appending if self._grow_again else True
+            self._again_appending = asked and appending  # a whole read when any asked for one
             self._grow_again = True
             return False
         self._growing, self._grow_again = True, False
-        project_dir, flt = self.project_dir, self.state.filter
+        project_dir, flt, known = self.project_dir, self.state.filter, self.data
         old_ids, version = self.model.sample_ids(), self.model.version
 
         def read() -> tuple[ProjectData, Growth | None, object, int]:
             started = time.perf_counter()
-            new = read_project(project_dir)
+            new = read_more(project_dir, known) if appending else read_project(project_dir)
             growth = None
             objects = getattr(flt, "objects", None)  # an object filter is applied on the GUI
             if flt.sort in BASIC_SORTS and not (objects is not None and objects.active):
@@ -372,7 +388,7 @@ class BrowserWidget(QWidget):
         self.view.note_visible_change()
         self.grown.emit()
         if self._grow_again:
-            self.grow()
+            self.grow(self._again_appending)
 
     def _show_project(self, data: ProjectData) -> None:
         self.data = data
@@ -384,8 +400,10 @@ class BrowserWidget(QWidget):
         self._show_choices()
         self._apply_filter()
         self.loaded.emit()
-        if self._grow_again or len(data.table.relpaths) >= HEAD_FILES:  # the rest of the files
+        if len(data.table.relpaths) >= HEAD_FILES:  # the rest of the files, read whole
             self.grow()
+        elif self._grow_again:
+            self.grow(self._again_appending)
 
     def _show_choices(self) -> None:
         data = self.data

@@ -7,19 +7,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.core.data.scan import NOT_READ, FoundFile
 from app.core.data.video import frame_name
 from app.core.ingest.indexing import index_job
+from app.core.ingest.listing import insert_pending
 from app.core.jobs import run_job
+from app.core.store import catalog
 from app.core.store.catalog import (
     SampleTable,
+    load_more,
     load_table,
     saved_selections,
     score_keys,
     scores,
     tag_members,
 )
-from app.core.store.project import Project
-from tests.factories import make_dataset, write_clip
+from app.core.store.db import read_snapshot
+from app.core.store.project import DB_NAME, Project
+from tests.factories import make_dataset, write_clip, write_image
 
 
 @pytest.fixture
@@ -244,3 +249,65 @@ def test_the_first_files_read_alone_are_the_start_of_the_whole_table(
     assert head.broken.tolist() == full.broken[:rows].tolist()
     labels = [head.labels[c] if c >= 0 else None for c in head.label_code]
     assert labels == [full.labels[c] if c >= 0 else None for c in full.label_code[:rows]]
+
+
+def listed_project(tmp_path: Path, names: list[str]) -> Project:
+    """A project whose folder holds ``names`` (not listed yet)."""
+    root = tmp_path / "data"
+    for name in names:
+        write_image(root / name)
+    return Project.for_dataset(root, tmp_path / "project")
+
+
+def list_now(project: Project, names: list[str]) -> None:
+    insert_pending(project.db, [FoundFile(name, "image", NOT_READ, NOT_READ) for name in names])
+
+
+def same_tables(a: SampleTable, b: SampleTable) -> None:
+    assert a.ids.tolist() == b.ids.tolist() and a.relpaths == b.relpaths
+    assert a.file_ids.tolist() == b.file_ids.tolist()
+    assert a.file_index.tolist() == b.file_index.tolist() and a.labels == b.labels
+    assert a.label_code.tolist() == b.label_code.tolist()
+    assert a.broken.tolist() == b.broken.tolist() and a.missing.tolist() == b.missing.tolist()
+
+
+def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path: Path) -> None:
+    first, then = ["b/0.jpg", "b/1.jpg", "m/0.jpg"], ["m/1.jpg", "q/0.jpg", "z.jpg"]
+    with listed_project(tmp_path, first + then) as project:
+        list_now(project, first)
+        table = load_table(project)
+        assert load_more(project, table) is table  # nothing new
+        list_now(project, then)
+        project.db.execute("UPDATE samples SET label = 'c' WHERE file_id = 5")  # sorts inside
+        project.db.execute("UPDATE samples SET status = 'broken', reason = 'bad' WHERE id = 1")
+        project.db.commit()
+        more = load_more(project, table)
+        assert more is not None and more is not table and len(table) == 3
+        same_tables(more, load_table(project))
+        assert more.labels == ["b", "c", "m"] and more.broken.tolist()[0]  # old codes moved
+
+
+def test_files_listed_among_the_shown_ones_need_a_whole_read(tmp_path: Path) -> None:
+    with listed_project(tmp_path, ["a/0.jpg", "c/0.jpg", "b/0.jpg"]) as project:
+        list_now(project, ["a/0.jpg", "c/0.jpg"])
+        table = load_table(project)
+        list_now(project, ["b/0.jpg"])
+        assert load_more(project, table) is None
+
+
+def test_files_listed_between_a_reads_two_snapshots_come_with_the_next_read(
+    tmp_path: Path,
+) -> None:
+    first, then = ["a/0.jpg", "a/1.jpg"], ["b/0.jpg", "b/1.jpg"]
+    with listed_project(tmp_path, first + then) as project:
+        list_now(project, first)
+        queries = catalog._queries()
+        samples = catalog._SnapshotRead(project.path / DB_NAME, queries["samples"])  # pinned
+        list_now(project, then)  # committed after the samples' snapshot, before the files'
+        with read_snapshot(project.db):
+            table = catalog._load_table(project, samples, queries)
+        assert table.relpaths == first and len(table) == 2  # no file without its samples
+        more = load_more(project, table)
+        assert more is not None
+        same_tables(more, load_table(project))
+        assert len(more) == 4
