@@ -316,6 +316,7 @@ def test_a_project_shows_its_first_files_then_grows_to_all_without_a_reset(
     qtbot, state: AppState, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(widget_module, "HEAD_FILES", 5)  # blue/00-03 and the clip's 6 frames
+    monkeypatch.setattr(widget_module, "HEAD_ABOVE_FILES", 0)
     widget = BrowserWidget(state)
     qtbot.addWidget(widget)
     widget.resize(900, 640)
@@ -368,4 +369,16 @@ def test_a_grow_while_files_are_listed_reads_only_the_new_files(
     assert appended == [7] and events == ["inserted"]
     assert widget.model.rowCount() == 12 and widget.data.table.labels == ["a", "b", "c"]
     assert widget.data.pending.all()
+    widget.shutdown()
+
+
+def test_a_small_project_is_read_whole_at_once(
+    qtbot, state: AppState, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(widget_module, "HEAD_FILES", 5)  # 14 files: far below HEAD_ABOVE_FILES
+    widget = BrowserWidget(state)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.loaded, timeout=10_000):
+        widget.set_project(project_dir)
+    assert widget.model.rowCount() == 19 and widget.data is not None and widget.data.whole
     widget.shutdown()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.core.errors import SieveError
@@ -55,10 +55,13 @@ class ProjectData:
     selections: dict[str, np.ndarray]
     score_keys: list[str]
     pending: np.ndarray  # per table row: listed, not decoded yet
+    whole: bool = True  # every file was read (not only the first ones)
 
 
 FOLDER_PIECE = 50_000  # paths a set takes in one call (a few ms with the lock held)
-HEAD_FILES = 5_000  # a project is shown from its first files (30 ms), then read whole (1M: ~1.5 s)
+HEAD_FILES = 5_000  # a big project is shown from its first files (30 ms), then read whole
+HEAD_ABOVE_FILES = 200_000  # "big": a whole read takes 0.3 s and more (1M: 1.5-2 s)
+REST_AFTER_MS = 150  # the whole read starts once the first rows are painted (it shares the GIL)
 
 _PENDING = "SELECT group_concat(id) FROM files WHERE pending"
 
@@ -139,14 +142,26 @@ def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
 
 
 def read_project(project_dir: Path, first_files: int | None = None) -> ProjectData:
-    """What the browser shows of the project (the samples of its first ``first_files`` files
-    in browsing order, or all)."""
+    """What the browser shows of the project: all of it, or with ``first_files`` and more than
+    :data:`HEAD_ABOVE_FILES` files, the samples of its first ``first_files`` files in browsing
+    order (``whole`` False)."""
     with Project.open(project_dir) as project:
         try:
             root: Path | None = project.dataset_root
         except SieveError:  # thumbnails from files are optional
             root = None
-        return _project_data(project, load_table(project, first_files), root)
+        if first_files is not None and _largest_file_id(project) <= HEAD_ABOVE_FILES:
+            first_files = None  # small enough to read whole at once
+        table = load_table(project, first_files)
+        data = _project_data(project, table, root)
+        data.whole = first_files is None or len(table.relpaths) < first_files
+        return data
+
+
+def _largest_file_id(project: Project) -> int:
+    """At least the project's file count, read at once (ids only grow)."""
+    (largest,) = project.db.execute("SELECT IFNULL(max(id), 0) FROM files").fetchone()
+    return int(largest)
 
 
 def read_more(project_dir: Path, known: ProjectData) -> ProjectData:
@@ -400,8 +415,8 @@ class BrowserWidget(QWidget):
         self._show_choices()
         self._apply_filter()
         self.loaded.emit()
-        if len(data.table.relpaths) >= HEAD_FILES:  # the rest of the files, read whole
-            self.grow()
+        if not data.whole:  # the rest of the files
+            QTimer.singleShot(REST_AFTER_MS, self, self.grow)
         elif self._grow_again:
             self.grow(self._again_appending)
 
