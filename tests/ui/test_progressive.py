@@ -43,6 +43,15 @@ def has_thumbnail(window: MainWindow, row: int) -> bool:
     return isinstance(pixmap, QPixmap) and pixmap.cacheKey() != loading_pixmap(128).cacheKey()
 
 
+def open_indexed(qtbot, window: MainWindow, folder: Path, count: int) -> Path:
+    """Open ``folder`` in the window and wait until its ``count`` rows are shown and indexed."""
+    window.open_folder(folder)
+    qtbot.waitUntil(
+        lambda: rows(window) == count and not window.indexer.running, timeout=TIMEOUT_MS
+    )
+    return folder
+
+
 class Recorder:
     """Samples the window every 10 ms: (rows, thumbnails held, index running)."""
 
@@ -106,9 +115,7 @@ def test_rows_on_screen_are_thumbnailed_first(qtbot, window: MainWindow, tmp_pat
 def test_refresh_shows_added_files_and_marks_removed_ones(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
-    folder = tiny_jpegs(tmp_path / "changing", 30)
-    window.open_folder(folder)
-    qtbot.waitUntil(lambda: rows(window) == 30 and not window.indexer.running, timeout=TIMEOUT_MS)
+    folder = open_indexed(qtbot, window, tiny_jpegs(tmp_path / "changing", 30), 30)
     Image.new("RGB", (32, 24), (9, 9, 9)).save(folder / "f000" / "zz-new-1.jpg")
     Image.new("RGB", (32, 24), (99, 9, 9)).save(folder / "f000" / "aa-new-2.jpg")
     (folder / "f000" / "00003.jpg").unlink()
@@ -176,9 +183,7 @@ def test_a_folder_opens_in_process_when_the_index_process_cannot_start(
 def test_a_rerun_checking_known_files_does_not_re_read_the_grid(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
-    folder = tiny_jpegs(tmp_path / "known", 30)
-    window.open_folder(folder)
-    qtbot.waitUntil(lambda: rows(window) == 30 and not window.indexer.running, timeout=TIMEOUT_MS)
+    open_indexed(qtbot, window, tiny_jpegs(tmp_path / "known", 30), 30)
     session = window.indexer
     session.refresh(window.project)
     session._on_progress(Progress("list", 0, None, "listed 0 files"))  # known files checked

@@ -288,11 +288,9 @@ def insert_pending(db: sqlite3.Connection, files: Sequence[FoundFile]) -> int:
     if not files:
         return 0
     plain, odd = _split_by_encoding(files)
-    unread = [f.relpath for f in plain if f.size == NOT_READ and f.kind == "image"]
+    unread = [f.relpath for f in plain if not f.stat_read and f.kind == "image"]
     stated = [
-        [f.relpath, f.kind, f.size, f.mtime_ns]
-        for f in plain
-        if f.size != NOT_READ or f.kind != "image"
+        [f.relpath, f.kind, f.size, f.mtime_ns] for f in plain if f.stat_read or f.kind != "image"
     ]
     payloads = (json.dumps(unread, ensure_ascii=False), json.dumps(stated, ensure_ascii=False))
     odd_rows = [(raw(f.relpath), f.kind, f.size, f.mtime_ns) for f in odd]

@@ -218,7 +218,9 @@ def load_table(project: Project, first_files: int | None = None) -> SampleTable:
     The two big lists are read at once, on two connections (SQLite runs both without the
     interpreter lock: at 1M rows 0.6 s saved of ~2 s): the samples from a snapshot pinned
     first, everything else from a later one, which holds every file those samples name (files
-    are never removed by an index; a removal meanwhile is caught and read again serially).
+    are never removed by an index; a removal meanwhile is caught and read again serially). Its
+    files are bounded by the largest file id of the first snapshot: one listed in between is
+    left for the next read, not taken without its samples.
     """
     return _read(project, _queries(first_files))
 
@@ -268,7 +270,6 @@ def _appended(project: Project, table: SampleTable, more: SampleTable) -> Sample
 
     assert table.file_ids is not None and more.file_ids is not None
     offset = np.int32(len(table.relpaths))
-    reason = {**table.reason, **more.reason}
     merged = SampleTable(
         ids=joined("ids"),
         file_index=np.concatenate([table.file_index, more.file_index + offset]),
@@ -281,13 +282,10 @@ def _appended(project: Project, table: SampleTable, more: SampleTable) -> Sample
         missing=np.zeros(len(table) + len(more), dtype=bool),
         width=joined("width"),
         height=joined("height"),
-        reason=reason,
+        reason={**table.reason, **more.reason},
         file_ids=np.concatenate([table.file_ids, more.file_ids]),
     )
-    if reason:
-        merged.broken[_rows(merged, np.fromiter(reason, np.int64, len(reason)))] = True
-    (missing_ids,) = project.db.execute(_MISSING).fetchone()
-    merged.missing[_rows(merged, parse_ints(missing_ids))] = True
+    _mark_unusable(project, merged)  # rows already shown may have turned broken or missing
     return merged
 
 
@@ -385,11 +383,17 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
     for code, (label, members) in enumerate(project.db.execute(queries["labels"])):
         table.labels.append(label)
         table.label_code[_rows(table, parse_ints(members))] = code
+    _mark_unusable(project, table)
+    return table
+
+
+def _mark_unusable(project: Project, table: SampleTable) -> None:
+    """Set the table's broken rows (from its reasons) and missing rows (read now)."""
+    reason = table.reason
     if reason:
         table.broken[_rows(table, np.fromiter(reason, np.int64, len(reason)))] = True
     (missing_ids,) = project.db.execute(_MISSING).fetchone()
     table.missing[_rows(table, parse_ints(missing_ids))] = True
-    return table
 
 
 def _ranks(file_ids: np.ndarray) -> np.ndarray:
