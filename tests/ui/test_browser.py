@@ -372,6 +372,35 @@ def test_a_grow_while_files_are_listed_reads_only_the_new_files(
     widget.shutdown()
 
 
+def test_an_appending_read_marks_only_the_new_files_pending(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    names = [f"{folder}/{i}.jpg" for folder in ("a", "b") for i in range(4)]
+    for name in names:
+        write_image(root / name, format="JPEG")
+    write_clip(root / "c/clip.mp4", frames=12)
+    listed = [FoundFile(name, "image", NOT_READ, NOT_READ) for name in names]
+    with Project.for_dataset(root) as project:
+        insert_pending(project.db, listed[:4])
+        known = widget_module.read_project(project.path)
+        assert known.pending.all()
+        insert_pending(project.db, listed[4:])
+        run_job(index_job(project))  # all decoded: the clip's frames are rows now
+        write_image(root / "d/late.jpg", format="JPEG")
+        insert_pending(project.db, [FoundFile("d/late.jpg", "image", NOT_READ, NOT_READ)])
+        with project.db:
+            project.db.execute("UPDATE files SET pending = 1 WHERE relpath = 'b/1.jpg'")
+        project_dir = project.path
+    more = widget_module.read_more(project_dir, known)
+    table = more.table
+    assert len(table) > len(names) + 1, "the clip has several frame rows"
+    assert more.pending[:4].all(), "rows shown keep their marks until a whole read"
+    whole = widget_module.read_project(project_dir)
+    assert np.array_equal(whole.table.ids, table.ids)
+    assert np.array_equal(more.pending[4:], whole.pending[4:])
+    pending = {table.relpaths[table.file_index[row]] for row in np.flatnonzero(whole.pending)}
+    assert pending == {"b/1.jpg", "d/late.jpg"}
+
+
 def test_a_small_project_is_read_whole_at_once(
     qtbot, state: AppState, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,19 +64,35 @@ HEAD_ABOVE_FILES = 200_000  # "big": a whole read takes 0.3 s and more (1M: 1.5-
 REST_AFTER_MS = 150  # the whole read starts once the first rows are painted (it shares the GIL)
 
 _PENDING = "SELECT group_concat(id) FROM files WHERE pending"
+_PENDING_AFTER = "SELECT group_concat(id) FROM files WHERE id > ? AND +pending"  # an id range
 
 
-def pending_rows(project: Project, table: SampleTable) -> np.ndarray:
+def pending_rows(
+    project: Project, table: SampleTable, appended_to: ProjectData | None = None
+) -> np.ndarray:
     """Per table row: whether its file is listed but not decoded yet.
 
     Read by file id from the pending index (no join with the samples: 0.1 s at 1M, not 0.35 s);
-    a file listed after the table was read is not in it and is left out.
+    a file listed after the table was read is not in it and is left out. ``appended_to``: the
+    read whose rows ``table`` starts with (an appending read): only the files added since are
+    read (20 ms for 100k new files, not 0.2 s at 1M per read), and the rows already shown keep
+    their marks until the next whole read. A mark left on a row decoded since only stops the
+    grid from making the row's thumbnail itself, which the index has then made.
     """
-    (text,) = project.db.execute(_PENDING).fetchone()
-    if not text or table.file_ids is None:
+    if table.file_ids is None:
         return np.zeros(len(table), dtype=bool)
-    per_file = np.isin(table.file_ids, parse_ints(text), kind="table")  # O(n), no sort
-    return per_file[table.file_index]
+    known = appended_to.table if appended_to is not None else None
+    if known is None or known.file_ids is None:
+        (text,) = project.db.execute(_PENDING).fetchone()
+        per_file = np.isin(table.file_ids, parse_ints(text), kind="table")  # O(n), no sort
+        return per_file[table.file_index]
+    if table is known:
+        return appended_to.pending
+    files, rows = len(known.file_ids), len(known)
+    after = int(known.file_ids.max()) if files else 0
+    (text,) = project.db.execute(_PENDING_AFTER, (after,)).fetchone()
+    per_file = np.isin(table.file_ids[files:], parse_ints(text), kind="table")
+    return np.concatenate([appended_to.pending, per_file[table.file_index[rows:] - files]])
 
 
 def fill_folders(table: SampleTable) -> None:
@@ -168,11 +184,15 @@ def read_more(project_dir: Path, known: ProjectData) -> ProjectData:
     """:func:`read_project` of a project being listed: only the files added since ``known``
     are read (:func:`~app.core.store.catalog.load_more`), or all when they do not follow."""
     with Project.open(project_dir) as project:
-        table = load_more(project, known.table) or load_table(project)
-        return _project_data(project, table, known.dataset_root)
+        table = load_more(project, known.table)
+        if table is None:
+            return _project_data(project, load_table(project), known.dataset_root)
+        return _project_data(project, table, known.dataset_root, appended_to=known)
 
 
-def _project_data(project: Project, table: SampleTable, root: Path | None) -> ProjectData:
+def _project_data(
+    project: Project, table: SampleTable, root: Path | None, appended_to: ProjectData | None = None
+) -> ProjectData:
     fill_folders(table)
     return ProjectData(
         table,
@@ -181,7 +201,7 @@ def _project_data(project: Project, table: SampleTable, root: Path | None) -> Pr
         tag_members(project),
         saved_selections(project),
         score_keys(project),
-        pending_rows(project, table),
+        pending_rows(project, table, appended_to),
     )
 
 
