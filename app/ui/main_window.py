@@ -346,6 +346,9 @@ class MainWindow(QMainWindow):
     def _on_counts_changed(self, shown: int, total: int, selected: int) -> None:
         if self.project is None:
             return
+        if self.browser.data is None:  # its rows are still being read: nothing to count yet
+            self.status_panel.set_counts(f"reading {self.project.dataset_root.name}…")
+            return
         line = counts_line(self.project, shown, total, selected, self.indexer.status_note())
         self.status_panel.set_counts(line, problem_details(self.project))
 

@@ -53,7 +53,7 @@ def load_project(project: Project) -> Job[LoadedProject]:
         dataset_root=project.dataset_root,
         samples=project.sample_count(status="ok"),
         broken_files=len(project.broken()),
-        labels=len(project.label_counts()),
+        labels=project.label_count(),
         missing_files=project.missing_count(),
         unreadable=tuple(f"{e['path']}: {e['reason']}" for e in project.unreadable()),
         warning=missing_warning(project),

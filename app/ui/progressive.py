@@ -64,6 +64,7 @@ class IndexSession(QObject):
         self.listed = 0
         self.indexed = 0
         self.to_index: int | None = None
+        self.checking = False  # the folder is a known project's: its files are checked, not new
         self.in_process = False  # index in this process (a test patching the index) or a child's
         self._opened: OpenedProject | None = None
         self._shown = False
@@ -103,7 +104,8 @@ class IndexSession(QObject):
         if not self.running:
             return ""
         if self.to_index is None:
-            return f"listing: {self.listed:,} files so far"
+            verb = "checking for changes" if self.checking else "listing"
+            return f"{verb}: {self.listed:,} files so far"
         return f"thumbnailed {self.indexed:,} of {self.to_index:,} new or changed files"
 
     # --------------------------------------------------------------- running
@@ -113,6 +115,7 @@ class IndexSession(QObject):
         visible = VisibleFirst() if VisibleFirst is not None else None
         self._opened, self._visible, self._shown = opened, visible, shown
         self.listed, self.indexed, self.to_index = 0, 0, None
+        self.checking = shown  # a shown project is refreshed: its files are checked, not new
         self._since_grow.start()
         self._since_retry.start()
         self._since_reason.start()
@@ -172,7 +175,7 @@ class IndexSession(QObject):
             return
         path, root, rows = known
         if rows or progress.stage in ROW_STAGES:
-            self._shown = True
+            self._shown, self.checking = True, rows > 0
             self.opened.emit(LoadedProject(path, root, rows, 0, 0))
             self._since_grow.start()
 
@@ -269,7 +272,7 @@ def install_progressive_open(window: Any) -> IndexSession:
             stale_label_panel[0] = False
             window.active_panel.refresh()
 
-    def on_grown() -> None:
+    def on_rows_read() -> None:  # the counts of the rows read so far (labels too: not read at open)
         data = window.browser.data
         if window.project is not None and data is not None and session.running:
             table = data.table
@@ -284,6 +287,7 @@ def install_progressive_open(window: Any) -> IndexSession:
     session.opened.connect(on_opened)
     session.finished.connect(on_finished)
     session.failed.connect(lambda message, details: window.show_error(message, details))
-    window.browser.grown.connect(on_grown)
+    window.browser.loaded.connect(on_rows_read)
+    window.browser.grown.connect(on_rows_read)
     window.label_dock.visibilityChanged.connect(refresh_label_panel)
     return session

@@ -193,6 +193,30 @@ def test_a_rerun_checking_known_files_does_not_re_read_the_grid(
     qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
 
 
+def test_a_listed_project_counts_its_labels_from_the_first_read_while_it_is_checked(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    folder = tiny_jpegs(tmp_path / "listed", 1200, per_folder=200)  # 6 folder labels
+    with Project.for_dataset(folder) as project:  # listed by a run that stopped before probing
+        for progress in index_job(project, IndexOptions(workers=2)):
+            if progress.stage == "index":
+                break
+        assert project.pending_count() == 1200
+    texts: list[str] = []
+    timer = QTimer()
+    timer.timeout.connect(
+        lambda: window.indexer.running and texts.append(window.status_panel.counts_label.text())
+    )
+    timer.start(10)
+    open_indexed(qtbot, window, folder, 1200)
+    timer.stop()
+    shown = [text for text in texts if "samples" in text]
+    assert shown, "no counts while the index ran"
+    assert "6 labels" in shown[0], shown[0]
+    assert any("checking for changes" in text for text in shown), shown[:3]
+    assert "6 labels" in window.status_panel.counts_label.text()
+
+
 def indexed(folder: Path) -> LoadedProject:
     """``folder`` indexed into its project, as the window would be handed it."""
     with Project.for_dataset(folder) as project:

@@ -252,6 +252,15 @@ class Project:
         )
         return dict(self.db.execute(query).fetchall())
 
+    def label_count(self) -> int:
+        """Distinct labels of the usable samples and of those listed, not decoded yet (a folder
+        label is known once its file is listed): the status bar's count at open."""
+        query = (
+            f"SELECT COUNT(DISTINCT s.label) {_SAMPLE_FROM} WHERE s.label IS NOT NULL AND "
+            f"{_STATUS} IN ('ok', 'pending')"
+        )
+        return self.db.execute(query).fetchone()[0]
+
     def broken(self) -> list[dict[str, str]]:
         """Broken files (one entry per file, also for a whole broken video) with reasons."""
         query = (

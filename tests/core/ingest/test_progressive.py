@@ -48,6 +48,7 @@ def test_rows_are_listed_pending_before_any_file_is_decoded(tmp_path):
         # unvalidated rows are not usable: nothing trains on, embeds or counts them
         assert project.samples(status="ok") == [] and project.sample_count("ok") == 0
         assert project.label_counts() == {} and project.broken() == []
+        assert project.label_count() == 2, "the status bar counts the listed files' labels"
         assert project.summary()["samples"] == 0
         assert project.samples_without_thumbnails() == [] and len(usable_sample_ids(project)) == 0
 
@@ -61,12 +62,16 @@ def test_rows_are_listed_pending_before_any_file_is_decoded(tmp_path):
 def test_broken_files_get_their_reason_when_probed(tmp_path):
     root = make_dataset(tmp_path / "data", {"a": 2})
     (root / "a" / "bad.png").write_text("not a png")
+    (root / "b").mkdir()
+    (root / "b" / "bad.jpg").write_bytes(b"")
     with Project.for_dataset(root) as project:
         list_only(project)
-        assert project.broken() == [] and project.sample_count("pending") == 3
+        assert project.broken() == [] and project.sample_count("pending") == 4
+        assert project.label_count() == 2
         run_job(index_job(project))
-        assert [entry["path"] for entry in project.broken()] == ["a/bad.png"]
-        assert project.sample_count("broken") == 1 and project.pending_count() == 0
+        assert [entry["path"] for entry in project.broken()] == ["a/bad.png", "b/bad.jpg"]
+        assert project.label_count() == 1, "a label of broken files only is not counted"
+        assert project.sample_count("broken") == 2 and project.pending_count() == 0
 
 
 def test_visible_rows_are_thumbnailed_first_and_scrolling_moves_the_priority(tmp_path):
