@@ -19,7 +19,9 @@ from app.core.store.project import Project
 from tests.ui.test_tags import big_project, make_host, members, stored
 
 N_SCORES = 1_000_000
-MAX_GAP_S = 0.1
+# A loop frozen by the write shows here; an edit that waits for the lock on the GUI thread is
+# caught by the held lock below. Not tighter: a shared CI core alone has paused the loop 0.11 s.
+MAX_GAP_S = 0.5
 
 
 class GapMeter:
