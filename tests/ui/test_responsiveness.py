@@ -9,7 +9,9 @@ from PySide6.QtCore import QTimer
 from app.ui.main_window import MainWindow
 from tests.factories import make_dataset
 
-MAX_STALL_S = 0.100
+# Catches work done on the GUI thread (an in-thread index freezes it for seconds); the 50 ms
+# target is measured by tests/perf/bench_open.py. A shared CI core alone has paused it 0.11 s.
+MAX_STALL_S = 0.25
 
 
 class StallMeter:
@@ -34,7 +36,7 @@ class StallMeter:
         self.ticks += 1
 
 
-def test_no_stall_over_100_ms_while_indexing(qtbot, window: MainWindow, tmp_path):
+def test_no_long_stall_while_indexing(qtbot, window: MainWindow, tmp_path):
     folder = make_dataset(tmp_path / "many", {"a": 600, "b": 600}, size=(120, 90))
     meter = StallMeter()
     window.open_folder(folder)
