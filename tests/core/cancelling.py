@@ -11,10 +11,15 @@ from app.core.jobs import CancelToken
 
 
 def assert_cancels_quickly(
-    work: Callable[[CancelToken], object], after: float = 0.3, within: float = 1.0
+    work: Callable[[CancelToken], object], after: float = 0.3, within: float = 2.5
 ) -> None:
     """Run ``work(cancel)`` on a thread, cancel it after ``after`` seconds and check that it
-    raised JobCancelled no later than ``within`` seconds after the cancel."""
+    raised JobCancelled no later than ``within`` seconds after the cancel.
+
+    Work that never looks at the token ends without JobCancelled and fails here whatever the
+    timing (it must outlive ``after``, which is checked). ``within`` bounds how long a chunk may
+    run between checks; not tighter: one chunk of a kNN graph took 1.2 s on a loaded CI machine.
+    """
     cancel = CancelToken()
     outcome: dict[str, object] = {}
 

@@ -96,7 +96,7 @@ def test_edits_queued_behind_a_lock_land_in_order_and_undo_exactly(qtbot, tmp_pa
             editor.assign(tag_id, [2, 3])  # made before the first landed: 2 looks untagged
             host.stack.undo()
             host.stack.redo()
-            assert time.perf_counter() - started < 0.5, "an edit waited for the lock"
+            assert time.perf_counter() - started < 2.0, "an edit waited for the lock (30 s)"
             qtbot.wait(100)
             assert editor.writes.pending == 4 and members(folder, "keep") == []
             other.db.commit()

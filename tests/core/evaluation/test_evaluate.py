@@ -243,7 +243,7 @@ def test_a_long_evaluation_cancels_quickly_and_stores_nothing(project) -> None:
     ids = sample_ids(project)
     truth, predictions = [], []
     for sample in ids:
-        for k in range(600):
+        for k in range(1200):  # 12 s uncancelled: well over the bound on a cancel's delay
             x, y, w, h = *rng.uniform(0, 70, 2), *rng.uniform(5, 30, 2)
             label = f"class{k % 30}"
             truth.append(NewObject(sample, label, x, y, w, h))
