@@ -122,7 +122,8 @@ def scan_folder(
             relpath = prefix + entry.name
             if _is_dir(entry, relpath, skipped):
                 if _enter(entry, relpath, excluded, seen_dirs, skipped):
-                    stack.append((relpath + "/", iter(_listing(Path(entry.path), relpath, skipped))))
+                    inside = _listing(Path(entry.path), relpath, skipped)
+                    stack.append((relpath + "/", iter(inside)))
                     break  # the folder's files come next; this folder's loop then goes on
                 continue
             found = _found(entry, relpath, skipped, unread)
