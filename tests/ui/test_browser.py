@@ -23,6 +23,7 @@ from app.core.store.catalog import SampleTable
 from app.core.store.project import Project
 from app.core.store.selections import save_selection
 from app.gui_model.state import AppState
+from app.ui.browser import reading
 from app.ui.browser import widget as widget_module
 from app.ui.browser.model import BrokenRole, BrowserModel
 from app.ui.browser.view import BrowserView
@@ -316,7 +317,7 @@ def test_a_project_shows_its_first_files_then_grows_to_all_without_a_reset(
     qtbot, state: AppState, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(widget_module, "HEAD_FILES", 5)  # blue/00-03 and the clip's 6 frames
-    monkeypatch.setattr(widget_module, "HEAD_ABOVE_FILES", 0)
+    monkeypatch.setattr(reading, "HEAD_ABOVE_FILES", 0)
     widget = BrowserWidget(state)
     qtbot.addWidget(widget)
     widget.resize(900, 640)
@@ -353,7 +354,7 @@ def test_a_grow_while_files_are_listed_reads_only_the_new_files(
         appended.append(-1 if more is None else len(more) - len(table))
         return more
 
-    monkeypatch.setattr(widget_module, "load_more", load_more)
+    monkeypatch.setattr(reading, "load_more", load_more)
     widget = BrowserWidget(state)
     qtbot.addWidget(widget)
     with qtbot.waitSignal(widget.loaded, timeout=10_000):
@@ -381,7 +382,7 @@ def test_an_appending_read_marks_only_the_new_files_pending(tmp_path: Path) -> N
     listed = [FoundFile(name, "image", NOT_READ, NOT_READ) for name in names]
     with Project.for_dataset(root) as project:
         insert_pending(project.db, listed[:4])
-        known = widget_module.read_project(project.path)
+        known = reading.read_project(project.path)
         assert known.pending.all()
         insert_pending(project.db, listed[4:])
         run_job(index_job(project))  # all decoded: the clip's frames are rows now
@@ -390,11 +391,11 @@ def test_an_appending_read_marks_only_the_new_files_pending(tmp_path: Path) -> N
         with project.db:
             project.db.execute("UPDATE files SET pending = 1 WHERE relpath = 'b/1.jpg'")
         project_dir = project.path
-    more = widget_module.read_more(project_dir, known)
+    more = reading.read_more(project_dir, known)
     table = more.table
     assert len(table) > len(names) + 1, "the clip has several frame rows"
     assert more.pending[:4].all(), "rows shown keep their marks until a whole read"
-    whole = widget_module.read_project(project_dir)
+    whole = reading.read_project(project_dir)
     assert np.array_equal(whole.table.ids, table.ids)
     assert np.array_equal(more.pending[4:], whole.pending[4:])
     pending = {table.relpaths[table.file_index[row]] for row in np.flatnonzero(whole.pending)}

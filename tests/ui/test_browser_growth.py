@@ -9,8 +9,8 @@ import numpy as np
 from app.core.store.catalog import empty_table
 from app.gui_model.state import AppState
 from app.ui.browser.model import BrowserModel, plan_growth
+from app.ui.browser.reading import fill_folders
 from app.ui.browser.view import BrowserView
-from app.ui.browser.widget import fill_folders
 
 
 def table_of(ids: np.ndarray):

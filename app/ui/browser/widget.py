@@ -1,7 +1,8 @@
 """The dataset browser: filter bar over the thumbnail grid, both driven by :class:`AppState`.
 
-Reading a project's table (and tags, saved selections, score keys, scores) happens on a pool
-thread with its own :class:`Project`; the newest request wins, older answers are ignored.
+Reading a project's table (and tags, saved selections, score keys, scores;
+:mod:`app.ui.browser.reading`) happens on a pool thread with its own :class:`Project`; the
+newest request wins, older answers are ignored.
 While a background index runs, :meth:`BrowserWidget.grow` re-reads the project there and the
 model inserts the new rows (the filtered order and the insertion plan are computed there too).
 """
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,14 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.core.errors import SieveError
-from app.core.store.catalog import (
-    SampleTable,
-    load_more,
-    load_table,
-    parse_ints,
-    saved_selections,
-    score_keys,
-    scores,
-    tag_members,
-)
-from app.core.store.project import Project, Tag
+from app.core.store.catalog import saved_selections, score_keys, scores, tag_members
+from app.core.store.project import Project
 from app.engine.runner import failure_message
 from app.gui_model.filtering import BASIC_SORTS, apply_filter, members_by_name
 from app.gui_model.state import AppState, Event
 from app.ui.browser.filter_bar import FilterBar
 from app.ui.browser.model import BrowserModel, Growth, plan_growth
+from app.ui.browser.reading import ProjectData, read_more, read_project
 from app.ui.browser.view import BrowserView
 from app.ui.objects.filter_button import ObjectFilterButton
 from app.ui.objects.layer import ObjectLayer
@@ -44,165 +34,8 @@ from app.ui.objects.layer import ObjectLayer
 log = logging.getLogger("sieve")
 
 
-@dataclass
-class ProjectData:
-    """Everything the browser reads from a project, gathered on a pool thread."""
-
-    table: SampleTable
-    dataset_root: Path | None
-    tags: list[Tag]
-    members: dict[int, np.ndarray]
-    selections: dict[str, np.ndarray]
-    score_keys: list[str]
-    pending: np.ndarray  # per table row: listed, not decoded yet
-    whole: bool = True  # every file was read (not only the first ones)
-
-
-FOLDER_PIECE = 50_000  # paths a set takes in one call (a few ms with the lock held)
 HEAD_FILES = 5_000  # a big project is shown from its first files (30 ms), then read whole
-HEAD_ABOVE_FILES = 200_000  # "big": a whole read takes 0.3 s and more (1M: 1.5-2 s)
 REST_AFTER_MS = 150  # the whole read starts once the first rows are painted (it shares the GIL)
-
-_PENDING = "SELECT group_concat(id) FROM files WHERE pending"
-_PENDING_AFTER = "SELECT group_concat(id) FROM files WHERE id > ? AND +pending"  # an id range
-
-
-def pending_rows(
-    project: Project, table: SampleTable, appended_to: ProjectData | None = None
-) -> np.ndarray:
-    """Per table row: whether its file is listed but not decoded yet.
-
-    Read by file id from the pending index (no join with the samples: 0.1 s at 1M, not 0.35 s);
-    a file listed after the table was read is not in it and is left out. ``appended_to``: the
-    read whose rows ``table`` starts with (an appending read): only the files added since are
-    read (20 ms for 100k new files, not 0.2 s at 1M per read), and the rows already shown keep
-    their marks until the next whole read. A mark left on a row decoded since only stops the
-    grid from making the row's thumbnail itself, which the index has then made.
-    """
-    if table.file_ids is None:
-        return np.zeros(len(table), dtype=bool)
-    known = appended_to.table if appended_to is not None else None
-    if known is None or known.file_ids is None:
-        (text,) = project.db.execute(_PENDING).fetchone()
-        per_file = np.isin(table.file_ids, parse_ints(text), kind="table")  # O(n), no sort
-        return per_file[table.file_index]
-    if table is known:
-        return appended_to.pending
-    files, rows = len(known.file_ids), len(known)
-    after = int(known.file_ids.max()) if files else 0
-    (text,) = project.db.execute(_PENDING_AFTER, (after,)).fetchone()
-    per_file = np.isin(table.file_ids[files:], parse_ints(text), kind="table")
-    return np.concatenate([appended_to.pending, per_file[table.file_index[rows:] - files]])
-
-
-def fill_folders(table: SampleTable) -> None:
-    """Fill the table's folder columns here, on a pool thread, in Python loops.
-
-    :attr:`SampleTable.folders` sorts an object array: a million paths hold the GIL for ~1 s
-    in one call, which the GUI thread waits out. Here no single call runs long, so the GUI
-    thread takes the lock every few milliseconds. The paths come sorted (the catalog reads them
-    in order), so each folder's files are one run, found by bisection: the cost is per folder,
-    not per file (at 1M files in 1,000 folders, 0.04 s instead of 0.8 s). Paths out of order
-    (names that are not UTF-8 sort differently as bytes) take a loop over every path.
-    """
-    relpaths = table.relpaths
-    if not _in_order(relpaths):
-        table._folders = _folders_by_loop(relpaths)  # its cache
-        return
-    runs = _folder_runs(relpaths)
-    names = sorted({head for head, _, _ in runs})
-    code = {name: i for i, name in enumerate(names)}
-    codes = np.empty(len(relpaths), dtype=np.int32)
-    for head, first, end in runs:
-        codes[first:end] = code[head]
-    table._folders = (names, codes)
-
-
-def _folders_by_loop(relpaths: list[str]) -> tuple[list[str], np.ndarray]:
-    heads = [p.partition("/")[0] if "/" in p else "" for p in relpaths]
-    distinct: set[str] = set()
-    for start in range(0, len(heads), FOLDER_PIECE):
-        distinct.update(heads[start : start + FOLDER_PIECE])
-    names = sorted(distinct)
-    code = {name: i for i, name in enumerate(names)}
-    return names, np.fromiter((code[head] for head in heads), dtype=np.int32, count=len(heads))
-
-
-def _in_order(relpaths: list[str]) -> bool:
-    """Whether ``relpaths`` is sorted (checked a piece at a time: no long call)."""
-    for start in range(0, len(relpaths), FOLDER_PIECE):
-        piece = relpaths[start : start + FOLDER_PIECE + 1]
-        if piece != sorted(piece):
-            return False
-    return True
-
-
-def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
-    """``(first folder, first row, end row)`` of each run of sorted paths with the same first
-    folder; a file at the top is a run of one with folder ``""``."""
-    runs = []
-    row = 0
-    while row < len(relpaths):
-        head, slash, _ = relpaths[row].partition("/")
-        if not slash:
-            if runs and runs[-1][0] == "" and runs[-1][2] == row:  # files at the top, in a row
-                runs[-1] = ("", runs[-1][1], row + 1)
-            else:
-                runs.append(("", row, row + 1))
-            row += 1
-            continue
-        end = bisect_left(relpaths, head + "0", row)  # "0" follows "/": past "head/..."
-        runs.append((head, row, end))
-        row = end
-    return runs
-
-
-def read_project(project_dir: Path, first_files: int | None = None) -> ProjectData:
-    """What the browser shows of the project: all of it, or with ``first_files`` and more than
-    :data:`HEAD_ABOVE_FILES` files, the samples of its first ``first_files`` files in browsing
-    order (``whole`` False)."""
-    with Project.open(project_dir) as project:
-        try:
-            root: Path | None = project.dataset_root
-        except SieveError:  # thumbnails from files are optional
-            root = None
-        if first_files is not None and _largest_file_id(project) <= HEAD_ABOVE_FILES:
-            first_files = None  # small enough to read whole at once
-        table = load_table(project, first_files)
-        data = _project_data(project, table, root)
-        data.whole = first_files is None or len(table.relpaths) < first_files
-        return data
-
-
-def _largest_file_id(project: Project) -> int:
-    """At least the project's file count, read at once (ids only grow)."""
-    (largest,) = project.db.execute("SELECT IFNULL(max(id), 0) FROM files").fetchone()
-    return int(largest)
-
-
-def read_more(project_dir: Path, known: ProjectData) -> ProjectData:
-    """:func:`read_project` of a project being listed: only the files added since ``known``
-    are read (:func:`~app.core.store.catalog.load_more`), or all when they do not follow."""
-    with Project.open(project_dir) as project:
-        table = load_more(project, known.table)
-        if table is None:
-            return _project_data(project, load_table(project), known.dataset_root)
-        return _project_data(project, table, known.dataset_root, appended_to=known)
-
-
-def _project_data(
-    project: Project, table: SampleTable, root: Path | None, appended_to: ProjectData | None = None
-) -> ProjectData:
-    fill_folders(table)
-    return ProjectData(
-        table,
-        root,
-        project.tags(),
-        tag_members(project),
-        saved_selections(project),
-        score_keys(project),
-        pending_rows(project, table, appended_to),
-    )
 
 
 class _Bridge(QObject):
