@@ -28,7 +28,7 @@ IMAGE_EXTENSIONS = frozenset(
 
 NOT_READ = -1  # the size and modification time of a file scanned without its stat
 _CANCEL_EVERY = 4096  # entries of one folder between checks of the cancel token
-_NAME = operator.attrgetter("name")
+_PATH_KEY = operator.itemgetter(0)
 
 
 class FoundFile(NamedTuple):
@@ -102,7 +102,8 @@ def scan_folder(
     skipped: list[Skipped] | None = None,
     unread: Unread | None = None,
 ) -> Iterator[FoundFile]:
-    """Yield every image and video below ``root`` in sorted order of relative path.
+    """Yield every image and video below ``root`` in sorted order of relative path (as SQLite
+    sorts them: "a b.jpg" before "a/x.jpg", so a fresh listing's rows come in browsing order).
 
     Folders and files that cannot be read are passed over and, when ``skipped`` is given,
     appended to it with the reason. Regular files (not links) that ``unread`` names are yielded
@@ -116,11 +117,11 @@ def scan_folder(
     stack = [("", iter(_listing(root, "", skipped)))]
     while stack:
         prefix, entries = stack[-1]
-        for count, entry in enumerate(entries):
+        for count, (_, is_dir, entry) in enumerate(entries):
             if cancel is not None and not count % _CANCEL_EVERY:
                 cancel.raise_if_cancelled()
             relpath = prefix + entry.name
-            if _is_dir(entry, relpath, skipped):
+            if is_dir:
                 if _enter(entry, relpath, excluded, seen_dirs, skipped):
                     inside = _listing(Path(entry.path), relpath, skipped)
                     stack.append((relpath + "/", iter(inside)))
@@ -152,16 +153,26 @@ def _why(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
-def _listing(folder: Path, relpath: str, skipped: list[Skipped]) -> list[os.DirEntry]:
-    """The folder's visible entries sorted by name; none (and a note) if it cannot be read."""
+def _listing(
+    folder: Path, relpath: str, skipped: list[Skipped]
+) -> list[tuple[str, bool, os.DirEntry]]:
+    """The folder's visible entries as ``(sort key, is a folder, entry)`` in the order of their
+    paths: a folder sorts by its name and "/", so a sibling "a b.jpg" comes before "a/x.jpg".
+    Nothing (and a note) when the folder cannot be read."""
     try:
         with os.scandir(folder) as entries:
             visible = [entry for entry in entries if not entry.name.startswith(".")]
-        visible.sort(key=_NAME)
-        return visible
     except OSError as error:
         skipped.append(Skipped(relpath or ".", _why(error)))
         return []
+    prefix = f"{relpath}/" if relpath else ""
+    keyed = []
+    for entry in visible:
+        name = entry.name
+        is_dir = _is_dir(entry, prefix + name, skipped)
+        keyed.append((name + "/" if is_dir else name, is_dir, entry))
+    keyed.sort(key=_PATH_KEY)
+    return keyed
 
 
 def _is_dir(entry: os.DirEntry, relpath: str, skipped: list[Skipped]) -> bool:

@@ -129,6 +129,7 @@ def empty_table() -> SampleTable:
 # group_concat hands a whole column to Python as one string, which numpy parses in C: several
 # times faster than fetching a million row tuples. One query per column group keeps columns aligned.
 PIECE_CHARS = 1 << 20  # text parsed per call while the interpreter lock is held
+ORDER_PIECE = 50_000  # paths sorted per call to check their order (a few ms)
 
 _FILES = (
     "SELECT group_concat(id), group_concat(relpath, char(0)) "
@@ -149,9 +150,12 @@ _LABELS = (
 _HEAD_FILES = "(SELECT id FROM files ORDER BY relpath LIMIT {count})"
 
 
-def _queries(first_files: int | None = None, after_file: int | None = None) -> dict[str, str]:
+def _queries(
+    first_files: int | None = None, after_file: int | None = None, by_path: bool = False
+) -> dict[str, str]:
     """The column queries: for every file, the first ``first_files`` in browsing order, or
-    those with an id above ``after_file`` (added since)."""
+    those with an id above ``after_file`` (added since) in the order they were listed (the
+    scan's: browsing order, a sort saved), or ``by_path``."""
     if first_files is not None:
         files = _HEAD_FILES.format(count=int(first_files))
         return {
@@ -162,8 +166,9 @@ def _queries(first_files: int | None = None, after_file: int | None = None) -> d
         }
     if after_file is not None:
         after = int(after_file)  # "+": the id range is read and sorted, not a whole index
+        order = "+relpath" if by_path else "id"
         return {
-            "files": _FILES.format(where=f"AND id > {after}", path="+relpath", limit=""),
+            "files": _FILES.format(where=f"AND id > {after}", path=order, limit=""),
             "videos": _VIDEOS.format(head=f"AND id > {after}"),
             "samples": _SAMPLES.format(where=f"WHERE file_id > {after}"),
             "labels": _LABELS.format(label="+label", head=f"AND file_id > {after}"),
@@ -231,18 +236,33 @@ def load_more(project: Project, table: SampleTable) -> SampleTable | None:
     when they do not (read the table whole then).
 
     Only the new files' rows are read (a folder listed to 1M rows grows in milliseconds, not a
-    second and a half per read). What changed in the rows already read (a video's frames, a
-    size, a thumbnail made) waits for the next whole read; broken and missing flags are renewed.
+    second and a half per read), in the order they were listed, which a scan makes browsing
+    order (no sort); they are read sorted when it is not. What changed in the rows already read
+    (a video's frames, a size, a thumbnail made) waits for the next whole read; broken and
+    missing flags are renewed.
     """
     if table.file_ids is None:
         return None
     after = int(table.file_ids.max()) if len(table.file_ids) else 0
-    more = _read(project, _queries(after_file=after))
+    more = _read(project, _queries(after_file=after))  # as listed: 400k in 0.15 s, not 0.36
     if not more.relpaths:
         return table
+    if not in_path_order(more.relpaths):  # listed in another order (by another program)
+        more = _read(project, _queries(after_file=after, by_path=True))
     if table.relpaths and _sort_key(more.relpaths[0]) <= _sort_key(table.relpaths[-1]):
         return None
     return _appended(project, table, more)
+
+
+def in_path_order(relpaths: list[str]) -> bool:
+    """Whether ``relpaths`` come in browsing order (as SQLite sorts them: by their UTF-8 bytes),
+    checked a piece at a time (no long call holding the interpreter lock)."""
+    for start in range(0, len(relpaths), ORDER_PIECE):
+        piece = relpaths[start : start + ORDER_PIECE + 1]
+        keys = piece if "".join(piece).isascii() else [_sort_key(path) for path in piece]
+        if keys != sorted(keys):
+            return False
+    return True
 
 
 def _read(project: Project, queries: dict[str, str]) -> SampleTable:

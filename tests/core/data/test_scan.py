@@ -40,6 +40,17 @@ def test_recursive_sorted_any_case_extensions(tmp_path):
     assert kinds["clip.MP4"] == "video" and kinds["top.webp"] == "image"
 
 
+def test_the_walk_follows_the_order_of_whole_paths(tmp_path):
+    """A folder's files come where its path sorts, not where its name does: "a b.png" and
+    "a-c/1.png" sort before "a/1.png" (a space and "-" come before "/"), as SQLite orders them."""
+    names = ["a/1.png", "a b.png", "a-c/1.png", "a.png", "a/b/1.png", "a/b c.png", "ab/1.png"]
+    for name in names:
+        write_image(tmp_path / name, format="PNG")
+    found = relpaths(tmp_path)
+    assert found == sorted(names)
+    assert found.index("a b.png") < found.index("a-c/1.png") < found.index("a/1.png")
+
+
 def test_hidden_files_and_project_folder_skipped(tmp_path):
     write_image(tmp_path / "a" / "ok.png")
     write_image(tmp_path / "a" / ".hidden.png")

@@ -15,6 +15,7 @@ from app.core.jobs import run_job
 from app.core.store import catalog
 from app.core.store.catalog import (
     SampleTable,
+    in_path_order,
     load_more,
     load_table,
     saved_selections,
@@ -285,6 +286,28 @@ def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path:
         assert more is not None and more is not table and len(table) == 3
         same_tables(more, load_table(project))
         assert more.labels == ["b", "c", "m"] and more.broken.tolist()[0]  # old codes moved
+
+
+def test_files_added_out_of_browsing_order_are_appended_in_browsing_order(
+    tmp_path: Path,
+) -> None:
+    """Appended files are read in the order they were listed (a scan's, no sort), unless that
+    is not browsing order: then they are read sorted."""
+    first, then = ["a/0.jpg"], ["c/0.jpg", "b/1.jpg", "b/0.jpg"]
+    with listed_project(tmp_path, first + then) as project:
+        list_now(project, first)
+        table = load_table(project)
+        list_now(project, then)  # ids in the order c, b/1, b/0
+        more = load_more(project, table)
+        assert more is not None and more.relpaths == ["a/0.jpg", "b/0.jpg", "b/1.jpg", "c/0.jpg"]
+        same_tables(more, load_table(project))
+
+
+def test_path_order_is_sqlites_byte_order() -> None:
+    assert in_path_order(["a b.jpg", "a-c/1.jpg", "a/1.jpg", "z\udcff.jpg", "é/1.jpg"])
+    assert not in_path_order(["a/1.jpg", "a b.jpg"])
+    assert in_path_order(["\uffff.jpg", "\udcff.jpg"])  # bytes EF BF BF, then a stray FF
+    assert not in_path_order(["\udcff.jpg", "\uffff.jpg"])
 
 
 def test_files_listed_among_the_shown_ones_need_a_whole_read(tmp_path: Path) -> None:
