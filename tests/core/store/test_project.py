@@ -189,6 +189,18 @@ def test_a_first_release_project_opens_upgraded_with_its_rows(tmp_path):
         assert project.missing_count() == 0 and project.summary()["missing"] == 0
 
 
+def test_an_upgraded_project_indexes_only_broken_samples_by_status(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.open(version_1_project(tmp_path / "old", data)) as project:
+        indexes = dict(
+            project.db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'samples'")
+        )
+        assert "samples_status" not in indexes
+        assert indexes["samples_broken"].endswith("WHERE status = 'broken'")
+        query = "EXPLAIN QUERY PLAN SELECT id FROM samples WHERE status = 'broken'"
+        assert "samples_broken" in " ".join(row[3] for row in project.db.execute(query))
+
+
 def test_text_that_is_not_utf8_round_trips_exactly(tmp_path):
     conn = connect(tmp_path / "x.sqlite")
     conn.execute("CREATE TABLE t (name TEXT UNIQUE)")
