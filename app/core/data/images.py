@@ -26,13 +26,14 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.core.errors import SieveError, is_transient, transient_reason
-from app.core.quality.stats import ImageStats, file_digest, image_stats
+from app.core.quality.stats import ImageStats, bytes_digest, file_digest, image_stats
 
 THUMB_SIZE = 192
 THUMB_QUALITY = 85
 BACKGROUND = (128, 128, 128)  # neutral grey behind transparent pixels
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 DEFAULT_BUDGET_BYTES = 1 << 30
+READ_WHOLE_BYTES = 16 << 20  # files probed from memory (read once for decode and hash)
 _STRIP_PIXELS = 1 << 20  # wide-mode pixels turned into 8-bit at a time (8 MB as float64)
 
 
@@ -135,14 +136,29 @@ def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None)
 
 
 def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageProbe:
-    """Fully decode (at reduced scale where possible) to validate, and make the thumbnail."""
+    """Fully decode (at reduced scale where possible) to validate, and make the thumbnail.
+
+    A file up to :data:`READ_WHOLE_BYTES` is read once: decoded and hashed from memory."""
     try:
-        with _decoded(path, (thumb_size, thumb_size)) as (image, (width, height)):
+        with _reasons():
+            data = _small_file_bytes(path)
+        source = path if data is None else io.BytesIO(data)
+        with _decoded(source, (thumb_size, thumb_size)) as (image, (width, height)):
             thumbnail = _thumbnail_in_place(image, thumb_size)
-            stats = image_stats(image, file_digest(path))  # image is thumbnail-sized now
+            digest = file_digest(path) if data is None else bytes_digest(data)
+            stats = image_stats(image, digest)  # image is thumbnail-sized now
     except ImageError as error:
         return ImageProbe(None, None, None, str(error))
     return ImageProbe(width, height, thumbnail, stats=stats)
+
+
+def _small_file_bytes(path: str | os.PathLike) -> bytes | None:
+    """The file's bytes when it holds at most :data:`READ_WHOLE_BYTES`; None when larger."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise ImageError("empty file (0 bytes)")
+        return handle.read() if size <= READ_WHOLE_BYTES else None
 
 
 def encode_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
@@ -163,15 +179,16 @@ def _thumbnail_in_place(image: Image.Image, size: int) -> bytes:
 
 @contextmanager
 def _decoded(
-    path: str | os.PathLike, draft_size: tuple[int, int] | None
+    source: str | os.PathLike | io.BytesIO, draft_size: tuple[int, int] | None
 ) -> Iterator[tuple[Image.Image, tuple[int, int]]]:
-    """The normalised image and its full upright size (before any reduction), its decode's
-    bytes held from :data:`DECODE_BUDGET` while the ``with`` block runs."""
+    """The normalised image (from a path, or a file's bytes) and its full upright size (before
+    any reduction), its decode's bytes held from :data:`DECODE_BUDGET` while the ``with``
+    block runs."""
     with _reasons(), warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        if os.path.getsize(path) == 0:
+        if not isinstance(source, io.BytesIO) and os.path.getsize(source) == 0:
             raise ImageError("empty file (0 bytes)")
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             size = _upright_size(image)
             if draft_size is not None and image.format == "JPEG":
                 image.draft(None, _fit(image.size, draft_size))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.core.data import images
 from app.core.data.images import (
     BACKGROUND,
     ImageError,
@@ -135,3 +137,24 @@ def test_probe_never_modifies_the_file(tmp_path):
     before = (path.read_bytes(), path.stat().st_mtime_ns)
     probe_image(path)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_a_small_file_is_probed_from_memory_and_a_large_one_from_disk_alike(tmp_path, monkeypatch):
+    """A file is read once and probed from its bytes up to READ_WHOLE_BYTES, streamed above;
+    either way the same thumbnail, statistics and file hash."""
+    path = write_image(tmp_path / "photo.jpg", gradient(300, 200), quality=90)
+    from_memory = probe_image(path)
+    opened: list[object] = []
+    real_open = Image.open
+    monkeypatch.setattr(
+        Image, "open", lambda source, *a: opened.append(source) or real_open(source, *a)
+    )
+    monkeypatch.setattr(images, "READ_WHOLE_BYTES", path.stat().st_size - 1)
+    from_disk = probe_image(path)
+    assert opened == [path]  # decoded from the path, not from bytes read before
+    assert from_disk == from_memory and from_memory.ok
+    assert from_memory.stats.content_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_vanished_file_says_so(tmp_path):
+    assert "not found" in probe_image(tmp_path / "gone.jpg").reason

@@ -6,8 +6,8 @@ import errno
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
+from app.core.data import images
 from app.core.ingest import indexing
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
@@ -34,18 +34,18 @@ def project(tmp_path: Path):
 
 @pytest.mark.parametrize("failure", [OSError(errno.EIO, "I/O error"), MemoryError()])
 def test_a_transient_failure_is_tried_again_at_the_next_index(project, monkeypatch, failure):
-    real_open = Image.open
+    real_read = images._small_file_bytes  # where an image's bytes are read for its probe
 
-    def flaky_open(path, *args, **kwargs):
+    def flaky_read(path):
         if str(path).endswith("001.png"):
             raise failure
-        return real_open(path, *args, **kwargs)
+        return real_read(path)
 
-    monkeypatch.setattr(Image, "open", flaky_open)
+    monkeypatch.setattr(images, "_small_file_bytes", flaky_read)
     index(project)
     status, reason = status_of(project, "cats/001.png")
     assert status == "broken" and "temporarily unreadable" in reason
-    monkeypatch.setattr(Image, "open", real_open)
+    monkeypatch.setattr(images, "_small_file_bytes", real_read)
     index(project)
     assert status_of(project, "cats/001.png") == ("ok", None)
 
