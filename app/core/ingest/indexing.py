@@ -26,8 +26,8 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
@@ -36,6 +36,7 @@ from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frame
 from app.core.errors import SieveError
 from app.core.ingest.listing import Listing, WriteTurns, known_files, list_files
 from app.core.ingest.priority import ProbeQueue, VisibleFirst
+from app.core.ingest.probers import Probers
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.backfill import measure_missing_job
 from app.core.quality.stats import ImageStats
@@ -49,7 +50,6 @@ BATCH_SIZE = 256  # probed files committed per transaction at most
 COMMIT_SECONDS = 0.5  # ... and at least this often, so thumbnails appear as they are made
 MIN_BATCH = 8
 TARGET_LOCK_S = 0.025  # a batch's transaction aims at this long (a GUI's writes wait behind it)
-WINDOW_PER_WORKER = 4  # files in flight per worker: enough to keep it busy during a commit
 _CHUNK = 900
 EARLY_POLL_S = 0.05  # how often the early probe looks at the rows on screen
 EARLY_BATCH = 16  # files the early probe commits together at most ...
@@ -268,36 +268,30 @@ def _probe_all(
     cancel: CancelToken,
     visible: VisibleFirst | None,
 ) -> Iterator[_Probed]:
-    """Probe files on a thread pool (Pillow and PyAV release the GIL), as they finish.
+    """Probe files on worker threads (Pillow and PyAV release the GIL), as they finish.
 
-    Only a small window of files is in flight, so the next file is chosen when a worker frees
-    up: one ``visible`` wants first, else the next in its lane (see :class:`ProbeQueue`).
+    A worker takes the next file when it frees up: one ``visible`` wants first, else the next
+    in its lane (see :class:`ProbeQueue` and :class:`Probers`).
     """
     if not todo:
         return
-    root = project.dataset_root
     queue = ProbeQueue(todo, options.workers)
-    window = options.workers * WINDOW_PER_WORKER
     seen = None
-    running: dict[Future[_Probed], FoundFile] = {}
-    with ThreadPoolExecutor(options.workers, thread_name_prefix="sieve-index") as pool:
-        try:
-            while True:
-                if visible is not None and visible.version != seen:
-                    seen, wanted = visible.wanted()
-                    queue.want(_relpaths_of(project, wanted))
-                while len(running) < window and (item := queue.next()) is not None:
-                    running[pool.submit(_probe_one, root, item, options)] = item
-                if not running:
-                    return
-                finished, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
-                cancel.raise_if_cancelled()
-                for future in finished:
-                    queue.finished(running.pop(future))
-                    yield future.result()
-        finally:
-            for future in running:
-                future.cancel()
+    if visible is not None:  # before the workers start: the rows on screen come first
+        seen, wanted = visible.wanted()
+        queue.want(_relpaths_of(project, wanted))
+    probe = partial(_probe_one, project.dataset_root, options=options)
+    probers = Probers(queue, probe, options.workers)
+    try:
+        while not probers.done:
+            if visible is not None and visible.version != seen:
+                seen, wanted = visible.wanted()
+                probers.want(_relpaths_of(project, wanted))
+            arrived = probers.arrivals(timeout=0.1)
+            cancel.raise_if_cancelled()
+            yield from arrived
+    finally:
+        probers.stop()
 
 
 class _EarlyProbe:
