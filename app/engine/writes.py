@@ -4,7 +4,9 @@ SQLite lets one connection write at a time and queues nobody: a GUI edit that me
 write transaction would sleep in SQLite's busy handler, up to the 30 s busy timeout, with the
 window frozen. :class:`WriteQueue` applies writes in order. Each try polls for the lock for at
 most ``wait_ms`` (so a writer's short pause between its transactions lets the edit in); a write
-still locked out goes back to the event loop and is tried again ``retry_ms`` later.
+still locked out goes back to the event loop and is tried again ``retry_ms`` later. A write that
+meets the lock asks for a turn (:func:`~app.core.store.db.ask_write_turn`): a folder being listed,
+which commits back to back, then leaves the lock free after its next commit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.errors import SieveError
-from app.core.store.db import BUSY_TIMEOUT_S
+from app.core.store.db import BUSY_TIMEOUT_S, ask_write_turn
 
 log = logging.getLogger("sieve")
 
@@ -96,6 +98,7 @@ class WriteQueue(QObject):
     def _try(self, write: _Write, deadline: float) -> bool:
         """Apply one write, polling for the lock until ``deadline``; False when still locked."""
         write.db.execute("PRAGMA busy_timeout = 0")
+        asked = False
         try:
             while True:
                 try:
@@ -105,6 +108,9 @@ class WriteQueue(QObject):
                     if not is_busy(error):
                         self._fail(error)
                         return True
+                    if not asked:
+                        ask_write_turn(write.db)
+                        asked = True
                     if time.monotonic() >= deadline:
                         return False
                     time.sleep(POLL_S)

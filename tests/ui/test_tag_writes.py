@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 
+from app.core.store.db import TURN_SUFFIX
 from app.core.store.metadata import write_scores
-from app.core.store.project import Project
+from app.core.store.project import DB_NAME, Project
 from tests.ui.test_tags import big_project, make_host, members, stored
 
 N_SCORES = 1_000_000
@@ -106,6 +107,25 @@ def test_edits_queued_behind_a_lock_land_in_order_and_undo_exactly(qtbot, tmp_pa
         assert members(folder, "keep") == [1, 2]
         host.stack.undo()
         assert members(folder, "keep") == []
+    finally:
+        host.panel.set_project(None)
+
+
+def test_an_edit_that_meets_the_lock_asks_a_listing_for_a_turn(qtbot, tmp_path) -> None:
+    folder = big_project(tmp_path, 10)
+    host = make_host(qtbot, folder)
+    editor = host.panel.editor
+    turn = folder / (DB_NAME + TURN_SUFFIX)  # a listing in another process watches it
+    try:
+        tag_id = editor.create_tag("keep")
+        assert not turn.exists()  # no edit met the lock
+        with Project.open(folder) as other:
+            other.db.execute("BEGIN IMMEDIATE")
+            editor.assign(tag_id, [1, 2])
+            assert turn.exists()
+            other.db.commit()
+        qtbot.waitUntil(lambda: editor.writes.pending == 0)
+        assert members(folder, "keep") == [1, 2]
     finally:
         host.panel.set_project(None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from app.core.errors import SieveError
@@ -56,3 +56,40 @@ def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("COMMIT")
+
+
+TURN_SUFFIX = ".turn"  # beside the database: its modification time asks for a turn to write
+
+
+def ask_write_turn(conn: sqlite3.Connection) -> None:
+    """Ask a writer that commits back to back on ``conn``'s database (a folder being listed,
+    in any process) to leave the lock free after its next commit (see :class:`TurnRequests`).
+
+    A project that cannot be written to asks nothing: the writer's regular gaps let it in."""
+    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:
+        return  # an in-memory database: no other process writes to it
+    with suppress(OSError):
+        Path(path + TURN_SUFFIX).touch()
+
+
+class TurnRequests:
+    """What a back-to-back writer of ``db_path`` reads after each commit: whether another
+    writer asked for a turn (:func:`ask_write_turn`) since it last looked (one ``stat``)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._path = Path(str(db_path) + TURN_SUFFIX)
+        self._seen = self._stamp()
+
+    def asked(self) -> bool:
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        return True
+
+    def _stamp(self) -> int | None:
+        try:
+            return self._path.stat().st_mtime_ns
+        except OSError:
+            return None

@@ -15,6 +15,7 @@ from app.core.ingest import listing
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.ingest.priority import HEAVY_BYTES, ProbeQueue, VisibleFirst, is_heavy
 from app.core.jobs import CancelToken, run_job
+from app.core.store.db import ask_write_turn, connect
 from app.core.store.embedding_sets import usable_sample_ids
 from app.core.store.project import DB_NAME, Project
 from tests.factories import gradient, make_dataset, write_clip, write_image
@@ -304,3 +305,31 @@ def test_the_listing_lets_a_waiting_writer_of_its_process_in(tmp_path, monkeypat
         assert writer.committed == 3, "the listing pauses while a turn is asked for"
     writer.close()
     assert writer.committed == 5
+
+
+@pytest.mark.parametrize("since_last_gap_s, gaps", [(0.0, 1), (3600.0, 0)])
+def test_the_listing_leaves_the_lock_free_when_another_process_asks(
+    tmp_path, monkeypatch, since_last_gap_s, gaps
+):
+    """A writer of another process touches the turn file: the listing leaves a gap after its
+    next commit, long before its regular gap is due, unless it gave one just before."""
+    from app.core.ingest.listing import _RowWriter
+
+    monkeypatch.setattr(listing, "OUTSIDE_GAP_EVERY_S", 3600.0)  # no regular gap in this test
+    monkeypatch.setattr(listing, "ASKED_GAP_AFTER_S", since_last_gap_s)
+    root = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.for_dataset(root) as project:
+        db_path = project.path / DB_NAME
+    writer = _RowWriter(db_path)
+    writer.put([FoundFile(f"a/{i}.jpg", "image", 1, 1) for i in range(3)])
+    deadline = time.monotonic() + 20
+    while writer.committed < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.gaps == 0
+    other = connect(db_path)  # another process's connection
+    ask_write_turn(other)
+    other.close()
+    writer.put([FoundFile(f"b/{i}.jpg", "image", 1, 1) for i in range(2)])
+    writer.put([FoundFile(f"c/{i}.jpg", "image", 1, 1) for i in range(2)])
+    writer.close()
+    assert writer.committed == 7 and writer.gaps == gaps  # one gap for one request
