@@ -151,8 +151,8 @@ MIGRATIONS: tuple[str, ...] = (
     # cost a quarter of the samples' insert time at listing (1M rows), and its churn on each
     # decoded file's update.
     """
-    DROP INDEX samples_status;
-    CREATE INDEX samples_broken ON samples(status) WHERE status = 'broken';
+    DROP INDEX IF EXISTS samples_status;
+    CREATE INDEX IF NOT EXISTS samples_broken ON samples(status) WHERE status = 'broken';
     """,
 )
 
