@@ -201,6 +201,16 @@ def test_an_upgraded_project_indexes_only_broken_samples_by_status(tmp_path):
         assert "samples_broken" in " ".join(row[3] for row in project.db.execute(query))
 
 
+def test_the_status_index_upgrade_can_run_again(tmp_path):
+    """Two processes that upgrade one project at once both run it: the second must not fail."""
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    migrate(conn)
+    conn.executescript(MIGRATIONS[5])
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "samples_broken" in names and "samples_status" not in names
+    conn.close()
+
+
 def test_text_that_is_not_utf8_round_trips_exactly(tmp_path):
     conn = connect(tmp_path / "x.sqlite")
     conn.execute("CREATE TABLE t (name TEXT UNIQUE)")
