@@ -334,3 +334,11 @@ def test_files_listed_between_a_reads_two_snapshots_come_with_the_next_read(
         assert more is not None
         same_tables(more, load_table(project))
         assert len(more) == 4
+
+
+def test_paths_are_decoded_a_piece_at_a_time_as_one_decode_would(monkeypatch) -> None:
+    monkeypatch.setattr(catalog, "PIECE_CHARS", 8)
+    names = ["a/1.jpg", "café/2.jpg", "raw\udcff\udcfe.jpg", "z/3.jpg", "é" * 9]
+    data = "\x00".join(names).encode("utf-8", "surrogateescape")
+    assert catalog.split_utf8(data, "\x00") == names
+    assert catalog.split_utf8(b"", "\x00") == [""]
