@@ -50,6 +50,7 @@ class ImageProbe:
     thumbnail: bytes | None
     reason: str | None = None
     stats: ImageStats | None = None  # measured from the thumbnail-sized image
+    file_stat: tuple[int, int] | None = None  # (bytes, mtime_ns) of the file it opened
 
     @property
     def ok(self) -> bool:
@@ -138,27 +139,34 @@ def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None)
 def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageProbe:
     """Fully decode (at reduced scale where possible) to validate, and make the thumbnail.
 
-    A file up to :data:`READ_WHOLE_BYTES` is read once: decoded and hashed from memory."""
+    A file up to :data:`READ_WHOLE_BYTES` is read once: decoded and hashed from memory. The
+    probe also gives the file's size and modification time as it opened it (a new JPEG is
+    listed without them: no second ``stat``)."""
+    opened: os.stat_result | None = None
     try:
         with _reasons():
-            data = _small_file_bytes(path)
+            opened, data = _read_file(path)
+        if opened.st_size == 0:
+            raise ImageError("empty file (0 bytes)")
         source = path if data is None else io.BytesIO(data)
         with _decoded(source, (thumb_size, thumb_size)) as (image, (width, height)):
             thumbnail = _thumbnail_in_place(image, thumb_size)
             digest = file_digest(path) if data is None else bytes_digest(data)
             stats = image_stats(image, digest)  # image is thumbnail-sized now
     except ImageError as error:
-        return ImageProbe(None, None, None, str(error))
-    return ImageProbe(width, height, thumbnail, stats=stats)
+        return ImageProbe(None, None, None, str(error), file_stat=_size_and_mtime(opened))
+    return ImageProbe(width, height, thumbnail, stats=stats, file_stat=_size_and_mtime(opened))
 
 
-def _small_file_bytes(path: str | os.PathLike) -> bytes | None:
-    """The file's bytes when it holds at most :data:`READ_WHOLE_BYTES`; None when larger."""
+def _read_file(path: str | os.PathLike) -> tuple[os.stat_result, bytes | None]:
+    """The file's stat, and its bytes when it holds at most :data:`READ_WHOLE_BYTES`."""
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            raise ImageError("empty file (0 bytes)")
-        return handle.read() if size <= READ_WHOLE_BYTES else None
+        opened = os.fstat(handle.fileno())
+        return opened, handle.read() if 0 < opened.st_size <= READ_WHOLE_BYTES else None
+
+
+def _size_and_mtime(opened: os.stat_result | None) -> tuple[int, int] | None:
+    return None if opened is None else (opened.st_size, opened.st_mtime_ns)
 
 
 def encode_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:

@@ -386,12 +386,15 @@ def _files_of(
 
 
 def _probe_one(root: Path, found: FoundFile, options: IndexOptions) -> _Probed:
-    found = with_stat(root, found)  # a new JPEG was listed without one
     path = root / found.relpath
     if found.broken_link:
         return _Probed(found, reason="broken link: the file it points to is missing")
-    if found.kind == "image":
-        return _Probed(found, image=probe_image(path, options.thumb_size))
+    if found.kind == "image":  # a new JPEG was listed without its stat: the probe reads it
+        image = probe_image(path, options.thumb_size)
+        if not found.stat_read and image.file_stat is not None:
+            found = found._replace(size=image.file_stat[0], mtime_ns=image.file_stat[1])
+        return _Probed(found, image=image)
+    found = with_stat(root, found)
     try:
         info = probe_video(path)
         frames = sample_frames(info, every_nth=options.every_nth, target_fps=options.video_fps)

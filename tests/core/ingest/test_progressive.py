@@ -11,7 +11,7 @@ from PIL import Image
 
 from app.core.data.scan import NOT_READ, FoundFile
 from app.core.errors import JobCancelled
-from app.core.ingest import listing
+from app.core.ingest import indexing, listing
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.ingest.priority import HEAVY_BYTES, ProbeQueue, VisibleFirst, is_heavy
 from app.core.jobs import CancelToken, run_job
@@ -266,6 +266,28 @@ def test_new_jpegs_are_listed_without_a_stat_and_get_it_when_probed(tmp_path):
             assert stats == (stat.st_size, stat.st_mtime_ns)
         again = run_job(index_job(project, IndexOptions(workers=2)))
         assert (again.added, again.changed, again.unchanged) == (0, 0, 4)
+
+
+def test_broken_new_jpegs_get_their_stat_from_the_probe_and_are_not_probed_again(
+    tmp_path, monkeypatch
+):
+    root = tmp_path / "data"
+    write_image(root / "a" / "good.jpg", gradient(64, 48), format="JPEG")
+    (root / "a" / "empty.jpg").write_bytes(b"")
+    (root / "a" / "bad.jpg").write_bytes(b"\xff\xd8\xff not really a JPEG")
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        for relpath, stats in stored_stats(project).items():
+            stat = (root / relpath).stat()
+            assert stats == (stat.st_size, stat.st_mtime_ns), relpath
+        assert len(project.broken()) == 2
+        probed: list[str] = []
+        real_probe = indexing.probe_image
+        monkeypatch.setattr(
+            indexing, "probe_image", lambda path, *a: probed.append(path) or real_probe(path, *a)
+        )
+        again = run_job(index_job(project, IndexOptions(workers=2)))
+        assert probed == [] and again.unchanged == 3
 
 
 def test_unread_and_stated_rows_another_process_listed_meanwhile_are_kept_once(tmp_path):

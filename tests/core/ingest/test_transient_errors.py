@@ -34,18 +34,18 @@ def project(tmp_path: Path):
 
 @pytest.mark.parametrize("failure", [OSError(errno.EIO, "I/O error"), MemoryError()])
 def test_a_transient_failure_is_tried_again_at_the_next_index(project, monkeypatch, failure):
-    real_read = images._small_file_bytes  # where an image's bytes are read for its probe
+    real_read = images._read_file  # where an image's bytes are read for its probe
 
     def flaky_read(path):
         if str(path).endswith("001.png"):
             raise failure
         return real_read(path)
 
-    monkeypatch.setattr(images, "_small_file_bytes", flaky_read)
+    monkeypatch.setattr(images, "_read_file", flaky_read)
     index(project)
     status, reason = status_of(project, "cats/001.png")
     assert status == "broken" and "temporarily unreadable" in reason
-    monkeypatch.setattr(images, "_small_file_bytes", real_read)
+    monkeypatch.setattr(images, "_read_file", real_read)
     index(project)
     assert status_of(project, "cats/001.png") == ("ok", None)
 
