@@ -18,8 +18,8 @@ its turn (:class:`WriteTurns`); one in another process (the window's tag edits) 
 a file beside the database (:func:`~app.core.store.db.ask_write_turn`) and gets a gap after
 the next commit (at most one every :data:`ASKED_GAP_AFTER_S` of commits); one that does not ask
 gets a gap every :data:`OUTSIDE_GAP_EVERY_S` of commits (at every 0.1 s, those gaps made a 1M
-listing 14% slower). Its connection checks no foreign
-keys: the only rows it writes are files and the samples of those files, in one transaction.
+listing 14% slower). Its connection checks no foreign keys: the only rows it writes are files
+and the samples of those files, in one transaction.
 """
 
 from __future__ import annotations
