@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from app.core.store.catalog import empty_table
+from app.core.store.catalog import empty_table, path_key
 from app.gui_model.state import AppState
 from app.ui.browser.model import BrowserModel, plan_growth
 from app.ui.browser.reading import fill_folders
@@ -111,4 +111,18 @@ def test_folders_of_sorted_paths_found_by_runs_match_the_tables_own() -> None:
         table.relpaths = list(relpaths)
     fill_folders(mine)
     assert mine.folders == theirs.folders == ["", "a", "a b", "a-c", "ab", "c", "d", "é"]
+    assert mine.folder_code().tolist() == theirs.folder_code().tolist()
+
+
+def test_folders_of_paths_in_byte_order_with_stray_bytes_match_the_tables_own() -> None:
+    """SQLite orders paths by bytes: a stray byte (U+DCFF here) sorts after U+FFFF, unlike in
+    str order; such paths still come as runs."""
+    relpaths = sorted(
+        ["\udcff/raw.jpg", "\udcff/raw2.jpg", "\uffff/x.jpg", "a/x.jpg", "top.jpg"], key=path_key
+    )
+    mine, theirs = table_of(np.arange(5)), table_of(np.arange(5))
+    for table in (mine, theirs):
+        table.relpaths = list(relpaths)
+    fill_folders(mine)
+    assert mine.folders == theirs.folders
     assert mine.folder_code().tolist() == theirs.folder_code().tolist()

@@ -38,7 +38,7 @@ class FoundFile(NamedTuple):
 
     relpath: str  # forward slashes, relative to the dataset root
     kind: str  # "image" | "video"
-    size: int  # NOT_READ when scanned without a stat (see :func:`with_stat`)
+    size: int  # NOT_READ when scanned without a stat (an image's probe reads it)
     mtime_ns: int
     broken_link: bool = False
 
@@ -200,18 +200,6 @@ def _enter(
         return False
     seen_dirs.add(identity)
     return True
-
-
-def with_stat(root: Path, found: FoundFile) -> FoundFile:
-    """``found`` with its size and mtime read now if the scan left them unread (as they are
-    when the file cannot be read: opening it then says why)."""
-    if found.stat_read:
-        return found
-    try:
-        stat = (root / found.relpath).stat()
-    except OSError:
-        return found
-    return found._replace(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
 def _found(

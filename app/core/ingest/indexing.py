@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
-from app.core.data.scan import FoundFile, label_of, with_stat
+from app.core.data.scan import FoundFile, label_of
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
 from app.core.errors import SieveError
 from app.core.ingest.listing import Listing, WriteTurns, known_files, list_files
@@ -394,7 +394,6 @@ def _probe_one(root: Path, found: FoundFile, options: IndexOptions) -> _Probed:
         if not found.stat_read and image.file_stat is not None:
             found = found._replace(size=image.file_stat[0], mtime_ns=image.file_stat[1])
         return _Probed(found, image=image)
-    found = with_stat(root, found)
     try:
         info = probe_video(path)
         frames = sample_frames(info, every_nth=options.every_nth, target_fps=options.video_fps)

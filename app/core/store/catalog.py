@@ -195,18 +195,10 @@ def parse_ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
-def split_text(text: str, separator: str) -> list[str]:
-    """``text.split(separator)`` in pieces of ~256 KB (see :func:`parse_ints`)."""
-    out: list[str] = []
-    for piece in _pieces(text, separator):
-        out.extend(piece.split(separator))
-    return out
-
-
 def split_utf8(data: bytes, separator: str) -> list[str]:
-    """:func:`split_text` of UTF-8 ``data``, decoded a piece at a time as the connections
-    decode text (stray bytes kept as surrogate escapes; a one-byte ASCII ``separator`` never
-    cuts a character)."""
+    """``data.decode().split(separator)`` in pieces of ~256 KB (see :func:`parse_ints`),
+    decoded as the connections decode text (stray bytes kept as surrogate escapes; a one-byte
+    ASCII ``separator`` never cuts a character)."""
     out: list[str] = []
     for piece in _pieces(data, separator.encode("ascii")):
         out.extend(decode_text(piece).split(separator))
@@ -261,7 +253,7 @@ def load_more(project: Project, table: SampleTable) -> SampleTable | None:
         return table
     if not in_path_order(more.relpaths):  # listed in another order (by another program)
         more = _read(project, _queries(after_file=after, by_path=True))
-    if table.relpaths and _sort_key(more.relpaths[0]) <= _sort_key(table.relpaths[-1]):
+    if table.relpaths and path_key(more.relpaths[0]) <= path_key(table.relpaths[-1]):
         return None
     return _appended(project, table, more)
 
@@ -271,7 +263,7 @@ def in_path_order(relpaths: list[str]) -> bool:
     checked a piece at a time (no long call holding the interpreter lock)."""
     for start in range(0, len(relpaths), ORDER_PIECE):
         piece = relpaths[start : start + ORDER_PIECE + 1]
-        keys = piece if "".join(piece).isascii() else [_sort_key(path) for path in piece]
+        keys = piece if "".join(piece).isascii() else [path_key(path) for path in piece]
         if keys != sorted(keys):
             return False
     return True
@@ -283,7 +275,7 @@ def _read(project: Project, queries: dict[str, str]) -> SampleTable:
         return _load_table(project, samples, queries)
 
 
-def _sort_key(relpath: str) -> bytes:
+def path_key(relpath: str) -> bytes:
     """A path as SQLite orders it (its UTF-8 bytes; escaped bytes as they were)."""
     return relpath.encode("utf-8", "surrogateescape")
 

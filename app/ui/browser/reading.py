@@ -15,9 +15,11 @@ import numpy as np
 from app.core.errors import SieveError
 from app.core.store.catalog import (
     SampleTable,
+    in_path_order,
     load_more,
     load_table,
     parse_ints,
+    path_key,
     saved_selections,
     score_keys,
     tag_members,
@@ -39,7 +41,7 @@ class ProjectData:
     whole: bool = True  # every file was read (not only the first ones)
 
 
-FOLDER_PIECE = 10_000  # paths a set or a sort takes in one call (under a ms, the lock held)
+FOLDER_PIECE = 10_000  # paths a set takes in one call (under a ms, the lock held)
 HEAD_ABOVE_FILES = 200_000  # "big": a whole read takes 0.3 s and more (1M: 1.5-2 s)
 
 _PENDING = "SELECT group_concat(id) FROM files WHERE pending"
@@ -83,13 +85,13 @@ def fill_folders(table: SampleTable) -> None:
 
     :attr:`SampleTable.folders` sorts an object array: a million paths hold the GIL for ~1 s
     in one call, which the GUI thread waits out. Here no single call runs long, so the GUI
-    thread takes the lock every few milliseconds. The paths come sorted (the catalog reads them
-    in order), so each folder's files are one run, found by bisection: the cost is per folder,
-    not per file (at 1M files in 1,000 folders, 0.04 s instead of 0.8 s). Paths out of order
-    (names that are not UTF-8 sort differently as bytes) take a loop over every path.
+    thread takes the lock every few milliseconds. The paths come in browsing order (the catalog
+    reads them so: by their bytes), so each folder's files are one run, found by bisection: the
+    cost is per folder, not per file (at 1M files in 1,000 folders, 0.04 s instead of 0.8 s).
+    Paths out of order take a loop over every path.
     """
     relpaths = table.relpaths
-    if not _in_order(relpaths):
+    if not in_path_order(relpaths):
         table._folders = _folders_by_loop(relpaths)  # its cache
         return
     runs = _folder_runs(relpaths)
@@ -111,18 +113,9 @@ def _folders_by_loop(relpaths: list[str]) -> tuple[list[str], np.ndarray]:
     return names, np.fromiter((code[head] for head in heads), dtype=np.int32, count=len(heads))
 
 
-def _in_order(relpaths: list[str]) -> bool:
-    """Whether ``relpaths`` is sorted (checked a piece at a time: no long call)."""
-    for start in range(0, len(relpaths), FOLDER_PIECE):
-        piece = relpaths[start : start + FOLDER_PIECE + 1]
-        if piece != sorted(piece):
-            return False
-    return True
-
-
 def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
-    """``(first folder, first row, end row)`` of each run of sorted paths with the same first
-    folder; a file at the top is a run of one with folder ``""``."""
+    """``(first folder, first row, end row)`` of each run of paths (in browsing order) with the
+    same first folder; a file at the top is a run of one with folder ``""``."""
     runs = []
     row = 0
     while row < len(relpaths):
@@ -134,7 +127,8 @@ def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
                 runs.append(("", row, row + 1))
             row += 1
             continue
-        end = bisect_left(relpaths, head + "0", row)  # "0" follows "/": past "head/..."
+        past = path_key(head + "0")  # "0" follows "/": past "head/..."
+        end = bisect_left(relpaths, past, row, key=path_key)
         runs.append((head, row, end))
         row = end
     return runs

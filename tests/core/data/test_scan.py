@@ -14,7 +14,6 @@ from app.core.data.scan import (
     label_of,
     readable_name,
     scan_folder,
-    with_stat,
 )
 from tests.factories import nested, remove_tree, write_image
 
@@ -164,15 +163,3 @@ def test_unread_files_come_without_a_stat_and_the_others_with_theirs(tmp_path):
     )
     assert found["a/new.png"].stat_read and found["a/link.jpg"].stat_read  # links: always
     assert found["a/dangling.jpg"].broken_link
-
-
-def test_with_stat_reads_what_the_scan_left_unread(tmp_path):
-    write_image(tmp_path / "x.jpg", format="JPEG")
-    unread = Unread(known=(), suffixes=frozenset({".jpg"}))
-    (item,) = scan_folder(tmp_path, unread=unread)
-    read = with_stat(tmp_path, item)
-    stat = (tmp_path / "x.jpg").stat()
-    assert (read.size, read.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-    assert with_stat(tmp_path, read) is read
-    (tmp_path / "x.jpg").unlink()
-    assert with_stat(tmp_path, item) == item  # gone: opening it says why

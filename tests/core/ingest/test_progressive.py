@@ -268,6 +268,21 @@ def test_new_jpegs_are_listed_without_a_stat_and_get_it_when_probed(tmp_path):
         assert (again.added, again.changed, again.unchanged) == (0, 0, 4)
 
 
+def test_the_probe_reads_the_stat_the_scan_left_unread(tmp_path):
+    from app.core.data.scan import Unread, scan_folder
+
+    write_image(tmp_path / "x.jpg", format="JPEG")
+    unread = Unread(known=(), suffixes=frozenset({".jpg"}))
+    (item,) = scan_folder(tmp_path, unread=unread)
+    assert not item.stat_read
+    read = indexing._probe_one(tmp_path, item, IndexOptions()).found
+    stat = (tmp_path / "x.jpg").stat()
+    assert (read.size, read.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    assert indexing._probe_one(tmp_path, read, IndexOptions()).found is read
+    (tmp_path / "x.jpg").unlink()
+    assert indexing._probe_one(tmp_path, item, IndexOptions()).found == item  # gone: says why
+
+
 def test_broken_new_jpegs_get_their_stat_from_the_probe_and_are_not_probed_again(
     tmp_path, monkeypatch
 ):

@@ -171,15 +171,15 @@ def test_the_table_is_read_from_one_snapshot_while_rows_are_added(project: Proje
 
 
 def test_long_lists_are_parsed_in_pieces_with_the_same_result() -> None:
-    from app.core.store.catalog import PIECE_CHARS, _pieces, parse_ints, split_text
+    from app.core.store.catalog import PIECE_CHARS, _pieces, parse_ints, split_utf8
 
     numbers = ",".join(str(i) for i in range(400_000))  # ~2.7 MB: several pieces
     assert len(_pieces(numbers, ",")) > 1 and len(numbers) > 2 * PIECE_CHARS
     assert parse_ints(numbers).tolist() == list(range(400_000))
     assert parse_ints("7").tolist() == [7] and len(parse_ints("")) == 0
     names = "\x00".join(f"class{i % 7}/img{i}.jpg" for i in range(150_000))
-    assert split_text(names, "\x00") == names.split("\x00")
-    assert split_text("one", "\x00") == ["one"]
+    assert split_utf8(names.encode(), "\x00") == names.split("\x00")
+    assert split_utf8(b"one", "\x00") == ["one"]
 
 
 def _between_snapshots(project: Project, change) -> SampleTable:
