@@ -64,6 +64,8 @@ class IndexSession(QObject):
         self.listed = 0
         self.indexed = 0
         self.to_index: int | None = None
+        self.measured = 0
+        self.to_measure: int | None = None  # set once every file is thumbnailed
         self.checking = False  # the folder is a known project's: its files are checked, not new
         self.in_process = False  # index in this process (a test patching the index) or a child's
         self._opened: OpenedProject | None = None
@@ -106,6 +108,8 @@ class IndexSession(QObject):
         if self.to_index is None:
             verb = "checking for changes" if self.checking else "listing"
             return f"{verb}: {self.listed:,} files so far"
+        if self.to_measure is not None:
+            return f"measuring image statistics: {self.measured:,} of {self.to_measure:,}"
         return f"thumbnailed {self.indexed:,} of {self.to_index:,} new or changed files"
 
     # --------------------------------------------------------------- running
@@ -115,6 +119,7 @@ class IndexSession(QObject):
         visible = VisibleFirst() if VisibleFirst is not None else None
         self._opened, self._visible, self._shown = opened, visible, shown
         self.listed, self.indexed, self.to_index = 0, 0, None
+        self.measured, self.to_measure = 0, None
         self.checking = shown  # a shown project is refreshed: its files are checked, not new
         self._since_grow.start()
         self._since_retry.start()
@@ -138,10 +143,14 @@ class IndexSession(QObject):
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
         new_rows = progress.stage != "list" or progress.done > self.listed
+        thumbnailed_all = progress.stage == "measure" and self.to_measure is None
         if progress.stage == "list":
             self.listed = progress.done
         elif progress.stage == "index":
             self.indexed, self.to_index = progress.done, progress.total
+        elif progress.stage == "measure":  # it starts once every file is thumbnailed
+            self.measured, self.to_measure = progress.done, progress.total
+            self.indexed = self.to_index or self.indexed  # the last count may have been skipped
         stage_changed = progress.stage != self._reason_stage
         listed_all = stage_changed and self._reason_stage == "list"
         if stage_changed or self._since_reason.elapsed() >= REASON_EVERY_MS:
@@ -156,8 +165,8 @@ class IndexSession(QObject):
             self._since_grow.start()
             self.browser.grow(appending=True)
             self._schedule_grow()
-        elif progress.stage in ROW_STAGES and new_rows:  # not for known files being checked
-            self._schedule_grow()
+        elif (progress.stage in ROW_STAGES and new_rows) or thumbnailed_all:
+            self._schedule_grow()  # (not for known files being checked)
         if progress.stage in ROW_STAGES and self._since_retry.elapsed() >= RETRY_EVERY_MS:
             self._since_retry.start()
             self.browser.retry_thumbnails()
@@ -166,6 +175,9 @@ class IndexSession(QObject):
     def _waiting_reason(self) -> str:
         if self.to_index is None:
             return f"indexing: {self.listed:,} files listed so far"
+        if self.to_measure is not None:
+            left = max(0, self.to_measure - self.measured)
+            return f"indexing: measuring image statistics, {left:,} of {self.to_measure:,} left"
         left = max(0, self.to_index - self.indexed)
         return f"indexing: {left:,} of {self.to_index:,} files left"
 

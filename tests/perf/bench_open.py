@@ -3,10 +3,11 @@
 Generates ``--count`` (default 100,000; ``--million`` for 1,000,000) tiny JPEGs in folders of
 1,000, then, each in a fresh process with a real :class:`MainWindow` under the offscreen platform:
 
-* open: seconds from "open folder" to the first rows in the grid, to the first thumbnails, and to
-  the index's end; the longest event-loop stall while indexing (the grid is scrolled a page every
-  50 ms for ``--scroll-seconds``, as a user would; then the seconds until the rows where the
-  scrolling stopped show a thumbnail) and while scrolling 1,000 rows once indexed (a 5 ms
+* open: seconds from "open folder" to the first rows in the grid, to the first thumbnails, to
+  every file thumbnailed (the statistics pass starts) and to the index's end; the longest
+  event-loop stall while indexing (the grid is scrolled a page every 50 ms for
+  ``--scroll-seconds``, as a user would; then the seconds until the rows where the scrolling
+  stopped show a thumbnail) and while scrolling 1,000 rows once indexed (a 5 ms
   QTimer heartbeat: a stall is the gap between beats minus the interval); peak RSS of the process
   (window, index threads and all).
 * re-open: a second process opens the same folder: seconds to the first rows and thumbnails.
@@ -104,6 +105,7 @@ def probe(
             "settled_thumbnails_s",
             "listed_s",
             "all_rows_s",
+            "thumbnailed_s",
             "index_done_s",
         ]
     )
@@ -138,6 +140,8 @@ def probe(
             out["listed_s"] = elapsed()  # the index's list stage is over
         if out["all_rows_s"] is None and rows >= count:
             out["all_rows_s"] = elapsed()
+        if out["thumbnailed_s"] is None and window.indexer.to_measure is not None:
+            out["thumbnailed_s"] = elapsed()  # the statistics pass starts
 
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
@@ -351,7 +355,13 @@ def main() -> None:
             ["thumbnails where scrolling stopped", fmt(fresh["settled_thumbnails_s"]), "", ""],
             ["every file listed (index's list stage)", fmt(fresh["listed_s"]), "", ""],
             ["every file listed in the grid", fmt(fresh["all_rows_s"]), "<= 10 s at 1M", ""],
-            ["index complete", index_text(fresh, args.max_index_seconds), "completes", ""],
+            ["every file thumbnailed", fmt(fresh["thumbnailed_s"]), "", ""],
+            [
+                "index complete (with statistics)",
+                index_text(fresh, args.max_index_seconds),
+                "completes",
+                "",
+            ],
             ["longest stall while indexing", fmt(fresh["stall_indexing_s"]), "<= 0.050 s", ""],
             ["longest stall scrolling 1k rows", fmt(fresh["stall_scrolling_s"]), "<= 0.050 s", ""],
             ["peak RSS (window + index)", fmt(fresh["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
@@ -368,6 +378,7 @@ def main() -> None:
                 None,
                 None,
                 None,
+                None,
                 "stall_indexing_s",
                 "stall_scrolling_s",
                 "peak_rss_mb",
@@ -377,7 +388,7 @@ def main() -> None:
             if key is not None and fresh[key] is not None:
                 row[3] = "met" if fresh[key] <= TARGETS[key] else "MISSED"
         if again["first_rows_s"] is not None:
-            rows[9][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
+            rows[10][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
         if fresh["all_rows_s"] is not None and count >= 1_000_000:
             rows[4][3] = "met" if fresh["all_rows_s"] <= 10.0 else "MISSED"
         if not args.skip_peers:

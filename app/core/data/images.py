@@ -49,8 +49,9 @@ class ImageProbe:
     height: int | None
     thumbnail: bytes | None
     reason: str | None = None
-    stats: ImageStats | None = None  # measured from the thumbnail-sized image
+    stats: ImageStats | None = None  # measured from the thumbnail-sized image, when asked
     file_stat: tuple[int, int] | None = None  # (bytes, mtime_ns) of the file it opened
+    content_hash: str | None = None  # SHA-256 of the file's bytes
 
     @property
     def ok(self) -> bool:
@@ -136,8 +137,11 @@ def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None)
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageProbe:
-    """Fully decode (at reduced scale where possible) to validate, and make the thumbnail.
+def probe_image(
+    path: str | os.PathLike, thumb_size: int = THUMB_SIZE, measure: bool = True
+) -> ImageProbe:
+    """Fully decode (at reduced scale where possible) to validate, make the thumbnail and hash
+    the file; with ``measure``, also the image statistics of the thumbnail-sized image.
 
     A file up to :data:`READ_WHOLE_BYTES` is read once: decoded and hashed from memory. The
     probe also gives the file's size and modification time as it opened it (a new JPEG is
@@ -152,10 +156,12 @@ def probe_image(path: str | os.PathLike, thumb_size: int = THUMB_SIZE) -> ImageP
         with _decoded(source, (thumb_size, thumb_size)) as (image, (width, height)):
             thumbnail = _thumbnail_in_place(image, thumb_size)
             digest = file_digest(path) if data is None else bytes_digest(data)
-            stats = image_stats(image, digest)  # image is thumbnail-sized now
+            stats = image_stats(image, digest) if measure else None  # image is thumbnail-sized
     except ImageError as error:
         return ImageProbe(None, None, None, str(error), file_stat=_size_and_mtime(opened))
-    return ImageProbe(width, height, thumbnail, stats=stats, file_stat=_size_and_mtime(opened))
+    return ImageProbe(
+        width, height, thumbnail, None, stats, _size_and_mtime(opened), content_hash=digest
+    )
 
 
 def _read_file(path: str | os.PathLike) -> tuple[os.stat_result, bytes | None]:

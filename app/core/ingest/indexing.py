@@ -7,16 +7,19 @@ the files to validate are decoded on a thread pool, the rows on screen first
 verdicts clears its files' pending flag in one short transaction.
 
 Files are compared with the project by size and modification time: new and changed ones are
-decoded (images fully, which validates them and yields their thumbnail in the same pass; videos
-are probed for their frames), unchanged ones are left alone with their tags. Files no longer found
-are marked missing, never deleted: an unmounted drive must not cost the curation. They keep their
-ids, tags, selections and scores, come back as they were (probed again) when found again, and are
-forgotten only by :func:`forget_missing`. Results are committed in small transactions, so a killed
-run loses at most one batch and the next run carries on with the files still pending.
+decoded (images fully, which validates them and yields their thumbnail and content hash in the
+same pass; videos are probed for their frames), unchanged ones are left alone with their tags.
+Files no longer found are marked missing, never deleted: an unmounted drive must not cost the
+curation. They keep their ids, tags, selections and scores, come back as they were (probed again)
+when found again, and are forgotten only by :func:`forget_missing`. Results are committed in
+small transactions, so a killed run loses at most one batch and the next run carries on with the
+files still pending.
 
 Progress stages: ``"list"`` (rows committed so far, total None; total set when the scan is
 over), then ``"index"`` (files probed of those to probe: first 0 of the total, then after each
-committed batch, message: the last file's path; "done" at the end).
+committed batch, message: the last file's path), then ``"measure"``
+(:func:`~app.core.quality.backfill.measure_missing_job`: the image statistics, from the
+thumbnails just made, once every file is thumbnailed), and ``"index"`` "done" at the end.
 """
 
 from __future__ import annotations
@@ -39,10 +42,9 @@ from app.core.ingest.priority import ProbeQueue, VisibleFirst
 from app.core.ingest.probers import Probers
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.backfill import measure_missing_job
-from app.core.quality.stats import ImageStats
 from app.core.store.db import raw
 from app.core.store.project import Project
-from app.core.store.stats import write_stats
+from app.core.store.stats import write_content_hashes
 
 log = logging.getLogger("sieve")
 
@@ -169,7 +171,8 @@ def index_job(
             last_commit = time.monotonic()
             yield Progress("index", done, total, probed.found.relpath)
     _write_batch(project, batch)
-    yield from measure_missing_job(project, options.workers, cancel)  # projects from before stats
+    yield Progress("index", done, total, "thumbnailed")  # every file is in the grid now
+    yield from measure_missing_job(project, options.workers, cancel)  # from the thumbnails
     project.set_meta("video_sampling", options.sampling_key)
     yield Progress("index", done, total, "done")
 
@@ -390,7 +393,7 @@ def _probe_one(root: Path, found: FoundFile, options: IndexOptions) -> _Probed:
     if found.broken_link:
         return _Probed(found, reason="broken link: the file it points to is missing")
     if found.kind == "image":  # a new JPEG was listed without its stat: the probe reads it
-        image = probe_image(path, options.thumb_size)
+        image = probe_image(path, options.thumb_size, measure=False)  # measured after
         if not found.stat_read and image.file_stat is not None:
             found = found._replace(size=image.file_stat[0], mtime_ns=image.file_stat[1])
         return _Probed(found, image=image)
@@ -425,21 +428,21 @@ def _write_batch(project: Project, batch: list[_Probed]) -> None:
         return
     thumbs: list[tuple[int, bytes]] = []
     stale: list[int] = []
-    measured: list[tuple[int, ImageStats]] = []
+    hashed: list[tuple[int, str]] = []
     with project.db:
         for probed in batch:
             file_id = _upsert_file(project, probed)
             if probed.found.kind == "image":
                 sample_id = _upsert_image_sample(project, file_id, probed)
-                if probed.image is not None and probed.image.stats is not None:
-                    measured.append((sample_id, probed.image.stats))
+                if probed.image is not None and probed.image.content_hash is not None:
+                    hashed.append((sample_id, probed.image.content_hash))
                 if probed.image is not None and probed.image.thumbnail is not None:
                     thumbs.append((sample_id, probed.image.thumbnail))
                 else:
                     stale.append(sample_id)
             else:
                 stale.extend(_replace_frames(project, file_id, probed))
-        write_stats(project.db, measured)
+        write_content_hashes(project.db, hashed)
     project.thumbs.delete(stale)
     project.thumbs.put_many(thumbs)
 

@@ -2,8 +2,8 @@
 
 Indexing already thumbnails images (it decodes them anyway); this job fills in video frames and
 anything missing from the cache (e.g. after it was deleted), on a bounded thread pool. The image
-statistics of what it thumbnails are measured from the same small image (video frames get theirs
-here; frames thumbnailed before statistics existed are decoded again once for them).
+statistics of what it thumbnails are measured from the thumbnails it makes (video frames get
+theirs here; frames thumbnailed before statistics existed are decoded again once for them).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PIL import Image
 from app.core.data.images import THUMB_SIZE, ImageError, encode_thumbnail, open_image
 from app.core.data.video import VideoError, VideoReader
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.quality.stats import ImageStats, file_digest, image_stats
+from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
 from app.core.store.project import Project, SampleRow
 from app.core.store.stats import sample_ids_without_stats, write_stats
 
@@ -101,11 +101,12 @@ def _thumbnail_file(
 
 def _thumbnail_and_stats(
     image: Image.Image, size: int, content_hash: str | None = None
-) -> tuple[bytes, ImageStats]:
-    """The thumbnail's bytes and the statistics of the thumbnail-sized image."""
+) -> tuple[bytes, ImageStats | None]:
+    """The thumbnail's bytes and their statistics (as every thumbnail is measured)."""
     small = image.copy() if image.width > size or image.height > size else image
     small.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
-    return encode_thumbnail(small, size), image_stats(small, content_hash)
+    data = encode_thumbnail(small, size)
+    return data, thumbnail_stats(data, content_hash)
 
 
 def _video_thumbnails(

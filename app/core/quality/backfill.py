@@ -1,22 +1,37 @@
-"""Measuring the image statistics a project lacks (images indexed before Sieve measured them).
+"""Measuring the image statistics a project lacks, after the index has thumbnailed its images.
 
-Indexing calls :func:`measure_missing_job` after its probe phase, so an existing project gets
-its statistics on the next ``sieve index``: each unmeasured image is decoded once more at
-thumbnail scale on a thread pool (Pillow releases the GIL) and its statistics committed in
-batches. A killed run keeps what it committed; the next run carries on.
+The index decodes each new image once, for its thumbnail and content hash, at the speed of a
+plain decode loop; the statistics come second, from the stored thumbnail (a small JPEG, decoded
+in a fraction of the original's time), so the grid fills first. :func:`measure_missing_job` runs
+at the end of every index and measures each usable image without statistics, always from its
+thumbnail, so that every image of a project is measured alike: a project from before statistics
+gets its content hashes from the files' bytes, and an image whose thumbnail is gone (a deleted
+cache) is decoded once more, its thumbnail stored again. Work runs on a thread pool (Pillow
+releases the GIL) and is committed in batches; a killed run keeps what it committed and the
+next run carries on.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
-from app.core.data.images import ImageProbe, probe_image
+from app.core.data.images import probe_image
 from app.core.jobs import CancelToken, Job, Progress
+from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
 from app.core.store.project import Project
-from app.core.store.stats import unmeasured_images, write_stats
+from app.core.store.stats import unmeasured_image_count, unmeasured_images, write_stats
 
 BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    stats: ImageStats | None  # None: the file cannot be read now (it is left unmeasured)
+    thumbnail: bytes | None = None  # made again because the cache had none
 
 
 def measure_missing_job(
@@ -24,40 +39,72 @@ def measure_missing_job(
 ) -> Job[int]:
     """Measure every usable image without statistics; return how many were measured."""
     cancel = cancel or CancelToken()
-    todo = unmeasured_images(project)
-    if not todo:
+    total = unmeasured_image_count(project)
+    if not total:
         return 0
-    root = project.dataset_root
-    yield Progress("measure", 0, len(todo), "measuring image statistics")
+    yield Progress("measure", 0, total, "measuring image statistics")
     done = 0
-    batch: list[tuple[int, ImageProbe]] = []
+    batch: list[tuple[int, _Measured]] = []
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="sieve-measure") as pool:
-        pending: deque[tuple[int, Future[ImageProbe]]] = deque()
+        pending: deque[tuple[int, Future[_Measured]]] = deque()
         try:
-            for position in range(len(todo) + 1):
-                if position < len(todo):
-                    sample_id, relpath = todo[position]
-                    pending.append((sample_id, pool.submit(probe_image, root / relpath)))
-                last = position == len(todo)
-                while pending and (last or len(pending) >= 4 * workers):
-                    finished_id, future = pending.popleft()
-                    batch.append((finished_id, future.result()))
+            for sample_id, arguments in _tasks(project):
+                pending.append((sample_id, pool.submit(_measure, *arguments)))
+                while len(pending) >= 4 * max(1, workers):
+                    _take(pending, batch)
                     cancel.raise_if_cancelled()
                     if len(batch) >= BATCH:
                         done += _commit(project, batch)
-                        yield Progress("measure", done, len(todo), "measuring image statistics")
+                        yield Progress("measure", done, total, "measuring image statistics")
+            while pending:
+                _take(pending, batch)
         finally:
             for _, future in pending:
                 future.cancel()
     done += _commit(project, batch)
-    yield Progress("measure", done, len(todo), "done")
+    yield Progress("measure", done, total, "done")
     return done
 
 
-def _commit(project: Project, batch: list[tuple[int, ImageProbe]]) -> int:
-    measured = [(i, probe.stats) for i, probe in batch if probe.stats is not None]
+def _tasks(project: Project) -> Iterator[tuple[int, tuple[Path, bytes | None, str | None]]]:
+    """``(sample id, (file, thumbnail, content hash))`` of each unmeasured image, by id."""
+    root = project.dataset_root
+    after = 0
+    while rows := unmeasured_images(project, after, BATCH):
+        after = rows[-1][0]
+        thumbnails = project.thumbs.get_many([row[0] for row in rows])
+        for sample_id, relpath, content_hash in rows:
+            yield sample_id, (root / relpath, thumbnails.get(sample_id), content_hash)
+
+
+def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _Measured:
+    """Measure the thumbnail; hash the file when its hash is not stored; decode the file again
+    (and keep its new thumbnail) when the thumbnail is missing or unreadable."""
+    if thumbnail is not None:
+        try:
+            digest = content_hash or file_digest(path)
+        except OSError:
+            return _Measured(None)
+        stats = thumbnail_stats(thumbnail, digest)
+        if stats is not None:
+            return _Measured(stats)
+    probe = probe_image(path, measure=False)
+    if probe.thumbnail is None or probe.content_hash is None:
+        return _Measured(None)
+    return _Measured(thumbnail_stats(probe.thumbnail, probe.content_hash), probe.thumbnail)
+
+
+def _take(
+    pending: deque[tuple[int, Future[_Measured]]], batch: list[tuple[int, _Measured]]
+) -> None:
+    sample_id, future = pending.popleft()
+    batch.append((sample_id, future.result()))
+
+
+def _commit(project: Project, batch: list[tuple[int, _Measured]]) -> int:
     with project.db:
-        write_stats(project.db, measured)
+        write_stats(project.db, [(i, m.stats) for i, m in batch if m.stats is not None])
+    project.thumbs.put_many([(i, m.thumbnail) for i, m in batch if m.thumbnail is not None])
     count = len(batch)
     batch.clear()
     return count

@@ -30,7 +30,8 @@ class StatsColumns:
     """One row per usable sample (ascending id) with its statistics; NaN / None where unmeasured.
 
     ``names``: the sample's name (relative path, or a video frame's name); ``kind``: "image" or
-    "frame"; ``width`` / ``height`` from the samples table; ``measured``: has a stats row.
+    "frame"; ``width`` / ``height`` from the samples table; ``measured``: its statistics are
+    measured (a row may hold only the content hash until then).
     """
 
     ids: np.ndarray
@@ -70,12 +71,21 @@ def write_stats(db: sqlite3.Connection, rows: Iterable[tuple[int, StatsLike]]) -
     )
 
 
+def write_content_hashes(db: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
+    """Store the content hashes of freshly decoded files, their statistics not yet measured
+    (any earlier ones were of the file as it was): inside the caller's transaction."""
+    db.executemany(
+        "INSERT OR REPLACE INTO sample_stats(sample_id, content_hash) VALUES (?, ?)",
+        ((int(sample_id), content_hash) for sample_id, content_hash in rows),
+    )
+
+
 def read_stats(project: Project) -> StatsColumns:
     """The usable samples (status ok, file present) with their statistics."""
     query = (
         "SELECT s.id, f.relpath, s.frame, f.n_frames, s.width, s.height, s.label, f.size, "
         "st.brightness, st.contrast, st.colourfulness, st.sharpness, st.entropy, "
-        "st.content_hash, st.phash, st.sample_id IS NOT NULL "
+        "st.content_hash, st.phash, st.brightness IS NOT NULL "
         "FROM samples s JOIN files f ON f.id = s.file_id "
         "LEFT JOIN sample_stats st ON st.sample_id = s.id "
         "WHERE s.status = 'ok' AND f.status = 'ok' AND NOT f.missing AND NOT f.pending "
@@ -116,22 +126,35 @@ def read_stats(project: Project) -> StatsColumns:
 
 
 def sample_ids_without_stats(project: Project) -> list[int]:
-    """Usable samples with no stats row (e.g. video frames not thumbnailed since stats came)."""
+    """Usable samples not measured (e.g. video frames not thumbnailed since stats came)."""
     query = (
         "SELECT s.id FROM samples s JOIN files f ON f.id = s.file_id WHERE s.status = 'ok' "
-        "AND NOT f.missing AND NOT f.pending "
-        "AND NOT EXISTS (SELECT 1 FROM sample_stats st WHERE st.sample_id = s.id)"
+        "AND NOT f.missing AND NOT f.pending AND NOT EXISTS "
+        "(SELECT 1 FROM sample_stats st WHERE st.sample_id = s.id AND st.brightness IS NOT NULL)"
     )
     return [row[0] for row in project.db.execute(query)]
 
 
-def unmeasured_images(project: Project) -> list[tuple[int, str]]:
-    """``(sample id, relative path)`` of usable images with no stats row, in path order."""
+_UNMEASURED_IMAGES = (
+    "FROM samples s JOIN files f ON f.id = s.file_id "
+    "LEFT JOIN sample_stats st ON st.sample_id = s.id "
+    "WHERE s.status = 'ok' AND f.status = 'ok' AND s.frame IS NULL AND NOT f.missing "
+    "AND NOT f.pending AND st.brightness IS NULL"
+)
+
+
+def unmeasured_image_count(project: Project) -> int:
+    """How many usable images have no statistics yet."""
+    return project.db.execute(f"SELECT COUNT(*) {_UNMEASURED_IMAGES}").fetchone()[0]
+
+
+def unmeasured_images(
+    project: Project, after_id: int = 0, limit: int = -1
+) -> list[tuple[int, str, str | None]]:
+    """``(sample id, relative path, content hash or None)`` of usable images with no statistics,
+    by ascending id after ``after_id`` (at most ``limit``; all when negative)."""
     query = (
-        "SELECT s.id, f.relpath FROM samples s JOIN files f ON f.id = s.file_id "
-        "WHERE s.status = 'ok' AND f.status = 'ok' AND s.frame IS NULL AND NOT f.missing "
-        "AND NOT f.pending "
-        "AND NOT EXISTS (SELECT 1 FROM sample_stats st WHERE st.sample_id = s.id) "
-        "ORDER BY f.relpath"
+        f"SELECT s.id, f.relpath, st.content_hash {_UNMEASURED_IMAGES} "
+        "AND s.id > ? ORDER BY s.id LIMIT ?"
     )
-    return [(row[0], row[1]) for row in project.db.execute(query)]
+    return project.db.execute(query, (after_id, limit)).fetchall()

@@ -186,4 +186,4 @@ def test_files_still_pending_are_neither_checked_nor_measured(tmp_path: Path):
             project.db.execute("UPDATE files SET pending = 1 WHERE relpath = '2.jpg'")
             project.db.execute("DELETE FROM sample_stats")
         assert "2.jpg" not in read_stats(project).names
-        assert [path for _, path in unmeasured_images(project)] == ["0.jpg", "1.jpg", "3.jpg"]
+        assert [path for _, path, _ in unmeasured_images(project)] == ["0.jpg", "1.jpg", "3.jpg"]

@@ -1,0 +1,138 @@
+"""The statistics pass after the index: thumbnails first, then every image measured from its
+stored thumbnail, whichever way it got there (a fresh index, a changed file, an old project, a
+deleted thumbnail cache)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from app.core.data.images import probe_image
+from app.core.ingest.indexing import IndexOptions, index_job
+from app.core.jobs import Progress, run_job
+from app.core.quality.backfill import measure_missing_job
+from app.core.quality.stats import thumbnail_stats
+from app.core.store.project import Project
+from app.core.store.stats import read_stats, unmeasured_image_count, unmeasured_images
+from tests.core.quality.planted import photo
+
+COLUMNS = "brightness, contrast, colourfulness, sharpness, entropy, content_hash, phash"
+
+
+def _photos(folder: Path, count: int, seed: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        photo(rng, (80, 60)).save(folder / f"{i}.jpg", quality=90)
+
+
+def _stats(project: Project) -> dict[int, tuple]:
+    query = f"SELECT sample_id, {COLUMNS} FROM sample_stats ORDER BY sample_id"
+    return {row[0]: row[1:] for row in project.db.execute(query)}
+
+
+def _expected(project: Project) -> dict[int, tuple]:
+    """Each usable image's statistics as measured from its stored thumbnail and file bytes."""
+    expected = {}
+    for row in project.samples():
+        digest = hashlib.sha256((project.dataset_root / row.relpath).read_bytes()).hexdigest()
+        stats = thumbnail_stats(project.thumbs.get(row.id), digest)
+        expected[row.id] = tuple(getattr(stats, name) for name in COLUMNS.split(", "))
+    return expected
+
+
+def test_the_index_thumbnails_every_file_before_it_measures_them(tmp_path: Path):
+    _photos(tmp_path / "data", 12)
+    at_measure: list[tuple[int, int, int]] = []
+
+    def on_progress(progress: Progress) -> None:
+        if progress.stage == "measure" and not at_measure:
+            db = project.db
+            hashed = db.execute("SELECT COUNT(content_hash) FROM sample_stats").fetchone()[0]
+            measured = db.execute("SELECT COUNT(brightness) FROM sample_stats").fetchone()[0]
+            at_measure.append((project.thumbs.count(), hashed, measured))
+
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)), on_progress)
+        assert at_measure == [(12, 12, 0)]
+        assert _stats(project) == _expected(project)
+        assert read_stats(project).measured.all()
+
+
+def test_the_index_probe_hashes_without_measuring(tmp_path: Path):
+    _photos(tmp_path, 1)
+    path = tmp_path / "0.jpg"
+    probe = probe_image(path, measure=False)
+    assert probe.ok and probe.thumbnail and probe.stats is None
+    assert probe.content_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert probe_image(path).stats.content_hash == probe.content_hash
+
+
+def test_hash_only_rows_are_unmeasured_until_the_pass(tmp_path: Path):
+    _photos(tmp_path / "data", 3)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        hashes = {i: row[5] for i, row in _stats(project).items()}
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL WHERE sample_id = 2")
+        assert read_stats(project).measured.tolist() == [True, False, True]
+        assert unmeasured_images(project) == [(2, "1.jpg", hashes[2])]
+        assert run_job(measure_missing_job(project)) == 1
+        assert unmeasured_image_count(project) == 0
+
+
+def test_a_changed_file_is_hashed_and_measured_again(tmp_path: Path):
+    data = tmp_path / "data"
+    _photos(data, 4)
+    with Project.for_dataset(data) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        before = _stats(project)
+        photo(np.random.default_rng(99), (80, 60)).save(data / "2.jpg", quality=70)
+        os.utime(data / "2.jpg", ns=(1, 1))
+        run_job(index_job(project, IndexOptions(workers=2)))
+        after = _stats(project)
+        assert after == _expected(project)
+        changed = [i for i in after if after[i] != before[i]]
+        assert changed == [3] and after[3][5] != before[3][5]  # 2.jpg: a new content hash
+
+
+def test_an_image_whose_thumbnail_is_gone_is_decoded_again(tmp_path: Path):
+    _photos(tmp_path / "data", 4)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        before, thumbnail = _stats(project), project.thumbs.get(2)
+        project.thumbs.delete([2])
+        project.thumbs.put_many([(3, b"not a jpeg")])  # an unreadable cache entry
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL")
+        assert run_job(measure_missing_job(project)) == 4
+        assert project.thumbs.get(2) == thumbnail  # stored again
+        assert _stats(project) == before
+
+
+def test_a_project_from_before_statistics_gets_its_hashes_from_the_files(tmp_path: Path):
+    _photos(tmp_path / "data", 5)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        before = _stats(project)
+        with project.db:
+            project.db.execute("DELETE FROM sample_stats")
+        assert run_job(measure_missing_job(project)) == 5
+        assert _stats(project) == before
+
+
+def test_a_vanished_file_is_left_unmeasured_and_the_rest_measured(tmp_path: Path):
+    data = tmp_path / "data"
+    _photos(data, 5)
+    with Project.for_dataset(data) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        with project.db:
+            project.db.execute("DELETE FROM sample_stats")
+        project.thumbs.delete([1])
+        (data / "0.jpg").unlink()
+        assert run_job(measure_missing_job(project)) == 5
+        assert sorted(_stats(project)) == [2, 3, 4, 5]
+        assert [row[1] for row in unmeasured_images(project)] == ["0.jpg"]
