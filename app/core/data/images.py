@@ -34,6 +34,7 @@ BACKGROUND = (128, 128, 128)  # neutral grey behind transparent pixels
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 DEFAULT_BUDGET_BYTES = 1 << 30
 READ_WHOLE_BYTES = 16 << 20  # files probed from memory (read once for decode and hash)
+HASH_WHILE_PROBING_BYTES = 64 << 10  # larger files are hashed after the index, with statistics
 _STRIP_PIXELS = 1 << 20  # wide-mode pixels turned into 8-bit at a time (8 MB as float64)
 
 
@@ -51,7 +52,7 @@ class ImageProbe:
     reason: str | None = None
     stats: ImageStats | None = None  # measured from the thumbnail-sized image, when asked
     file_stat: tuple[int, int] | None = None  # (bytes, mtime_ns) of the file it opened
-    content_hash: str | None = None  # SHA-256 of the file's bytes
+    content_hash: str | None = None  # SHA-256 of the file's bytes (when it was hashed)
 
     @property
     def ok(self) -> bool:
@@ -140,13 +141,17 @@ def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None)
 def probe_image(
     path: str | os.PathLike, thumb_size: int = THUMB_SIZE, measure: bool = True
 ) -> ImageProbe:
-    """Fully decode (at reduced scale where possible) to validate, make the thumbnail and hash
-    the file; with ``measure``, also the image statistics of the thumbnail-sized image.
+    """Fully decode (at reduced scale where possible) to validate, and make the thumbnail; with
+    ``measure``, also hash the file and measure the thumbnail-sized image.
 
-    A file up to :data:`READ_WHOLE_BYTES` is read once: decoded and hashed from memory. The
-    probe also gives the file's size and modification time as it opened it (a new JPEG is
-    listed without them: no second ``stat``)."""
+    Without ``measure`` (the index: thumbnails first) only a file of at most
+    :data:`HASH_WHILE_PROBING_BYTES` is hashed, from the bytes read for its decode: a larger
+    file decodes reduced, and its hash (SHA-256 at ~1.2 GB/s, 7% of a photo's reduced decode)
+    waits for the statistics pass. A file up to :data:`READ_WHOLE_BYTES` is read once and
+    decoded from memory. The probe also gives the file's size and modification time as it
+    opened it (a new JPEG is listed without them: no second ``stat``)."""
     opened: os.stat_result | None = None
+    digest: str | None = None
     try:
         with _reasons():
             opened, data = _read_file(path)
@@ -155,7 +160,8 @@ def probe_image(
         source = path if data is None else io.BytesIO(data)
         with _decoded(source, (thumb_size, thumb_size)) as (image, (width, height)):
             thumbnail = _thumbnail_in_place(image, thumb_size)
-            digest = file_digest(path) if data is None else bytes_digest(data)
+            if measure or opened.st_size <= HASH_WHILE_PROBING_BYTES:
+                digest = file_digest(path) if data is None else bytes_digest(data)
             stats = image_stats(image, digest) if measure else None  # image is thumbnail-sized
     except ImageError as error:
         return ImageProbe(None, None, None, str(error), file_stat=_size_and_mtime(opened))

@@ -428,13 +428,13 @@ def _write_batch(project: Project, batch: list[_Probed]) -> None:
         return
     thumbs: list[tuple[int, bytes]] = []
     stale: list[int] = []
-    hashed: list[tuple[int, str]] = []
+    hashed: list[tuple[int, str | None]] = []
     with project.db:
         for probed in batch:
             file_id = _upsert_file(project, probed)
             if probed.found.kind == "image":
                 sample_id = _upsert_image_sample(project, file_id, probed)
-                if probed.image is not None and probed.image.content_hash is not None:
+                if probed.image is not None and probed.image.ok:  # measured after, anew
                     hashed.append((sample_id, probed.image.content_hash))
                 if probed.image is not None and probed.image.thumbnail is not None:
                     thumbs.append((sample_id, probed.image.thumbnail))

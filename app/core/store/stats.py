@@ -71,9 +71,10 @@ def write_stats(db: sqlite3.Connection, rows: Iterable[tuple[int, StatsLike]]) -
     )
 
 
-def write_content_hashes(db: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
-    """Store the content hashes of freshly decoded files, their statistics not yet measured
-    (any earlier ones were of the file as it was): inside the caller's transaction."""
+def write_content_hashes(db: sqlite3.Connection, rows: Iterable[tuple[int, str | None]]) -> None:
+    """Store the content hashes (None: not hashed yet) of freshly decoded files, their statistics
+    not yet measured (any earlier ones were of the file as it was): inside the caller's
+    transaction."""
     db.executemany(
         "INSERT OR REPLACE INTO sample_stats(sample_id, content_hash) VALUES (?, ?)",
         ((int(sample_id), content_hash) for sample_id, content_hash in rows),

@@ -71,6 +71,29 @@ def test_the_index_probe_hashes_without_measuring(tmp_path: Path):
     assert probe_image(path).stats.content_hash == probe.content_hash
 
 
+def test_larger_files_are_hashed_by_the_statistics_pass(tmp_path: Path, monkeypatch):
+    from app.core.data import images
+
+    _photos(tmp_path / "data", 6)
+    big = tmp_path / "data" / "3.jpg"
+    limit = big.stat().st_size - 1  # 3.jpg is over it
+    monkeypatch.setattr(images, "HASH_WHILE_PROBING_BYTES", limit)
+    assert probe_image(big, measure=False).content_hash is None
+    assert probe_image(big).content_hash == hashlib.sha256(big.read_bytes()).hexdigest()
+    hashed_at_measure: list[int] = []
+
+    def on_progress(progress: Progress) -> None:
+        if progress.stage == "measure" and not hashed_at_measure:
+            query = "SELECT COUNT(content_hash), COUNT(*) FROM sample_stats"
+            hashed_at_measure.extend(project.db.execute(query).fetchone())
+
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)), on_progress)
+        small = sum((tmp_path / "data" / f"{i}.jpg").stat().st_size <= limit for i in range(6))
+        assert hashed_at_measure == [small, 6] and small < 6
+        assert _stats(project) == _expected(project)
+
+
 def test_hash_only_rows_are_unmeasured_until_the_pass(tmp_path: Path):
     _photos(tmp_path / "data", 3)
     with Project.for_dataset(tmp_path / "data") as project:
