@@ -194,8 +194,9 @@ def bench_kinds(args: argparse.Namespace) -> None:
     print(
         "ratio = Sieve files/s over the loop's (wall clock, noisy on a shared machine); CPU ratio ="
         " the loop's CPU time per file over Sieve's (all threads; robust to other load). Sieve's"
-        " index also validates, hashes and commits each file; its image statistics are measured"
-        " next, from the stored thumbnails (the last column: that pass alone, in the same run)."
+        " index also validates and commits each file and hashes the small ones; the image"
+        " statistics (and the larger files' hashes) come next, from the stored thumbnails (the"
+        " last column: that pass alone, in the same run)."
     )
 
 
