@@ -16,7 +16,14 @@ import numpy as np
 from app.gui_model.object_filters import ObjectFilter
 
 Event = Literal[
-    "filter", "selection", "current", "highlight", "colour_by", "indexing", "focused_object"
+    "filter",
+    "selection",
+    "current",
+    "highlight",
+    "colour_by",
+    "indexing",
+    "measuring",
+    "focused_object",
 ]
 Listener = Callable[[Event], None]
 SelectMode = Literal["replace", "add", "remove", "toggle"]
@@ -67,6 +74,7 @@ class AppState:
         self._highlighted = _EMPTY
         self._colour_by: str | None = None
         self._indexing: str | None = None
+        self._measuring: str | None = None
         self._focused_object: object | None = None  # an ObjectFocus (gui_model/object_map.py)
         self._listeners: list[Listener] = []
 
@@ -106,6 +114,12 @@ class AppState:
         """While a background index runs: why whole-index actions wait (e.g. "indexing: 12 of
         100 files left"); None once every file is indexed."""
         return self._indexing
+
+    @property
+    def measuring(self) -> str | None:
+        """While the index measures image statistics, every file thumbnailed: why the quality
+        checks wait (e.g. "measuring image statistics, 40 of 100 left"); else None."""
+        return self._measuring
 
     # --------------------------------------------------------------- changes
     def set_filter(self, new: Filter) -> None:
@@ -168,6 +182,12 @@ class AppState:
         if reason != self._indexing:
             self._indexing = reason
             self._emit("indexing")
+
+    def set_measuring(self, reason: str | None) -> None:
+        """Say that the index measures statistics (``reason``) or has ended (None)."""
+        if reason != self._measuring:
+            self._measuring = reason
+            self._emit("measuring")
 
     def reset(self) -> None:
         """Forget everything (a different project was opened)."""

@@ -306,7 +306,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_browser_loaded(self) -> None:
-        if self.project is None or self.runner.is_busy or self.state.indexing:
+        busy = self.runner.is_busy or self.state.indexing or self.state.measuring
+        if self.project is None or busy:  # (a measuring index still writes statistics)
             return
         project_dir = self.project.path
         self.start_job(

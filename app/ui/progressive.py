@@ -139,6 +139,7 @@ class IndexSession(QObject):
         self._grow_timer.stop()
         self._visible = None
         self.state.set_indexing(None)
+        self.state.set_measuring(None)
 
     @Slot(object)
     def _on_progress(self, progress: Progress) -> None:
@@ -156,7 +157,7 @@ class IndexSession(QObject):
         if stage_changed or self._since_reason.elapsed() >= REASON_EVERY_MS:
             self._since_reason.start()  # the panels re-check their buttons on each change
             self._reason_stage = progress.stage
-            self.state.set_indexing(self._waiting_reason())
+            self._tell_reasons()
         if not self._shown:
             self._show_if_rows(progress)
             return
@@ -167,17 +168,27 @@ class IndexSession(QObject):
             self._schedule_grow()
         elif (progress.stage in ROW_STAGES and new_rows) or thumbnailed_all:
             self._schedule_grow()  # (not for known files being checked)
-        if progress.stage in ROW_STAGES and self._since_retry.elapsed() >= RETRY_EVERY_MS:
+        live = progress.stage in ROW_STAGES or progress.stage == "measure"
+        if live and self._since_retry.elapsed() >= RETRY_EVERY_MS:
             self._since_retry.start()
             self.browser.retry_thumbnails()
             self.browser.emit_counts()
 
+    def _tell_reasons(self) -> None:
+        """Why whole-index actions wait; once every file is thumbnailed, only the checks wait
+        (for the statistics)."""
+        if self.to_measure is None:
+            self.state.set_indexing(self._waiting_reason())
+            return
+        left = max(0, self.to_measure - self.measured)
+        self.state.set_measuring(
+            f"measuring image statistics, {left:,} of {self.to_measure:,} left"
+        )
+        self.state.set_indexing(None)
+
     def _waiting_reason(self) -> str:
         if self.to_index is None:
             return f"indexing: {self.listed:,} files listed so far"
-        if self.to_measure is not None:
-            left = max(0, self.to_measure - self.measured)
-            return f"indexing: measuring image statistics, {left:,} of {self.to_measure:,} left"
         left = max(0, self.to_index - self.indexed)
         return f"indexing: {left:,} of {self.to_index:,} files left"
 

@@ -171,24 +171,31 @@ def test_statistics_are_measured_after_every_file_is_thumbnailed_and_say_so(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
     folder = tiny_jpegs(tmp_path / "measured", 600)
-    seen: list[tuple[str, str, int, int | None]] = []
+    checks = window.issues_ui.panel.run_button
+    quick = window.map_panel.quick_button
+    seen: list[tuple] = []
 
     def record(event: str) -> None:
-        reason = window.state.indexing
-        if event == "indexing" and reason is not None and "statistics" in reason:
+        reason = window.state.measuring
+        if event == "measuring" and reason is not None:
             indexer = window.indexer
             seen.append((reason, indexer.status_note(), indexer.indexed, indexer.to_index))
+        if event == "indexing" and window.state.measuring is not None:
+            seen.append((window.state.indexing, quick.isEnabled(), checks.isEnabled()))
 
     window.state.subscribe(record)
     open_indexed(qtbot, window, folder, 600)
     assert seen, "no measuring stage was shown"
     reason, note, indexed, to_index = seen[0]
     assert indexed == to_index == 600  # every file was thumbnailed before
-    assert reason == "indexing: measuring image statistics, 600 of 600 left"
+    assert reason == "measuring image statistics, 600 of 600 left"
     assert note == "measuring image statistics: 0 of 600"
+    assert seen[1] == (None, True, False)  # Quick look may start; the checks wait
     with sqlite3.connect(window.project.path / "project.sqlite") as db:
         measured = db.execute("SELECT COUNT(brightness) FROM sample_stats").fetchone()[0]
     assert measured == 600
+    assert window.state.measuring is None
+    qtbot.waitUntil(checks.isEnabled, timeout=TIMEOUT_MS)
 
 
 def test_a_folder_opens_in_process_when_the_index_process_cannot_start(

@@ -134,9 +134,9 @@ class IssuesPanel(QWidget):
         """Run ``names`` (default: all checks) with the thresholds chosen so far."""
         if self.project_dir is None or self.runner.is_busy:
             return
-        if self.state.indexing is not None:
+        if self.state.indexing is not None or self.state.measuring is not None:
             self._waiting = True
-            self.progress.show_message("the checks run once the index has finished")
+            self.progress.show_message("the checks run once the index has measured the images")
             return
         project_dir, thresholds = self.project_dir, dict(self.thresholds)
         self._job = "checks"
@@ -226,16 +226,17 @@ class IssuesPanel(QWidget):
         self._update_actions()
 
     def _on_state(self, event: str) -> None:
-        if event != "indexing":
+        if event not in ("indexing", "measuring"):
             return
         self._update_actions()
-        if self.state.indexing is None and self._waiting:
+        idle = self.state.indexing is None and self.state.measuring is None
+        if idle and self._waiting:
             self._waiting = False
             self.run_checks()
 
     def _update_actions(self) -> None:
         busy, has_project = self.runner.is_busy, self.project_dir is not None
-        gate(self.run_button, self.state, has_project and not busy)
+        gate(self.run_button, self.state, has_project and not busy, statistics=True)
         self.tag_button.setEnabled(self.summary is not None and not busy)
         self.clean_button.setEnabled(has_project and not busy)
         for row in self.rows.values():

@@ -146,3 +146,26 @@ def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, plante
         state.set_indexing(None)
     assert panel.summary is not None and panel.run_button.isEnabled()
     panel.shutdown()
+
+
+def test_checks_wait_for_the_statistics_after_the_thumbnails(qtbot, planted_folder) -> None:
+    folder, _ = planted_folder
+    from app.core.ingest.indexing import IndexOptions, index_job
+    from app.core.jobs import run_job
+
+    with Project.for_dataset(folder) as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        project_dir = project.path
+    state = AppState()
+    panel = IssuesPanel(state)
+    qtbot.addWidget(panel)
+    panel.set_project(project_dir)
+    state.set_measuring("measuring image statistics, 40 of 42 left")
+    assert not panel.run_button.isEnabled()
+    assert "measuring image statistics, 40 of 42 left" in panel.run_button.toolTip()
+    panel.run_checks()
+    assert not panel.runner.is_busy and panel.summary is None
+    with qtbot.waitSignal(panel.stored, timeout=TIMEOUT_MS):
+        state.set_measuring(None)
+    assert panel.summary is not None and panel.run_button.isEnabled()
+    panel.shutdown()
