@@ -24,7 +24,12 @@ from app.core.data.images import probe_image
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
 from app.core.store.project import Project
-from app.core.store.stats import unmeasured_image_count, unmeasured_images, write_stats
+from app.core.store.stats import (
+    unmeasured_image_count,
+    unmeasured_images,
+    write_measures,
+    write_stats,
+)
 
 BATCH = 256
 
@@ -33,6 +38,7 @@ BATCH = 256
 class _Measured:
     stats: ImageStats | None  # None: the file cannot be read now (it is left unmeasured)
     thumbnail: bytes | None = None  # made again because the cache had none
+    hash_stored: bool = False  # its row holds its content hash: only the statistics are new
 
 
 def measure_missing_job(
@@ -88,7 +94,7 @@ def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _
             return _Measured(None)
         stats = thumbnail_stats(thumbnail, digest)
         if stats is not None:
-            return _Measured(stats)
+            return _Measured(stats, hash_stored=content_hash is not None)
     probe = probe_image(path, measure=False)
     if probe.thumbnail is None:
         return _Measured(None)
@@ -96,7 +102,8 @@ def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _
         digest = content_hash or probe.content_hash or file_digest(path)
     except OSError:
         return _Measured(None)
-    return _Measured(thumbnail_stats(probe.thumbnail, digest), probe.thumbnail)
+    stats = thumbnail_stats(probe.thumbnail, digest)
+    return _Measured(stats, probe.thumbnail, hash_stored=content_hash is not None)
 
 
 def _take(
@@ -107,8 +114,10 @@ def _take(
 
 
 def _commit(project: Project, batch: list[tuple[int, _Measured]]) -> int:
+    measured = [(i, m) for i, m in batch if m.stats is not None]
     with project.db:
-        write_stats(project.db, [(i, m.stats) for i, m in batch if m.stats is not None])
+        write_measures(project.db, [(i, m.stats) for i, m in measured if m.hash_stored])
+        write_stats(project.db, [(i, m.stats) for i, m in measured if not m.hash_stored])
     project.thumbs.put_many([(i, m.thumbnail) for i, m in batch if m.thumbnail is not None])
     count = len(batch)
     batch.clear()

@@ -81,6 +81,20 @@ def write_content_hashes(db: sqlite3.Connection, rows: Iterable[tuple[int, str |
     )
 
 
+def write_measures(db: sqlite3.Connection, rows: Iterable[tuple[int, StatsLike]]) -> None:
+    """Fill in the statistics of samples whose row (and content hash) is stored: the hash and
+    its index are left as they are (an ``INSERT OR REPLACE`` rewrites a random page of that
+    index for each row)."""
+    db.executemany(
+        "UPDATE sample_stats SET brightness = ?, contrast = ?, colourfulness = ?, "
+        "sharpness = ?, entropy = ?, phash = ? WHERE sample_id = ?",
+        (
+            (s.brightness, s.contrast, s.colourfulness, s.sharpness, s.entropy, int(s.phash), i)
+            for i, s in rows
+        ),
+    )
+
+
 def read_stats(project: Project) -> StatsColumns:
     """The usable samples (status ok, file present) with their statistics."""
     query = (
