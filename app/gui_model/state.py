@@ -121,6 +121,11 @@ class AppState:
         checks wait (e.g. "measuring image statistics, 40 of 100 left"); else None."""
         return self._measuring
 
+    @property
+    def statistics_wait(self) -> str | None:
+        """Why what reads the image statistics waits (the index, then its measuring); else None."""
+        return self._indexing or self._measuring
+
     # --------------------------------------------------------------- changes
     def set_filter(self, new: Filter) -> None:
         if new != self._filter:

@@ -23,7 +23,7 @@ def gate(button: QAbstractButton, state: AppState, allowed: bool, statistics: bo
     if own is None:
         own = button.toolTip()
         button.setProperty(_OWN_TIP, own)
-    waiting = state.indexing or (state.measuring if statistics else None)
+    waiting = state.statistics_wait if statistics else state.indexing
     button.setEnabled(allowed and waiting is None)
     if waiting is None:
         button.setToolTip(own)

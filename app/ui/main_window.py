@@ -306,8 +306,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_browser_loaded(self) -> None:
-        busy = self.runner.is_busy or self.state.indexing or self.state.measuring
-        if self.project is None or busy:  # (a measuring index still writes statistics)
+        busy = self.runner.is_busy or self.state.statistics_wait  # (measuring: still writing)
+        if self.project is None or busy:
             return
         project_dir = self.project.path
         self.start_job(

@@ -87,23 +87,28 @@ def _tasks(project: Project) -> Iterator[tuple[int, tuple[Path, bytes | None, st
 def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _Measured:
     """Measure the thumbnail; hash the file when its hash is not stored; decode the file again
     (and keep its new thumbnail) when the thumbnail is missing or unreadable."""
+    stored = content_hash is not None
     if thumbnail is not None:
-        try:
-            digest = content_hash or file_digest(path)
-        except OSError:
-            return _Measured(None)
-        stats = thumbnail_stats(thumbnail, digest)
-        if stats is not None:
-            return _Measured(stats, hash_stored=content_hash is not None)
+        digest = _digest(path, content_hash)
+        stats = None if digest is None else thumbnail_stats(thumbnail, digest)
+        if digest is None or stats is not None:  # the file is gone, or measured
+            return _Measured(stats, hash_stored=stored)
     probe = probe_image(path, measure=False)
-    if probe.thumbnail is None:
+    digest = None if probe.thumbnail is None else _digest(path, content_hash, probe.content_hash)
+    if digest is None:
         return _Measured(None)
+    return _Measured(thumbnail_stats(probe.thumbnail, digest), probe.thumbnail, stored)
+
+
+def _digest(path: Path, *known: str | None) -> str | None:
+    """The first known content hash, else the file's (None when it cannot be read)."""
+    for value in known:
+        if value is not None:
+            return value
     try:
-        digest = content_hash or probe.content_hash or file_digest(path)
+        return file_digest(path)
     except OSError:
-        return _Measured(None)
-    stats = thumbnail_stats(probe.thumbnail, digest)
-    return _Measured(stats, probe.thumbnail, hash_stored=content_hash is not None)
+        return None
 
 
 def _take(

@@ -134,7 +134,7 @@ class IssuesPanel(QWidget):
         """Run ``names`` (default: all checks) with the thresholds chosen so far."""
         if self.project_dir is None or self.runner.is_busy:
             return
-        if self.state.indexing is not None or self.state.measuring is not None:
+        if self.state.statistics_wait is not None:
             self._waiting = True
             self.progress.show_message("the checks run once the index has measured the images")
             return
@@ -229,8 +229,7 @@ class IssuesPanel(QWidget):
         if event not in ("indexing", "measuring"):
             return
         self._update_actions()
-        idle = self.state.indexing is None and self.state.measuring is None
-        if idle and self._waiting:
+        if self.state.statistics_wait is None and self._waiting:
             self._waiting = False
             self.run_checks()
 

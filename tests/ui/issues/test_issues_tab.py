@@ -126,8 +126,8 @@ def test_slider_tag_all_with_undo_and_clean_subset(qtbot, planted_folder) -> Non
     assert np.all(np.isin(found, list(usable)))
 
 
-def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, planted_folder) -> None:
-    folder, _ = planted_folder
+def _panel_on_indexed(qtbot, folder: Path) -> tuple[AppState, IssuesPanel]:
+    """A lone Issues panel on ``folder``'s project, indexed (statistics measured)."""
     from app.core.ingest.indexing import IndexOptions, index_job
     from app.core.jobs import run_job
 
@@ -138,6 +138,11 @@ def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, plante
     panel = IssuesPanel(state)
     qtbot.addWidget(panel)
     panel.set_project(project_dir)
+    return state, panel
+
+
+def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, planted_folder) -> None:
+    state, panel = _panel_on_indexed(qtbot, planted_folder[0])
     state.set_indexing("indexing: 3 of 42 files left")
     assert not panel.run_button.isEnabled() and "index" in panel.run_button.toolTip()
     panel.run_checks()
@@ -149,17 +154,7 @@ def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, plante
 
 
 def test_checks_wait_for_the_statistics_after_the_thumbnails(qtbot, planted_folder) -> None:
-    folder, _ = planted_folder
-    from app.core.ingest.indexing import IndexOptions, index_job
-    from app.core.jobs import run_job
-
-    with Project.for_dataset(folder) as project:
-        run_job(index_job(project, IndexOptions(workers=2)))
-        project_dir = project.path
-    state = AppState()
-    panel = IssuesPanel(state)
-    qtbot.addWidget(panel)
-    panel.set_project(project_dir)
+    state, panel = _panel_on_indexed(qtbot, planted_folder[0])
     state.set_measuring("measuring image statistics, 40 of 42 left")
     assert not panel.run_button.isEnabled()
     assert "measuring image statistics, 40 of 42 left" in panel.run_button.toolTip()
