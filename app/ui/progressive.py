@@ -109,7 +109,7 @@ class IndexSession(QObject):
             verb = "checking for changes" if self.checking else "listing"
             return f"{verb}: {self.listed:,} files so far"
         if self.to_measure is not None:
-            return f"measuring image statistics: {self.measured:,} of {self.to_measure:,}"
+            return f"measuring {self.measured:,} of {self.to_measure:,} images"
         return f"thumbnailed {self.indexed:,} of {self.to_index:,} new or changed files"
 
     # --------------------------------------------------------------- running

@@ -189,7 +189,7 @@ def test_statistics_are_measured_after_every_file_is_thumbnailed_and_say_so(
     reason, note, indexed, to_index = seen[0]
     assert indexed == to_index == 600  # every file was thumbnailed before
     assert reason == "measuring image statistics, 600 of 600 left"
-    assert note == "measuring image statistics: 0 of 600"
+    assert note == "measuring 0 of 600 images"
     assert seen[1] == (None, True, False)  # Quick look may start; the checks wait
     with sqlite3.connect(window.project.path / "project.sqlite") as db:
         measured = db.execute("SELECT COUNT(brightness) FROM sample_stats").fetchone()[0]
