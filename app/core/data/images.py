@@ -35,6 +35,7 @@ _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and
 DEFAULT_BUDGET_BYTES = 1 << 30
 READ_WHOLE_BYTES = 16 << 20  # files probed from memory (read once for decode and hash)
 HASH_WHILE_PROBING_BYTES = 64 << 10  # larger files are hashed after the index, with statistics
+OWN_THUMBNAIL_BYTES = 32 << 10  # a plain JPEG within the thumbnail's size and this is its own
 _STRIP_PIXELS = 1 << 20  # wide-mode pixels turned into 8-bit at a time (8 MB as float64)
 
 
@@ -79,6 +80,9 @@ class DecodeBudget:
         """Wait until ``amount`` bytes fit (or nothing else runs), then take them."""
         ticket = object()
         with self._changed:
+            if not self._queue and self._fits(amount):  # nobody waits: no queueing
+                self._in_use += amount
+                return
             self._queue.append(ticket)
             try:
                 self._changed.wait_for(lambda: self._queue[0] is ticket and self._fits(amount))
@@ -128,8 +132,8 @@ def open_image(path: str | os.PathLike, draft_size: tuple[int, int] | None = Non
     ``draft_size`` lets JPEG decode at a reduced scale (DCT scaling) no smaller than the size.
     Raises :class:`ImageError` with a readable reason for every kind of bad file.
     """
-    with _decoded(path, draft_size) as (image, _):
-        return image
+    with _decoded(path, draft_size) as decoded:
+        return decoded.image
 
 
 def load_rgb(path: str | os.PathLike, draft_size: tuple[int, int] | None = None) -> Image.Image:
@@ -158,8 +162,9 @@ def probe_image(
         if opened.st_size == 0:
             raise ImageError("empty file (0 bytes)")
         source = path if data is None else io.BytesIO(data)
-        with _decoded(source, (thumb_size, thumb_size)) as (image, (width, height)):
-            thumbnail = _thumbnail_in_place(image, thumb_size)
+        with _decoded(source, (thumb_size, thumb_size)) as decoded:
+            image, (width, height) = decoded.image, decoded.size
+            thumbnail = _thumbnail_of(decoded, data, thumb_size)
             if measure or opened.st_size <= HASH_WHILE_PROBING_BYTES:
                 digest = file_digest(path) if data is None else bytes_digest(data)
             stats = image_stats(image, digest) if measure else None  # image is thumbnail-sized
@@ -168,6 +173,15 @@ def probe_image(
     return ImageProbe(
         width, height, thumbnail, None, stats, _size_and_mtime(opened), content_hash=digest
     )
+
+
+def thumbnail_of_file(path: str | os.PathLike, size: int = THUMB_SIZE) -> bytes:
+    """The thumbnail (JPEG bytes) :func:`probe_image` makes of an image file; raises
+    :class:`ImageError` saying why it cannot."""
+    with _reasons():
+        _, data = _read_file(path)
+    with _decoded(path if data is None else io.BytesIO(data), (size, size)) as decoded:
+        return _thumbnail_of(decoded, data, size)
 
 
 def _read_file(path: str | os.PathLike) -> tuple[os.stat_result, bytes | None]:
@@ -187,6 +201,25 @@ def encode_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
     return _thumbnail_in_place(image, size)
 
 
+def _thumbnail_of(decoded: _Decoded, data: bytes | None, size: int) -> bytes:
+    """The thumbnail of a decoded file whose bytes are ``data`` (None: not read whole).
+
+    A plain JPEG (upright, 8-bit RGB or grey) that already fits the thumbnail, in pixels and
+    about in bytes (:data:`OWN_THUMBNAIL_BYTES`), is its own thumbnail: it was decoded whole
+    (so it is valid), and resizing and encoding it again would only lose quality. On folders of
+    tiny JPEGs that encode is a quarter of the work."""
+    width, height = decoded.size
+    if (
+        decoded.plain_jpeg
+        and data is not None
+        and len(data) <= OWN_THUMBNAIL_BYTES
+        and width <= size
+        and height <= size
+    ):
+        return data
+    return _thumbnail_in_place(decoded.image, size)
+
+
 def _thumbnail_in_place(image: Image.Image, size: int) -> bytes:
     """:func:`encode_thumbnail` that shrinks ``image`` itself (no full-size copy)."""
     image.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
@@ -197,24 +230,36 @@ def _thumbnail_in_place(image: Image.Image, size: int) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """A decoded file: the normalised image, its full upright size (before any reduction), and
+    whether it is a plain JPEG (upright as stored, 8-bit RGB or grey: shown as the file is)."""
+
+    image: Image.Image
+    size: tuple[int, int]
+    plain_jpeg: bool
+
+
 @contextmanager
 def _decoded(
     source: str | os.PathLike | io.BytesIO, draft_size: tuple[int, int] | None
-) -> Iterator[tuple[Image.Image, tuple[int, int]]]:
-    """The normalised image (from a path, or a file's bytes) and its full upright size (before
-    any reduction), its decode's bytes held from :data:`DECODE_BUDGET` while the ``with``
-    block runs."""
+) -> Iterator[_Decoded]:
+    """The decoded file (from a path, or its bytes), its decode's bytes held from
+    :data:`DECODE_BUDGET` while the ``with`` block runs."""
     with _reasons(), warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if not isinstance(source, io.BytesIO) and os.path.getsize(source) == 0:
             raise ImageError("empty file (0 bytes)")
         with Image.open(source) as image:
-            size = _upright_size(image)
+            orientation = image.getexif().get(0x0112, 1)
+            width, height = image.size
+            size = (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
+            plain = image.format == "JPEG" and orientation == 1 and image.mode in ("RGB", "L")
             if draft_size is not None and image.format == "JPEG":
                 image.draft(None, _fit(image.size, draft_size))
             with DECODE_BUDGET.reserve(decode_estimate(image)):
                 image.load()
-                yield _normalise(image, draft_size), size
+                yield _Decoded(_normalise(image, draft_size), size, plain)
 
 
 @contextmanager
@@ -253,12 +298,6 @@ def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     """The size ``size`` takes when fitted into ``box`` with its aspect ratio kept."""
     scale = min(box[0] / size[0], box[1] / size[1], 1.0)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
-
-
-def _upright_size(image: Image.Image) -> tuple[int, int]:
-    width, height = image.size
-    orientation = image.getexif().get(0x0112, 1)
-    return (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
 
 
 def _normalise(image: Image.Image, draft_size: tuple[int, int] | None = None) -> Image.Image:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from app.core.data.images import THUMB_SIZE, ImageError, encode_thumbnail, open_image
+from app.core.data.images import THUMB_SIZE, ImageError, encode_thumbnail, thumbnail_of_file
 from app.core.data.video import VideoError, VideoReader
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
@@ -91,22 +91,18 @@ def _thumbnail_file(
     if first.frame is None:
         path = root / first.relpath
         try:
-            image = open_image(path, draft_size=(size, size))
+            data = thumbnail_of_file(path, size)
             digest = file_digest(path)
         except (ImageError, OSError):
             return []
-        return [(first.id, *_thumbnail_and_stats(image, size, digest))]
+        return [(first.id, data, thumbnail_stats(data, digest))]
     return list(_video_thumbnails(root / first.relpath, group, size, cancel))
 
 
-def _thumbnail_and_stats(
-    image: Image.Image, size: int, content_hash: str | None = None
-) -> tuple[bytes, ImageStats | None]:
-    """The thumbnail's bytes and their statistics (as every thumbnail is measured)."""
-    small = image.copy() if image.width > size or image.height > size else image
-    small.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
-    data = encode_thumbnail(small, size)
-    return data, thumbnail_stats(data, content_hash)
+def _thumbnail_and_stats(image: Image.Image, size: int) -> tuple[bytes, ImageStats | None]:
+    """A video frame's thumbnail bytes and their statistics (as every thumbnail is measured)."""
+    data = encode_thumbnail(image, size)
+    return data, thumbnail_stats(data, None)
 
 
 def _video_thumbnails(

@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
-from app.core.data.images import THUMB_SIZE, encode_thumbnail, open_image
+from app.core.data.images import THUMB_SIZE, thumbnail_of_file
 from app.core.errors import SieveError
 from app.core.store.thumbs import ThumbCache
 
@@ -81,11 +81,9 @@ def thumbnail_bytes(cache: ThumbCache, ids: list[int], source: SourceOf | None) 
         if path is None:
             continue
         try:
-            image = open_image(path, (THUMB_SIZE, THUMB_SIZE))
+            made.append((sample_id, thumbnail_of_file(path, THUMB_SIZE)))
         except (SieveError, OSError) as error:
             log.info("no thumbnail for %s: %s", path, error)
-            continue
-        made.append((sample_id, encode_thumbnail(image, THUMB_SIZE)))
     if made:
         cache.put_many(made)
         found.update(made)

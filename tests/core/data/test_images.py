@@ -16,6 +16,7 @@ from app.core.data.images import (
     load_rgb,
     open_image,
     probe_image,
+    thumbnail_of_file,
 )
 from tests.factories import gradient, truncate, write_image
 
@@ -26,6 +27,53 @@ def test_rgb_jpeg_probe_gives_size_and_thumbnail(tmp_path):
     assert probe.ok and (probe.width, probe.height) == (640, 480)
     thumb = Image.open(io.BytesIO(probe.thumbnail))
     assert thumb.format == "JPEG" and thumb.size == (96, 72)
+
+
+def test_a_plain_jpeg_that_fits_the_thumbnail_is_its_own_thumbnail(tmp_path):
+    """Decoded whole (so validated), but neither resized nor encoded again: the file's bytes."""
+    for name, image in [
+        ("tiny.jpg", gradient(32, 24)),
+        ("grey.jpg", gradient(96, 40).convert("L")),
+    ]:
+        path = write_image(tmp_path / name, image, quality=90)
+        probe = probe_image(path, thumb_size=96, measure=False)
+        assert probe.ok and (probe.width, probe.height) == image.size
+        assert probe.thumbnail == path.read_bytes()
+        assert thumbnail_of_file(path, 96) == probe.thumbnail
+
+
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+@pytest.mark.parametrize(
+    "name, image, save_args, size",
+    [
+        ("larger.jpg", gradient(300, 200), {}, (96, 64)),
+        ("rotated.jpg", gradient(60, 40), {"exif": _exif(6)}, (40, 60)),
+        ("cmyk.jpg", gradient(60, 40).convert("CMYK"), {}, (60, 40)),
+        ("small.png", gradient(60, 40), {}, (60, 40)),
+        ("noisy.jpg", None, {"quality": 100}, (96, 96)),
+    ],
+)
+def test_any_other_image_gets_a_thumbnail_encoded_upright_in_rgb(
+    tmp_path, monkeypatch, name, image, save_args, size
+):
+    """Larger, turned by its EXIF orientation, CMYK, not a JPEG, or more bytes than a thumbnail
+    should hold (``noisy.jpg``, against a limit set just under its size)."""
+    if image is None:
+        pixels = np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+        image = Image.fromarray(pixels)
+    path = write_image(tmp_path / name, image, **save_args)
+    if name == "noisy.jpg":
+        monkeypatch.setattr(images, "OWN_THUMBNAIL_BYTES", path.stat().st_size - 1)
+    probe = probe_image(path, thumb_size=96, measure=False)
+    assert probe.ok and probe.thumbnail != path.read_bytes()
+    assert thumbnail_of_file(path, 96) == probe.thumbnail
+    thumb = Image.open(io.BytesIO(probe.thumbnail))
+    assert thumb.format == "JPEG" and thumb.mode == "RGB" and thumb.size == size
 
 
 def test_jpeg_draft_decodes_at_reduced_scale(tmp_path):
