@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from queue import Empty, SimpleQueue
 from typing import Generic, TypeVar
 
 from app.core.data.scan import FoundFile
@@ -21,6 +20,10 @@ Result = TypeVar("Result")
 # Results a worker may make before the job takes them: bounds the memory, and how many files
 # come before one wanted meanwhile when the job's writes fall behind.
 AHEAD_PER_WORKER = 4
+# The job wakes when half the room is used or after GATHER_S, not at each result: on tiny
+# files a wake-up a file (a thread switch, a hand-over of the interpreter lock) costs about
+# as much as the decode.
+GATHER_S = 0.02
 
 
 class Probers(Generic[Result]):
@@ -36,8 +39,10 @@ class Probers(Generic[Result]):
         self._probe = probe
         self._lock = threading.Lock()  # the queue's: the workers and want() share it
         self._stopping = False
-        self._results: SimpleQueue[tuple[Result | None, BaseException | None, bool]]
-        self._results = SimpleQueue()
+        self._handed: list[tuple[Result | None, BaseException | None, bool]] = []
+        self._handed_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._wake_at = max(1, workers * AHEAD_PER_WORKER // 2)
         self._working = workers
         self._room = threading.Semaphore(workers * AHEAD_PER_WORKER)
         self._threads = [
@@ -58,16 +63,12 @@ class Probers(Generic[Result]):
             self._queue.want(relpaths)
 
     def arrivals(self, timeout: float) -> list[Result]:
-        """What was probed since the last call: waits up to ``timeout`` for the first."""
-        try:
-            handed = [self._results.get(timeout=timeout)]
-        except Empty:
-            return []
-        while True:
-            try:
-                handed.append(self._results.get_nowait())
-            except Empty:
-                break
+        """What was probed since the last call: waits up to ``timeout`` for a handful of
+        results (or a failure, or the end), then takes what is there."""
+        self._wake.wait(min(timeout, GATHER_S))
+        with self._handed_lock:
+            handed, self._handed = self._handed, []
+            self._wake.clear()
         arrived: list[Result] = []
         for result, error, finished in handed:
             if finished:
@@ -94,12 +95,21 @@ class Probers(Generic[Result]):
             with self._lock:
                 item = None if self._stopping else self._queue.next()
             if item is None:
-                self._results.put((None, None, True))
+                self._hand((None, None, True))
                 return
             try:
-                self._results.put((self._probe(item), None, False))
+                handed: tuple[Result | None, BaseException | None, bool]
+                handed = (self._probe(item), None, False)
             except BaseException as error:  # handed to the job's thread, which raises it
-                self._results.put((None, error, False))
+                handed = (None, error, False)
             finally:
                 with self._lock:
                     self._queue.finished(item)
+            self._hand(handed)
+
+    def _hand(self, handed: tuple[Result | None, BaseException | None, bool]) -> None:
+        """Give the job a result; wake it when enough wait, or at a failure or the end."""
+        with self._handed_lock:
+            self._handed.append(handed)
+            if len(self._handed) >= self._wake_at or handed[1] is not None or handed[2]:
+                self._wake.set()

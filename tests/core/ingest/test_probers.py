@@ -88,3 +88,22 @@ def test_workers_wait_while_their_results_are_not_taken(monkeypatch) -> None:
     stopping.start()
     stopping.join(5)
     assert not stopping.is_alive(), "stop() hung on workers waiting for room"
+
+
+def test_a_lone_result_is_not_held_back_for_a_handful() -> None:
+    """The job wakes when half the room is used, or after GATHER_S when fewer results wait: a
+    file probed while the others are slow still reaches it at once."""
+    release = threading.Event()
+
+    def probe(item: FoundFile) -> str:
+        if item.relpath != "000.jpg":
+            release.wait(5)
+        return item.relpath
+
+    pool = Probers(ProbeQueue(files(3), 3), probe, workers=3)
+    started = time.monotonic()
+    assert pool.arrivals(timeout=5) == ["000.jpg"]
+    assert time.monotonic() - started < 1.0
+    release.set()
+    assert sorted(collect(pool)) == ["001.jpg", "002.jpg"]
+    pool.stop()
