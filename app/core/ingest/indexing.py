@@ -423,76 +423,116 @@ def _sample_ids_of(project: Project, file_ids: list[int]) -> list[int]:
 
 
 def _write_batch(project: Project, batch: list[_Probed]) -> None:
-    """Commit one batch of probed files, then their thumbnails (a cache: written second)."""
+    """Commit one batch of probed files, then their thumbnails (a cache: written second).
+
+    An image whose rows exist (listed, changed or found again: nearly every one) is written by
+    id, the batch's rows in one ``executemany`` per table; the rest row by row."""
     if not batch:
         return
     thumbs: list[tuple[int, bytes]] = []
     stale: list[int] = []
     hashed: list[tuple[int, str | None]] = []
+    file_rows: list[tuple] = []
+    sample_rows: list[tuple] = []
     with project.db:
+        rows = _image_rows(project, [p.found.relpath for p in batch if p.found.kind == "image"])
         for probed in batch:
-            file_id = _upsert_file(project, probed)
-            if probed.found.kind == "image":
-                sample_id = _upsert_image_sample(project, file_id, probed)
-                if probed.image is not None and probed.image.ok:  # measured after, anew
-                    hashed.append((sample_id, probed.image.content_hash))
-                if probed.image is not None and probed.image.thumbnail is not None:
-                    thumbs.append((sample_id, probed.image.thumbnail))
-                else:
-                    stale.append(sample_id)
+            if probed.found.kind != "image":
+                stale.extend(_replace_frames(project, _upsert_file(project, probed), probed))
+                continue
+            ids = rows.get(probed.found.relpath)
+            if ids is None:
+                sample_id = _upsert_image_sample(project, _upsert_file(project, probed), probed)
             else:
-                stale.extend(_replace_frames(project, file_id, probed))
+                file_id, sample_id = ids
+                file_rows.append((*_file_values(probed), file_id))
+                sample_rows.append((*_sample_values(probed), sample_id))
+            if probed.image is not None and probed.image.ok:  # measured after, anew
+                hashed.append((sample_id, probed.image.content_hash))
+            if probed.image is not None and probed.image.thumbnail is not None:
+                thumbs.append((sample_id, probed.image.thumbnail))
+            else:
+                stale.append(sample_id)
+        project.db.executemany(
+            "UPDATE files SET kind = ?, size = ?, mtime_ns = ?, status = ?, reason = ?, "
+            "n_frames = ?, fps = ?, missing = 0, pending = 0 WHERE id = ?",
+            file_rows,
+        )
+        project.db.executemany(
+            "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = ?, "
+            "reason = ? WHERE id = ?",
+            sample_rows,
+        )
         write_content_hashes(project.db, hashed)
     project.thumbs.delete(stale)
     project.thumbs.put_many(thumbs)
 
 
-def _upsert_file(project: Project, probed: _Probed) -> int:
-    found = probed.found
+def _image_rows(project: Project, relpaths: list[str]) -> dict[str, tuple[int, int]]:
+    """``relpath: (file id, sample id)`` of those image files whose rows exist."""
+    rows: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(relpaths), _CHUNK):
+        chunk = [raw(relpath) for relpath in relpaths[start : start + _CHUNK]]
+        marks = ",".join(["CAST(? AS TEXT)"] * len(chunk))
+        query = (
+            "SELECT f.relpath, f.id, s.id FROM files f JOIN samples s "
+            f"ON s.file_id = f.id AND s.frame IS NULL WHERE f.relpath IN ({marks})"
+        )
+        rows.update(
+            (relpath, (file_id, sample_id))
+            for relpath, file_id, sample_id in project.db.execute(query, chunk)
+        )
+    return rows
+
+
+def _file_values(probed: _Probed) -> tuple:
+    """The ``files`` columns kind, size, mtime_ns, status, reason, n_frames, fps of a probe."""
+    found, video = probed.found, probed.video
     reason = probed.reason or (probed.image.reason if probed.image else None)
-    status = "broken" if reason else "ok"
-    video = probed.video
-    row = (
+    return (
         found.kind,
         found.size,
         found.mtime_ns,
-        status,
+        "broken" if reason else "ok",
         reason,
         video.n_frames if video else None,
         video.fps if video else None,
     )
-    project.db.execute(
-        "INSERT INTO files(relpath, kind, size, mtime_ns, status, reason, n_frames, fps) "
-        "VALUES (CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(relpath) DO UPDATE SET "
-        "kind = excluded.kind, size = excluded.size, mtime_ns = excluded.mtime_ns, "
-        "status = excluded.status, reason = excluded.reason, n_frames = excluded.n_frames, "
-        "fps = excluded.fps, missing = 0, pending = 0",
-        (raw(found.relpath), *row),
-    )
-    query = "SELECT id FROM files WHERE relpath = CAST(? AS TEXT)"
-    return project.db.execute(query, (raw(found.relpath),)).fetchone()[0]
 
 
-def _upsert_image_sample(project: Project, file_id: int, probed: _Probed) -> int:
-    """Insert or update the image's one sample, keeping its id (and so its tags)."""
+def _sample_values(probed: _Probed) -> tuple:
+    """The ``samples`` columns width, height, label, status, reason of an image's probe."""
     image = probed.image
     reason = probed.reason or (image.reason if image else None)
-    values = (
+    return (
         image.width if image else None,
         image.height if image else None,
         raw(label_of(probed.found.relpath)),
         "broken" if reason else "ok",
         reason,
     )
+
+
+def _upsert_file(project: Project, probed: _Probed) -> int:
+    return project.db.execute(
+        "INSERT INTO files(relpath, kind, size, mtime_ns, status, reason, n_frames, fps) "
+        "VALUES (CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(relpath) DO UPDATE SET "
+        "kind = excluded.kind, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+        "status = excluded.status, reason = excluded.reason, n_frames = excluded.n_frames, "
+        "fps = excluded.fps, missing = 0, pending = 0 RETURNING id",
+        (raw(probed.found.relpath), *_file_values(probed)),
+    ).fetchone()[0]
+
+
+def _upsert_image_sample(project: Project, file_id: int, probed: _Probed) -> int:
+    """Insert or update the image's one sample, keeping its id (and so its tags)."""
+    values = _sample_values(probed)
     row = project.db.execute(
-        "SELECT id FROM samples WHERE file_id = ? AND frame IS NULL", (file_id,)
+        "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = ?, "
+        "reason = ? WHERE file_id = ? AND frame IS NULL RETURNING id",
+        (*values, file_id),
     ).fetchone()
     if row is not None:
-        project.db.execute(
-            "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = ?, "
-            "reason = ? WHERE id = ?",
-            (*values, row[0]),
-        )
         return row[0]
     cursor = project.db.execute(
         "INSERT INTO samples(file_id, frame, width, height, label, status, reason) "

@@ -222,3 +222,20 @@ def test_a_corrupt_thumbnail_cache_does_not_stop_the_index(mixed):
         assert project.thumbs.set_aside.parent == project.path
         assert run_job(thumbnail_job(project)) > 0
         assert missing_thumbnails(project) == []
+
+
+def test_rows_forgotten_behind_the_index_are_written_again(tmp_path):
+    """Another process forgets a listed file between the listing and its probe: the probe
+    writes its rows anew (one by one), beside the rows it writes by id in one go."""
+    root = make_dataset(tmp_path / "data", {"cats": 3})
+    with Project.for_dataset(root) as project:
+        job = index_job(project, IndexOptions(workers=1))
+        assert next(progress for progress in job if progress.stage == "index").done == 0
+        with project.db:
+            project.db.execute("DELETE FROM files WHERE relpath = 'cats/001.png'")
+        result = run_job(job)
+        rows = {row.relpath: row for row in project.samples()}
+        assert sorted(rows) == ["cats/000.png", "cats/001.png", "cats/002.png"]
+        assert {row.status for row in rows.values()} == {"ok"} and result.samples == 3
+        assert all(project.thumbs.get(row.id) for row in rows.values())
+        assert project.db.execute("SELECT COUNT(*) FROM files WHERE pending").fetchone()[0] == 0
