@@ -259,7 +259,7 @@ def _decoded(
                 image.draft(None, _fit(image.size, draft_size))
             with DECODE_BUDGET.reserve(decode_estimate(image)):
                 image.load()
-                yield _Decoded(_normalise(image, draft_size), size, plain)
+                yield _Decoded(_normalise(image, draft_size, orientation), size, plain)
 
 
 @contextmanager
@@ -300,13 +300,17 @@ def _fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
-def _normalise(image: Image.Image, draft_size: tuple[int, int] | None = None) -> Image.Image:
+def _normalise(
+    image: Image.Image, draft_size: tuple[int, int] | None, orientation: int
+) -> Image.Image:
     """Apply EXIF orientation and turn any mode into 8-bit ``RGB`` or ``L``.
 
     ``image`` is turned upright in place (a copy would double a large image's memory); wide
     modes are reduced on the way, no smaller than ``draft_size`` (as JPEG drafts are).
+    ``orientation`` is its EXIF tag, read already (1: upright as stored, nothing to turn).
     """
-    ImageOps.exif_transpose(image, in_place=True)
+    if orientation != 1:
+        ImageOps.exif_transpose(image, in_place=True)
     mode = image.mode
     if mode in ("RGB", "L"):
         return image
