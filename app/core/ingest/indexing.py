@@ -54,6 +54,7 @@ MIN_BATCH = 8
 TARGET_LOCK_S = 0.025  # a batch's transaction aims at this long (a GUI's writes wait behind it)
 _CHUNK = 900
 EARLY_POLL_S = 0.05  # how often the early probe looks at the rows on screen
+EARLY_SETTLE_S = 0.1  # ... and how long they must stay before it probes them (not mid-scroll)
 EARLY_BATCH = 16  # files the early probe commits together at most ...
 EARLY_COMMIT_S = 0.05  # ... and at least this often
 
@@ -326,9 +327,14 @@ class _EarlyProbe:
     def _run(self, project_dir: Path) -> None:
         try:
             with Project.open(project_dir) as project:
-                seen = None
+                seen = changed = None
                 while not self._stopping.wait(EARLY_POLL_S):
-                    if self._visible.version != seen:
+                    version = self._visible.version
+                    if version == seen:
+                        continue
+                    if version != changed:  # the screen moved: wait until it settles
+                        changed, settle_at = version, time.monotonic() + EARLY_SETTLE_S
+                    if time.monotonic() >= settle_at:
                         seen, wanted = self._visible.wanted()
                         self._probe(project, _pending_files(project, wanted), seen)
         except Exception:  # an optional head start: the probe phase does these files anyway

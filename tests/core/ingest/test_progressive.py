@@ -210,6 +210,34 @@ def test_rows_on_screen_are_probed_while_the_folder_is_still_listed(tmp_path):
         assert project.pending_count() == 0 and project.thumbs.count() == 60
 
 
+def test_the_early_probe_waits_for_the_screen_to_settle(tmp_path, monkeypatch):
+    """While the rows on screen keep changing (a fast scroll) it probes none of them, leaving
+    the cores to the listing; the rows where the scrolling stops are probed next."""
+    root = make_dataset(tmp_path / "data", {"a": 30, "b": 30})
+    monkeypatch.setattr(indexing, "EARLY_SETTLE_S", 0.5)
+    visible = VisibleFirst()
+    with Project.for_dataset(root) as project:
+        job = index_job(project, IndexOptions(workers=2), visible=visible)
+        for progress in job:
+            if progress.stage == "list" and progress.total is not None:  # listing not over
+                ids = [row.id for row in project.samples()]
+                scrolling_until = time.monotonic() + 1.0
+                screen = 0
+                while time.monotonic() < scrolling_until:
+                    visible.prefer(ids[screen % 6 * 10 : screen % 6 * 10 + 10])
+                    screen += 1
+                    time.sleep(0.02)
+                assert project.thumbs.count() == 0  # nothing probed mid-scroll
+                stopped_on = ids[(screen - 1) % 6 * 10 : (screen - 1) % 6 * 10 + 10]
+                deadline = time.monotonic() + 20
+                while len(project.thumbs.get_many(stopped_on)) < 10 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert len(project.thumbs.get_many(stopped_on)) == 10
+                assert project.thumbs.count() == 10
+                break
+        job.close()
+
+
 def test_a_rerun_reports_while_checking_known_files_and_probes_rows_on_screen_meanwhile(
     tmp_path, monkeypatch
 ):
