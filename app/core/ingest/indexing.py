@@ -328,6 +328,7 @@ class _EarlyProbe:
         try:
             with Project.open(project_dir) as project:
                 seen = changed = None
+                settle_at = 0.0
                 while not self._stopping.wait(EARLY_POLL_S):
                     version = self._visible.version
                     if version == seen:
