@@ -49,7 +49,7 @@ HEARTBEAT_MS = 5
 TIMEOUT_S = 4 * 3600
 REOPEN_WAIT_S = 20.0
 SCROLL_S = 20.0
-RATE_ROUNDS = 5  # the index rate's rounds (the loop, then Sieve): the median ratio is shown
+RATE_ROUNDS = 9  # the index rate's rounds (the loop, then Sieve): the median ratio is shown
 
 
 def make_images(folder: Path, count: int) -> None:

@@ -185,10 +185,22 @@ def thumbnail_of_file(path: str | os.PathLike, size: int = THUMB_SIZE) -> bytes:
 
 
 def _read_file(path: str | os.PathLike) -> tuple[os.stat_result, bytes | None]:
-    """The file's stat, and its bytes when it holds at most :data:`READ_WHOLE_BYTES`."""
-    with open(path, "rb") as handle:
-        opened = os.fstat(handle.fileno())
-        return opened, handle.read() if 0 < opened.st_size <= READ_WHOLE_BYTES else None
+    """The file's stat, and its bytes when it holds at most :data:`READ_WHOLE_BYTES`.
+
+    Read with the system calls themselves (a buffered file object costs more than the read of
+    a tiny file); a short read (a network file system) is continued."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        opened = os.fstat(handle)
+        if not 0 < opened.st_size <= READ_WHOLE_BYTES:
+            return opened, None
+        chunks, left = [], opened.st_size
+        while left > 0 and (chunk := os.read(handle, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return opened, chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(handle)
 
 
 def _size_and_mtime(opened: os.stat_result | None) -> tuple[int, int] | None:

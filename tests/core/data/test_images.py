@@ -206,3 +206,13 @@ def test_a_small_file_is_probed_from_memory_and_a_large_one_from_disk_alike(tmp_
 
 def test_a_vanished_file_says_so(tmp_path):
     assert "not found" in probe_image(tmp_path / "gone.jpg").reason
+
+
+def test_a_file_read_in_short_pieces_is_read_whole(tmp_path, monkeypatch):
+    """A network file system may return fewer bytes than asked: the probe reads on."""
+    path = write_image(tmp_path / "photo.jpg", gradient(300, 200), quality=90)
+    whole = probe_image(path)
+    real_read = images.os.read
+    monkeypatch.setattr(images.os, "read", lambda fd, n: real_read(fd, min(n, 1000)))
+    assert probe_image(path) == whole and whole.ok
+    assert whole.content_hash == hashlib.sha256(path.read_bytes()).hexdigest()
