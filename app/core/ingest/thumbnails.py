@@ -16,10 +16,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from app.core.data.images import THUMB_SIZE, ImageError, encode_thumbnail, thumbnail_of_file
+from app.core.data.images import THUMB_SIZE, encode_thumbnail
 from app.core.data.video import VideoError, VideoReader
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
+from app.core.quality.backfill import thumbnail_again
+from app.core.quality.stats import ImageStats, thumbnail_stats
 from app.core.store.project import Project, SampleRow
 from app.core.store.stats import sample_ids_without_stats, write_stats
 
@@ -89,13 +90,8 @@ def _thumbnail_file(
         return []
     first = group[0]
     if first.frame is None:
-        path = root / first.relpath
-        try:
-            data = thumbnail_of_file(path, size)
-            digest = file_digest(path)
-        except (ImageError, OSError):
-            return []
-        return [(first.id, data, thumbnail_stats(data, digest))]
+        made = thumbnail_again(root / first.relpath, size)
+        return [] if made is None else [(first.id, *made)]
     return list(_video_thumbnails(root / first.relpath, group, size, cancel))
 
 

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.data.images import probe_image
+from app.core.data.images import THUMB_SIZE, probe_image
 from app.core.jobs import CancelToken, Job, Progress
 from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
 from app.core.store.project import Project
@@ -93,11 +93,25 @@ def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _
         stats = None if digest is None else thumbnail_stats(thumbnail, digest)
         if digest is None or stats is not None:  # the file is gone, or measured
             return _Measured(stats, hash_stored=stored)
-    probe = probe_image(path, measure=False)
-    digest = None if probe.thumbnail is None else _digest(path, content_hash, probe.content_hash)
-    if digest is None:
+    made = thumbnail_again(path, content_hash=content_hash)
+    if made is None:
         return _Measured(None)
-    return _Measured(thumbnail_stats(probe.thumbnail, digest), probe.thumbnail, stored)
+    return _Measured(made[1], made[0], stored)
+
+
+def thumbnail_again(
+    path: Path, size: int = THUMB_SIZE, content_hash: str | None = None
+) -> tuple[bytes, ImageStats | None] | None:
+    """Decode an image file again: its thumbnail and that thumbnail's statistics, with the file's
+    content hash (``content_hash`` when known; a small file's from the bytes read to decode it,
+    else hashed). None when the file cannot be read or decoded."""
+    probe = probe_image(path, size, measure=False)
+    if probe.thumbnail is None:
+        return None
+    digest = _digest(path, content_hash, probe.content_hash)
+    if digest is None:
+        return None
+    return probe.thumbnail, thumbnail_stats(probe.thumbnail, digest)
 
 
 def _digest(path: Path, *known: str | None) -> str | None:

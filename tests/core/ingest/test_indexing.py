@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,7 +15,9 @@ from app.core.errors import JobCancelled
 from app.core.ingest.indexing import IndexOptions, forget_missing, index_job, mostly_missing
 from app.core.ingest.thumbnails import missing_thumbnails, thumbnail_job
 from app.core.jobs import CancelToken, run_job
+from app.core.quality.stats import thumbnail_stats
 from app.core.store.project import Project
+from app.core.store.stats import read_stats
 from tests.factories import gradient, make_dataset, truncate, write_clip, write_image
 
 
@@ -239,3 +243,23 @@ def test_rows_forgotten_behind_the_index_are_written_again(tmp_path):
         assert {row.status for row in rows.values()} == {"ok"} and result.samples == 3
         assert all(project.thumbs.get(row.id) for row in rows.values())
         assert project.db.execute("SELECT COUNT(*) FROM files WHERE pending").fetchone()[0] == 0
+
+
+def test_the_thumbnail_job_makes_a_deleted_image_thumbnail_again_with_its_statistics(mixed):
+    with Project.for_dataset(mixed) as project:
+        index(project)
+        image = next(row for row in project.samples() if row.relpath == "cats/001.png")
+        made_by_index = project.thumbs.get(image.id)
+        project.thumbs.delete([image.id])
+        with project.db:
+            project.db.execute("DELETE FROM sample_stats WHERE sample_id = ?", (image.id,))
+        assert image.id in {row.id for row in missing_thumbnails(project)}
+        run_job(thumbnail_job(project))
+        assert project.thumbs.get(image.id) == made_by_index
+        digest = hashlib.sha256((mixed / "cats" / "001.png").read_bytes()).hexdigest()
+        expected = thumbnail_stats(made_by_index, digest)
+        stats = read_stats(project)
+        row = int(np.flatnonzero(stats.ids == image.id)[0])
+        assert stats.content_hash[row] == digest == expected.content_hash
+        assert stats.measured[row]
+        assert stats.values["brightness"][row] == pytest.approx(expected.brightness)
