@@ -141,26 +141,26 @@ def _panel_on_indexed(qtbot, folder: Path) -> tuple[AppState, IssuesPanel]:
     return state, panel
 
 
-def test_checks_asked_for_during_an_index_run_once_it_has_finished(qtbot, planted_folder) -> None:
+@pytest.mark.parametrize(
+    "wait, reason, told",
+    [
+        ("set_indexing", "indexing: 3 of 42 files left", "index"),
+        (
+            "set_measuring",  # every file thumbnailed, the statistics not measured yet
+            "measuring image statistics, 40 of 42 left",
+            "measuring image statistics, 40 of 42 left",
+        ),
+    ],
+)
+def test_checks_asked_for_while_the_index_runs_start_once_it_is_done(
+    qtbot, planted_folder, wait, reason, told
+) -> None:
     state, panel = _panel_on_indexed(qtbot, planted_folder[0])
-    state.set_indexing("indexing: 3 of 42 files left")
-    assert not panel.run_button.isEnabled() and "index" in panel.run_button.toolTip()
+    getattr(state, wait)(reason)
+    assert not panel.run_button.isEnabled() and told in panel.run_button.toolTip()
     panel.run_checks()
     assert not panel.runner.is_busy and panel.summary is None
     with qtbot.waitSignal(panel.stored, timeout=TIMEOUT_MS):
-        state.set_indexing(None)
-    assert panel.summary is not None and panel.run_button.isEnabled()
-    panel.shutdown()
-
-
-def test_checks_wait_for_the_statistics_after_the_thumbnails(qtbot, planted_folder) -> None:
-    state, panel = _panel_on_indexed(qtbot, planted_folder[0])
-    state.set_measuring("measuring image statistics, 40 of 42 left")
-    assert not panel.run_button.isEnabled()
-    assert "measuring image statistics, 40 of 42 left" in panel.run_button.toolTip()
-    panel.run_checks()
-    assert not panel.runner.is_busy and panel.summary is None
-    with qtbot.waitSignal(panel.stored, timeout=TIMEOUT_MS):
-        state.set_measuring(None)
+        getattr(state, wait)(None)
     assert panel.summary is not None and panel.run_button.isEnabled()
     panel.shutdown()
