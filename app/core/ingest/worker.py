@@ -11,17 +11,16 @@ milliseconds at a time. The app starts this module as a child process instead (s
 * the parent writes ``want ID,ID,...`` (the rows on screen, thumbnailed first) and ``stop``
   on its stdin. End of input (the parent is gone) stops the index too.
 
-The child runs at a lower scheduling priority (nice 10): it takes every idle core, and the
-window gets a core the moment it has work. Exit status: 0 done, 130 stopped, 1 failed. A
-stopped or killed child loses nothing: the index commits as it goes and the next run carries
-on with the files still pending.
+The child runs at a lower scheduling priority (nice 10, set by the parent as it starts it): it
+takes every idle core, and the window gets a core the moment it has work. Exit status: 0 done,
+130 stopped, 1 failed. A stopped or killed child loses nothing: the index commits as it goes
+and the next run carries on with the files still pending.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 import traceback
@@ -37,7 +36,7 @@ from app.core.store.project import Project
 COMMAND = "_index-worker"
 """The program's hidden sub-command that runs :func:`main` (``python -m app _index-worker``)."""
 EXIT_STOPPED = 130
-NICENESS = 10  # the scheduler's weight of a niced process: a tenth of the window's
+NICENESS = 10  # the scheduler's weight of a niced process: a tenth of the window's (remote)
 SWITCH_INTERVAL_S = 0.0005  # the scan's pure-Python loop hands the lock on this often
 
 
@@ -48,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=None)
     parser.add_argument("--no-log-file", action="store_true", help="log nothing to sieve.log")
     args = parser.parse_args(argv)
-    if hasattr(os, "nice"):  # the window the user works in comes first; idle cores are ours
-        os.nice(NICENESS)
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # the early probe and the input thread wait less
     if not args.no_log_file:
         from app.core.logs import setup_logging

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,16 @@ def test_a_killed_child_fails_the_job_and_what_it_committed_is_kept(tmp_path: Pa
         pass
     with Project.open(root / ".sieve") as project:
         assert project.pending_count() == 0 and project.thumbs.count() == 400
+
+
+def test_a_line_left_unsent_to_a_dead_child_does_not_hide_how_it_ended() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    child.wait()
+    child.stdin.write("want 1,2,3\n")  # buffered: its flush meets a closed pipe
+    remote._close(child)  # raises no broken pipe
+    assert child.stdin.closed and child.stdout.closed
 
 
 def test_the_rows_on_screen_reach_the_child(tmp_path: Path) -> None:
