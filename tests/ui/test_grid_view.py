@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, QSize, Qt
-from PySide6.QtWidgets import QAbstractItemView
+import threading
+import time
 
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, QSize, Qt
+from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate
+
+from app.core.jobs import make_way
 from app.ui.browser.grid_view import GridView
 
 LEFT = Qt.MouseButton.LeftButton
@@ -94,3 +98,30 @@ def test_arrow_keys_move_by_cells_and_lines(qtbot) -> None:
     assert view.currentIndex().row() == 0
     qtbot.keyClick(view, Qt.Key.Key_End, Qt.KeyboardModifier.ShiftModifier)
     assert selected_rows(view) == list(range(10))
+
+
+def test_background_loops_make_way_while_the_grid_paints(qtbot) -> None:
+    view, _ = make_view(qtbot, 40)
+    held_back: list[bool] = []
+
+    class Recording(QStyledItemDelegate):
+        def paint(self, painter, option, index) -> None:  # noqa: ANN001
+            passed = threading.Event()
+
+            def background_step() -> None:
+                make_way(max_wait_s=0.3)
+                passed.set()
+
+            step = threading.Thread(target=background_step)
+            step.start()
+            held_back.append(not passed.wait(0.02))  # the paint is on: the step waits
+            step.join()
+            super().paint(painter, option, index)
+
+    delegate = Recording(view)
+    view.setItemDelegate(delegate)
+    view.viewport().grab()  # paints now
+    assert held_back and all(held_back)
+    started = time.perf_counter()
+    make_way(max_wait_s=30.0)  # no paint on: at once
+    assert time.perf_counter() - started < 5.0

@@ -18,6 +18,7 @@ from typing import AnyStr
 import numpy as np
 
 from app.core.data.video import frame_name
+from app.core.jobs import make_way
 from app.core.store.db import connect, decode_text, read_snapshot
 from app.core.store.project import DB_NAME, Project
 
@@ -191,7 +192,10 @@ def parse_ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
     """
     if not text:
         return np.empty(0, dtype=dtype)
-    parts = [np.fromstring(piece, dtype=np.int64, sep=",") for piece in _pieces(text, ",")]
+    parts = []
+    for piece in _pieces(text, ","):
+        make_way()
+        parts.append(np.fromstring(piece, dtype=np.int64, sep=","))
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
@@ -201,6 +205,7 @@ def split_utf8(data: bytes, separator: str) -> list[str]:
     ASCII ``separator`` never cuts a character)."""
     out: list[str] = []
     for piece in _pieces(data, separator.encode("ascii")):
+        make_way()
         out.extend(decode_text(piece).split(separator))
     return out
 

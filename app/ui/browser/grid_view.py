@@ -14,6 +14,8 @@ from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyleOptionViewItem, QWidget
 
+from app.core.jobs import foreground
+
 Action = QAbstractItemView.CursorAction
 Hint = QAbstractItemView.ScrollHint
 
@@ -215,9 +217,10 @@ class GridView(QAbstractItemView):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self.viewport())
         try:  # ended here, not when Python collects it (a frame kept alive must not hold it)
-            self._paint_cells(painter, event.rect())
-            if not self._band.isNull():
-                self._paint_band(painter)
+            with foreground():  # the window's background readers pause meanwhile
+                self._paint_cells(painter, event.rect())
+                if not self._band.isNull():
+                    self._paint_band(painter)
         finally:
             painter.end()
 

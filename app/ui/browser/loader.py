@@ -23,6 +23,7 @@ from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from app.core.data.images import THUMB_SIZE, thumbnail_of_file
 from app.core.errors import SieveError
+from app.core.jobs import make_way
 from app.core.store.thumbs import ThumbCache
 
 log = logging.getLogger("sieve")
@@ -202,5 +203,6 @@ def _decode(data: bytes | None) -> QImage | None:
     """JPEG bytes to a QImage at its stored size (the delegate scales while painting)."""
     if data is None:
         return None
+    make_way()  # a paint of the grid goes first
     image = QImage.fromData(data)
     return None if image.isNull() else image

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import SieveError
+from app.core.jobs import make_way
 from app.core.store.catalog import (
     SampleTable,
     in_path_order,
@@ -107,6 +108,7 @@ def _folders_by_loop(relpaths: list[str]) -> tuple[list[str], np.ndarray]:
     heads = [p.partition("/")[0] if "/" in p else "" for p in relpaths]
     distinct: set[str] = set()
     for start in range(0, len(heads), FOLDER_PIECE):
+        make_way()
         distinct.update(heads[start : start + FOLDER_PIECE])
     names = sorted(distinct)
     code = {name: i for i, name in enumerate(names)}
