@@ -174,6 +174,21 @@ def test_keys_reach_the_panel_from_any_child_but_text_fields(qtbot, host: Host) 
     assert host.window_key_1 == [1]  # outside the panel, the window's shortcuts still work
 
 
+def test_keys_typed_on_a_class_button_made_after_the_panel_label_the_selection(
+    qtbot, host: Host
+) -> None:
+    define_classes(host)  # its buttons are built after the panel started watching keys
+    dogs = ids_of(host.project, "dogs")
+    host.state.select(dogs[:3])
+    button = host.panel.classes.buttons[0]
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus)
+    with qtbot.waitSignal(host.panel.tags_changed):
+        qtbot.keyClick(button, Qt.Key.Key_2)
+    assert class_members(host.project, "dog") == set(dogs[:3].tolist())
+    assert host.window_key_1 == []
+
+
 def test_class_buttons_label_like_the_keys(qtbot, host: Host) -> None:
     define_classes(host)
     dogs = ids_of(host.project, "dogs")

@@ -115,7 +115,6 @@ class ActiveLearningPanel(QWidget):
         self.runner.cancelled.connect(self._on_cancelled)
         self._reader.finished.connect(self._on_facts)
         self._reader.failed.connect(lambda message, _details: self._warn(message))
-        self.classes.rebuilt.connect(lambda: self.keys.watch(self.classes))
         unsubscribe = state.subscribe(self._on_state)
         self.destroyed.connect(lambda *_: unsubscribe())
         self._update()
