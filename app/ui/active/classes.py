@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.active.labels import ClassCounts
+from app.core.jobs import foreground
 from app.ui.active.keys import NUMBER_KEYS
 from app.ui.tags.commands import quoted
 from app.ui.tags.menu import swatch_icon
@@ -36,7 +38,6 @@ class ClassList(QWidget):
     remove_clicked = Signal(str)
     add_clicked = Signal()
     source_chosen = Signal(bool)  # True: folder names
-    rebuilt = Signal()  # new class buttons exist
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,7 +61,8 @@ class ClassList(QWidget):
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setEnabled(False)
-        self.buttons: list[QPushButton] = []
+        self._icons: dict[str, QIcon] = {}  # a swatch per colour, drawn once
+        self.buttons: list[QToolButton] = []
         self.count_labels: list[QLabel] = []
         self._shape: tuple[object, ...] = ()
 
@@ -89,9 +91,9 @@ class ClassList(QWidget):
         self.source.model().item(FOLDERS).setEnabled(folders_available or from_folders)
         shape = (from_folders, counts.names[:MAX_ROWS], tuple(colours[:MAX_ROWS]))
         if shape != self._shape:
-            self._rebuild(shape[1], from_folders, shape[2])
+            with foreground():  # tens of widgets made: the window's background readers wait
+                self._rebuild(shape[1], from_folders, shape[2])
             self._shape = shape
-            self.rebuilt.emit()
         hidden = len(counts.names) - len(self.buttons)
         self.more.setText(f"\u2026 and {hidden:,} more classes" if hidden > 0 else "")
         self.more.setVisible(hidden > 0)
@@ -121,6 +123,11 @@ class ClassList(QWidget):
             return "Select samples in the grid or on the map, then press a class key (1\u20139)."
         return ""
 
+    def _swatch(self, colour: str) -> QIcon:
+        if colour not in self._icons:
+            self._icons[colour] = swatch_icon(colour)
+        return self._icons[colour]
+
     def _rebuild(self, names: Sequence[str], from_folders: bool, colours: Sequence[str]) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
@@ -130,8 +137,10 @@ class ClassList(QWidget):
         self.buttons, self.count_labels = [], []
         for i, (name, colour) in enumerate(zip(names, colours, strict=True)):
             key = f"{i + 1}   " if i < NUMBER_KEYS and not from_folders else ""
-            button = QPushButton(swatch_icon(colour), f"{key}{name}")
-            button.setStyleSheet("text-align: left; padding: 3px 8px;")
+            button = QToolButton()
+            button.setIcon(self._swatch(colour))
+            button.setText(f"{key}{name}")
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda *_, i=i: self.label_clicked.emit(i))
             count = QLabel()
