@@ -7,6 +7,8 @@ Tests drive jobs synchronously with :func:`run_job`; the engine drives them on a
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -39,6 +41,7 @@ class Progress:
 Job = Generator[Progress, None, R]
 
 MAKE_WAY_MAX_S = 0.05  # the longest a background loop waits for the window at one step
+BACKGROUND_NICENESS = 5  # a window's reader thread: a third of the GUI thread's weight on a core
 
 
 class _Foreground:
@@ -76,6 +79,24 @@ def foreground() -> Iterator[None]:
             _FOREGROUND.depth -= 1
             if _FOREGROUND.depth == 0:
                 _FOREGROUND.clear.set()
+
+
+def run_below_the_window(niceness: int = BACKGROUND_NICENESS) -> None:
+    """Lower the calling thread's scheduling priority by ``niceness`` below its process (Linux,
+    where a priority is per thread; elsewhere nothing), once: threads it starts inherit it.
+
+    On two cores a reader thread at the window's priority took half the core the GUI thread
+    woke on: a paint then waited 30-40 ms for a core while the reader parsed a million rows.
+    """
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + niceness)
+        if os.getpriority(os.PRIO_PROCESS, thread) < wanted:
+            os.setpriority(os.PRIO_PROCESS, thread, wanted)
+    except OSError:  # not allowed here: the thread keeps the window's priority
+        return
 
 
 def make_way(max_wait_s: float = MAKE_WAY_MAX_S) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from app.core.jobs import run_below_the_window
 from app.core.store.catalog import saved_selections, score_keys, scores, tag_members
 from app.core.store.project import Project
 from app.engine.runner import failure_message
@@ -209,6 +210,7 @@ class BrowserWidget(QWidget):
         self._then[kind] = then
 
         def run() -> None:
+            run_below_the_window()  # the pool's one thread: the GUI thread gets a core first
             try:
                 result = work()
             except Exception as error:  # noqa: BLE001 - reported to the user
