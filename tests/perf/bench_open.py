@@ -52,6 +52,15 @@ SCROLL_S = 20.0
 RATE_ROUNDS = 9  # the index rate's rounds (the loop, then Sieve): the median ratio is shown
 
 
+def machine_speed_s() -> float:
+    """Seconds for ten million pure-Python additions: this shared machine's speed swings by up
+    to 2x between sessions, and the absolute targets (10 s to list 1M files) move with it."""
+    started, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def make_images(folder: Path, count: int) -> None:
     """``count`` 32x24 JPEGs (4,096 distinct ones, written as bytes) in folders of 1,000."""
     variants = []
@@ -111,22 +120,24 @@ def probe(
         ]
     )
     stalls = {"indexing": 0.0, "scrolling": 0.0}
-    gaps: list[tuple[str, float, float]] = []  # (phase, when, stall) of every stall > 50 ms
+    gaps: list[tuple] = []  # (phase, when, stall, GUI thread on a core, waiting for one) > 50 ms
     phase = {"name": "indexing", "scrolled": 0, "scroll_until": 0.0}
-    beat = {"last": time.perf_counter()}
+    beat = {"last": time.perf_counter(), "cpu": time.thread_time(), "queued": _queued_s()}
     started = time.perf_counter()
 
     def elapsed() -> float:
         return time.perf_counter() - started
 
     def tick() -> None:
-        now = time.perf_counter()
+        now, cpu, queued = time.perf_counter(), time.thread_time(), _queued_s()
         gap = now - beat["last"] - HEARTBEAT_MS / 1000
-        beat["last"] = now
+        busy, starved = cpu - beat["cpu"], queued - beat["queued"]  # the rest: blocked (a lock)
+        beat["last"], beat["cpu"], beat["queued"] = now, cpu, queued
         if phase["name"] in stalls:
             stalls[phase["name"]] = max(stalls[phase["name"]], gap)
             if gap > 0.050:
-                gaps.append((phase["name"], round(elapsed(), 2), round(gap, 3)))
+                when = round(elapsed(), 2)
+                gaps.append((phase["name"], when, round(gap, 3), round(busy, 3), round(starved, 3)))
         rows = window.browser.model.rowCount()
         loader = window.browser.model.loader
         if out["first_rows_s"] is None and rows > 0:
@@ -179,7 +190,7 @@ def probe(
         app.processEvents()
         time.sleep(0.001)
     phase["name"] = "scrolling"
-    beat["last"] = time.perf_counter()
+    beat.update(last=time.perf_counter(), cpu=time.thread_time(), queued=_queued_s())
     bar = view.verticalScrollBar()
     bar.setValue(0)
     row_height = max(1, view.gridSize().height())
@@ -200,6 +211,15 @@ def probe(
     print(json.dumps(out), flush=True)
     window.shutdown()
     return out
+
+
+def _queued_s() -> float:
+    """Seconds this thread has waited for a core (Linux schedstat; 0 elsewhere)."""
+    try:
+        with open("/proc/thread-self/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _shows_a_thumbnail(window) -> bool:
@@ -407,9 +427,11 @@ def main() -> None:
         )
         print(
             f"stalls over 50 ms while opening: {fresh['stalls_over_50ms']:.0f}; worst "
-            f"(phase, at s, stall s): {fresh['worst_stalls']}"
+            f"(phase, at s, stall s, GUI thread on a core s, waiting for a core s; the rest it "
+            f"waited on a lock): {fresh['worst_stalls']}"
         )
         print(f"re-open worst stalls: {again['worst_stalls']}")
+        print(f"machine speed: 10M pure-Python additions took {machine_speed_s():.2f} s")
 
 
 if __name__ == "__main__":
