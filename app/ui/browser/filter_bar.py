@@ -98,6 +98,7 @@ class FilterBar(QWidget):
         self.sort.currentIndexChanged.connect(self._combo_changed)
         self.descending.toggled.connect(self._combo_changed)
         self.size.valueChanged.connect(self.size_changed)
+        self._offered: dict[QComboBox, list[tuple[str, object]]] = {}
         self.set_choices([], [], [], [], [])
 
     def set_choices(
@@ -109,16 +110,29 @@ class FilterBar(QWidget):
         score_keys: Sequence[str],
     ) -> None:
         """What the combos offer (after a project loads or its tags change)."""
-        _fill(self.label, "All labels", [(label, label) for label in labels])
-        _fill(self.folder, "All folders", [(f or TOP_LEVEL, f) for f in folders])
-        _fill(self.tag, "All tags", [(tag, tag) for tag in tags])
-        _fill(self.selection, "All (no saved selection)", [(s, s) for s in selections])
+        self._offer(self.label, "All labels", [(label, label) for label in labels])
+        self._offer(self.folder, "All folders", [(f or TOP_LEVEL, f) for f in folders])
+        self._offer(self.tag, "All tags", [(tag, tag) for tag in tags])
+        self._offer(self.selection, "All (no saved selection)", [(s, s) for s in selections])
         self.selection.setVisible(bool(selections))
         sorts = [("Sort: name", "name"), ("Sort: label", "label")]
         _fill(self.sort, "", sorts + [(f"Sort: {key}", key) for key in score_keys])
         with QSignalBlocker(self.sort):
             self.sort.removeItem(0)
         self.show_filter(self.state.filter)
+
+    def _offer(self, combo: QComboBox, first: str, items: list[tuple[str, object]]) -> None:
+        """``first`` then ``items``. Items that only follow those offered are added at the end:
+        while a folder is listed its folders and labels arrive in order, and refilling a
+        thousand of them at each growth of the grid cost the GUI thread seconds at 1M files."""
+        before = self._offered.get(combo)
+        if before is not None and items[: len(before)] == before:
+            with QSignalBlocker(combo):
+                for text, data in items[len(before) :]:
+                    combo.addItem(text, data)
+        else:
+            _fill(combo, first, items)
+        self._offered[combo] = items
 
     def show_filter(self, flt: Filter) -> None:
         """Make the controls show ``flt`` (without editing the state)."""
