@@ -305,7 +305,11 @@ def peer_rows(folder: Path, workers: int) -> list[list[str]]:
         rows.append(["quick look + UMAP", "not measured", "bench_quick_look.py missing", ""])
     else:
         with tempfile.TemporaryDirectory(prefix="sieve-quick-") as work:
-            root = bench_quick_look.write_pngs(Path(work) / "fashion", 8000, 28)
+            try:
+                root = bench_quick_look.write_pngs(Path(work) / "fashion", 8000, 28)
+            except SystemExit as missing:  # the dataset is not installed: the other rows stand
+                rows.append(["quick look + UMAP", "not measured", str(missing), ""])
+                return rows
             project, _ = bench_quick_look.indexed_project(root, Path(work) / "project")
             bench_quick_look.warm_umap()
             times = bench_quick_look.quick_look_seconds(project)
