@@ -92,11 +92,17 @@ def run_below_the_window(niceness: int = BACKGROUND_NICENESS) -> None:
         return
     thread = threading.get_native_id()
     try:
-        wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + niceness)
+        wanted = below_the_window(niceness)
         if os.getpriority(os.PRIO_PROCESS, thread) < wanted:
             os.setpriority(os.PRIO_PROCESS, thread, wanted)
     except OSError:  # not allowed here: the thread keeps the window's priority
         return
+
+
+def below_the_window(niceness: int) -> int:
+    """The process's own priority (its main thread's, whichever thread asks) lowered by
+    ``niceness``, within the scheduler's range. Raises OSError where it cannot be read."""
+    return min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + niceness)
 
 
 def make_way(max_wait_s: float = MAKE_WAY_MAX_S) -> None:

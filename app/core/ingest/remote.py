@@ -25,10 +25,11 @@ from typing import IO
 import app
 from app.core.errors import JobCancelled, SieveError
 from app.core.ingest.priority import VisibleFirst
-from app.core.ingest.worker import COMMAND, EXIT_STOPPED, NICENESS
-from app.core.jobs import CancelToken, Job, Progress
+from app.core.ingest.worker import COMMAND, EXIT_STOPPED
+from app.core.jobs import CancelToken, Job, Progress, below_the_window
 
 log = logging.getLogger("sieve")
+NICENESS = 10  # the child's scheduler weight: a tenth of the window's
 
 POLL_S = 0.05  # how often the relay looks at the cancel token and the rows on screen
 STOP_WAIT_S = 10.0  # a stopped child finishes its file and its commit; then it is killed
@@ -132,8 +133,7 @@ def _lower_priority(pid: int) -> None:
     if not hasattr(os, "setpriority"):
         return
     try:
-        own = os.getpriority(os.PRIO_PROCESS, 0)
-        os.setpriority(os.PRIO_PROCESS, pid, min(19, own + NICENESS))
+        os.setpriority(os.PRIO_PROCESS, pid, below_the_window(NICENESS))
     except OSError as error:  # the child has gone already: its exit status says why
         log.info("cannot lower the index process's priority: %s", error)
 

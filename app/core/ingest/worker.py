@@ -36,7 +36,6 @@ from app.core.store.project import Project
 COMMAND = "_index-worker"
 """The program's hidden sub-command that runs :func:`main` (``python -m app _index-worker``)."""
 EXIT_STOPPED = 130
-NICENESS = 10  # the scheduler's weight of a niced process: a tenth of the window's (remote)
 SWITCH_INTERVAL_S = 0.0005  # the scan's pure-Python loop hands the lock on this often
 
 

@@ -14,8 +14,7 @@ import pytest
 from app.core.errors import JobCancelled, SieveError
 from app.core.ingest import remote
 from app.core.ingest.priority import VisibleFirst
-from app.core.ingest.remote import WorkerUnavailable, index_in_worker
-from app.core.ingest.worker import NICENESS
+from app.core.ingest.remote import NICENESS, WorkerUnavailable, index_in_worker
 from app.core.jobs import CancelToken, run_job
 from app.core.store.project import Project
 from tests.factories import make_dataset
