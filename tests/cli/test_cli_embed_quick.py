@@ -49,11 +49,11 @@ def test_quick_embed_offline_uses_random_weights_and_says_so(offline, indexed, c
     _, project_dir = indexed
     assert main(["embed", str(project_dir), "--quick", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "Quick look: ResNet-18, random weights (no ImageNet weights offline), 64 px" in out
+    assert "Quick look: ResNet-18, random weights (no ImageNet weights offline), 40 px" in out
     assert f"{COUNT:,} read from stored thumbnails" in out
     config, metrics, ids, vectors = _active(project_dir)
     assert config["quick"] is True and config["weights"] == "random"
-    assert config["backbone"] == "resnet18" and config["image_size"] == 64
+    assert config["backbone"] == "resnet18" and config["image_size"] == 40
     assert len(ids) == COUNT and vectors.shape == (COUNT, 512)
     assert metrics["from_thumbnails"] == COUNT
 

@@ -62,7 +62,8 @@ def quick_look_seconds(project_dir: Path, config: EmbedConfig | None = None) -> 
     Keys: ``embed`` (until the embeddings are stored), ``pca_visible`` (the first layout),
     ``umap`` (from the first layout to the finished UMAP), ``total``, ``images`` and
     ``images_per_s`` (of the embedding), ``from_thumbnails`` (samples read from thumbnails),
-    ``cpu`` (CPU seconds of this process over all its threads: tells a busy machine apart).
+    ``cpu`` (CPU seconds of this process over all its threads: tells a busy machine apart),
+    ``side`` (the input side the quick look chose).
     """
     cancel = CancelToken()
     if config is None:
@@ -87,6 +88,7 @@ def quick_look_seconds(project_dir: Path, config: EmbedConfig | None = None) -> 
         found = active_embedding_set(project)
         assert found is not None
         metrics = found.metrics
+        side = float(found.config.get("image_size") or 0)
     embedded = embedded if embedded is not None else total
     pca = pca if pca is not None else total
     return {
@@ -98,6 +100,7 @@ def quick_look_seconds(project_dir: Path, config: EmbedConfig | None = None) -> 
         "images_per_s": metrics.get("count", 0) / max(embedded, 1e-9),
         "from_thumbnails": float(metrics.get("from_thumbnails", 0)),
         "cpu": cpu,
+        "side": side,
     }
 
 
@@ -216,8 +219,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         ["CPU seconds (all threads)", f"{full['cpu']:.1f}", "-", "-"],
     ]
     print_table(
-        f"Quick look on {count:,} images ({args.side} px PNGs): quick (ResNet-18, 64 px, "
-        "thumbnails) vs the previous quick look (ResNet-18, 224 px, original files)",
+        f"Quick look on {count:,} images ({args.side} px PNGs): quick (ResNet-18, "
+        f"{int(full['side'])} px, thumbnails) vs the previous quick look (ResNet-18, 224 px, "
+        "original files)",
         ["", "quick look", "previous", "ratio"],
         rows,
     )

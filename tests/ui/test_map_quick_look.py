@@ -68,7 +68,7 @@ def test_quick_look_maps_with_pca_first_and_names_the_weights(
     assert panel.pages.currentWidget() is panel.scatter
     assert panel.weights_label.isVisible()
     assert panel.weights_label.text() == (
-        "Quick look: ResNet-18, random weights (no ImageNet weights offline), 64 px"
+        "Quick look: ResNet-18, random weights (no ImageNet weights offline), 40 px"
     )
     with Project.open(project_dir) as project:
         found = active_embedding_set(project)

@@ -189,11 +189,7 @@ def embed_job(
 
 def quick_config(**settings: Any) -> EmbedConfig:
     """A quick look's config; ``settings`` (device, batch_size, image_size, ...) override."""
-    values: dict[str, Any] = {
-        "quick": True,
-        "backbone": quick.QUICK_BACKBONE,
-        "image_size": quick.QUICK_SIZE,
-    }
+    values: dict[str, Any] = {"quick": True, "backbone": quick.QUICK_BACKBONE}
     values.update({key: value for key, value in settings.items() if value is not None})
     return EmbedConfig(**values)
 
@@ -232,7 +228,7 @@ def _resolve_quick(config: EmbedConfig) -> tuple[_Model, EmbedConfig]:
     """The quick look's backbone: cached ImageNet weights, else random (never downloads)."""
     name = config.backbone or quick.QUICK_BACKBONE
     imagenet = config.weights.strip().lower() != quick.RANDOM
-    found = quick.load_quick_model(config.image_size or quick.QUICK_SIZE, name, imagenet)
+    found = quick.load_quick_model(config.image_size, name, imagenet)
     resolved = replace(
         config, backbone=found.backbone.name, image_size=found.input_size, weights=found.weights
     )

@@ -1,15 +1,19 @@
 """Quick look: a small, fast embedding that needs no training and no network.
 
-A torchvision ResNet-18 at :data:`QUICK_SIZE` pixels, with ImageNet weights when torchvision's
-cache (``$TORCH_HOME/hub/checkpoints``) already holds them, else a seeded random init: this never
+A torchvision ResNet-18 at a small input side, with ImageNet weights when torchvision's cache
+(``$TORCH_HOME/hub/checkpoints``) already holds them, else a seeded random init: this never
 downloads. The quick look is a configuration of the ordinary embedding job (``EmbedConfig(quick=
 True)``, see ``embed.quick_config``): same resumable batches, progress and cancel, reading the
 project's stored thumbnails instead of the original files where they hold enough pixels.
 
-Why these numbers (random init, Fashion-MNIST 4k test images, 10-NN accuracy, 2 cores): raw
-pixels 0.80; ResNet-18 at 32 px 0.78 (1,870 images/s), 64 px 0.80 (420/s), 112 px 0.78 (150/s),
-224 px 0.76 (34/s); MobileNetV3-small at 64 px 0.75. Bigger inputs cost the square of their side
-and add nothing a quick look needs; 64 px keeps 2 x 2 cells of ResNet's last stage.
+Why these sides. Random init, Fashion-MNIST 4k test images, 10-NN accuracy, mean of 3 seeds,
+2 cores (AMD EPYC, AVX2): raw pixels 0.787; ResNet-18 at 32 px 0.784 (1,340 images/s), 36 px
+0.794 (500/s), 40 px 0.794 (444/s), 48 px 0.795 (386/s), 64 px 0.791 (257/s); an earlier machine
+gave 112 px 0.78, 224 px 0.76 (34/s), MobileNetV3-small at 64 px 0.75. Random filters have no
+scale to match: from 36 px on the neighbours stop improving while the cost grows with the square
+of the side, so random weights run at :data:`QUICK_SIZE` (40 px, still 2 x 2 cells in ResNet's
+last stage). ImageNet filters were learnt on objects a few times larger, so cached ImageNet
+weights keep :data:`IMAGENET_SIZE` (64 px; not measured here: no weights offline).
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from app.core.ssl.backbones import BACKBONES, Backbone, build_backbone
 log = logging.getLogger("sieve")
 
 QUICK_BACKBONE = "resnet18"
-QUICK_SIZE = 64
+QUICK_SIZE = 40
+"""Input side with random weights (what runs offline)."""
+IMAGENET_SIZE = 64
+"""Input side with cached ImageNet weights."""
 RANDOM_SEED = 0
 IMAGENET = "imagenet"
 RANDOM = "random"
@@ -62,7 +69,7 @@ def cached_imagenet_weights(name: str = QUICK_BACKBONE) -> Path | None:
 
 
 def quick_model(
-    device: torch.device | str = "cpu", image_size: int = QUICK_SIZE
+    device: torch.device | str = "cpu", image_size: int | None = None
 ) -> tuple[Backbone, int, str]:
     """``(backbone on device, eval mode; input side; "imagenet" or "random")``: the quick look's
     model, for images or object crops alike."""
@@ -72,18 +79,19 @@ def quick_model(
 
 
 def load_quick_model(
-    image_size: int = QUICK_SIZE, name: str = QUICK_BACKBONE, imagenet: bool = True
+    image_size: int | None = None, name: str = QUICK_BACKBONE, imagenet: bool = True
 ) -> QuickModel:
     """The quick look's backbone on the CPU: cached ImageNet weights, else a seeded random init.
 
     Nothing is downloaded: without the cached file the weights are random, and the note says so.
     ``imagenet=False`` rebuilds a random-weights quick look (e.g. one stored earlier).
+    ``image_size`` None: the side that suits the weights found (:func:`input_side`).
     """
     backbone: Backbone | None = None
     why = "no ImageNet weights offline" if imagenet else None
     if imagenet and cached_imagenet_weights(name) is not None:
         try:
-            backbone = build_backbone(name, IMAGENET, image_size)
+            backbone = build_backbone(name, IMAGENET, image_size or IMAGENET_SIZE)
         except (pickle.UnpicklingError, EOFError, ValueError, SieveError) as error:
             log.warning("the cached ImageNet weights of %s are unreadable: %s", name, error)
         if backbone is None or backbone.fell_back:
@@ -93,14 +101,20 @@ def load_quick_model(
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            backbone = build_backbone(name, None, image_size)
+            backbone = build_backbone(name, None, image_size or QUICK_SIZE)
         weights = RANDOM
-    note = describe(name, weights, image_size, None if weights == IMAGENET else why)
-    return QuickModel(backbone.eval(), image_size, weights, note)
+    side = image_size or input_side(weights)
+    note = describe(name, weights, side, None if weights == IMAGENET else why)
+    return QuickModel(backbone.eval(), side, weights, note)
+
+
+def input_side(weights: str) -> int:
+    """The quick look's input side for ``weights`` ("imagenet" or "random")."""
+    return IMAGENET_SIZE if weights == IMAGENET else QUICK_SIZE
 
 
 def describe(name: str, weights: str, image_size: int, why: str | None = None) -> str:
-    """'Quick look: ResNet-18, random weights (no ImageNet weights offline), 64 px'."""
+    """'Quick look: ResNet-18, random weights (no ImageNet weights offline), 40 px'."""
     title = _TITLES.get(name, name)
     kind = "ImageNet weights" if weights == IMAGENET else "random weights"
     reason = f" ({why})" if why else ""

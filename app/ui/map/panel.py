@@ -114,8 +114,8 @@ class MapPanel(QWidget):
         self.train_button = QPushButton("Train a model…")
         self.quick_button = QPushButton("Quick look (pretrained or random weights)")
         self.quick_button.setToolTip(
-            "Embed the thumbnails with a small ResNet-18 (64 px; ImageNet weights when they are "
-            "cached on this computer, else random weights) and map at once"
+            "Embed the thumbnails with a small ResNet-18 (64 px with ImageNet weights when "
+            "they are cached on this computer, else 40 px with random weights) and map at once"
         )
         self.pages = QStackedWidget()
         self.pages.addWidget(self._empty_page())

@@ -16,6 +16,7 @@ from PIL import Image
 
 from app.core.embeddings.embed import embed_job, load_embedder, quick_config
 from app.core.embeddings.quick import (
+    IMAGENET_SIZE,
     QUICK_SIZE,
     cached_imagenet_weights,
     load_quick_model,
@@ -66,7 +67,7 @@ def test_offline_it_is_a_seeded_random_init_and_says_so(no_network, empty_torch_
     first, again = load_quick_model(), load_quick_model()
     assert first.weights == "random" and first.input_size == QUICK_SIZE
     assert (
-        first.note == "Quick look: ResNet-18, random weights (no ImageNet weights offline), 64 px"
+        first.note == "Quick look: ResNet-18, random weights (no ImageNet weights offline), 40 px"
     )
     for ours, theirs in zip(first.backbone.parameters(), again.backbone.parameters(), strict=True):
         assert torch.equal(ours, theirs)
@@ -75,7 +76,7 @@ def test_offline_it_is_a_seeded_random_init_and_says_so(no_network, empty_torch_
 
 def test_cached_imagenet_weights_are_used(no_network, cached_weights) -> None:
     backbone, size, weights = quick_model("cpu")
-    assert (size, weights) == (QUICK_SIZE, "imagenet")
+    assert (size, weights) == (IMAGENET_SIZE, "imagenet")
     assert torch.equal(backbone.model.conv1.weight, cached_weights["conv1.weight"])
     assert not backbone.training
 
@@ -99,7 +100,7 @@ def test_a_set_made_with_cached_weights_needs_them_to_be_rebuilt(
         assert found.config["weights"] == "imagenet" and found.config["quick"] is True
         assert found.config["source"] == "Quick look: ResNet-18, ImageNet weights, 64 px"
         backbone, size = load_embedder(project, found)
-        assert size == QUICK_SIZE
+        assert size == IMAGENET_SIZE
         assert torch.equal(backbone.model.conv1.weight, cached_weights["conv1.weight"])
         path = cached_imagenet_weights()
         assert path is not None
@@ -168,3 +169,11 @@ def test_a_stopped_quick_look_resumes_with_its_settings(empty_torch_home, tmp_pa
         found = run_job(embed_job(project, None, CancelToken(), resume_set=stopped.id))
         assert found.id == stopped.id and found.metrics["count"] == 6
         assert found.metrics["batches_kept"] == 1 and found.metrics["batches_computed"] == 2
+
+
+def test_the_side_follows_the_weights_unless_one_is_asked_for(no_network, empty_torch_home) -> None:
+    assert load_quick_model().input_size == QUICK_SIZE < IMAGENET_SIZE
+    asked = load_quick_model(48)
+    assert asked.input_size == 48 and asked.note.endswith(", 48 px")
+    assert quick_config().image_size is None, "the side is chosen with the weights"
+    assert quick_config(image_size=48).image_size == 48
