@@ -318,7 +318,8 @@ def peer_rows(folder: Path, workers: int) -> list[list[str]]:
                 "quick look to finished UMAP, 8k Fashion-MNIST PNGs",
                 f"{times['total']:.1f} s",
                 "<= 30 s",
-                f"embed {times['embed']:.1f} s, PCA shown at {times['pca_visible']:.1f} s",
+                f"{'met' if times['total'] <= 30 else 'MISSED'}: {times['side']:.0f} px, embed "
+                f"{times['embed']:.1f} s, PCA shown at {times['pca_visible']:.1f} s",
             ]
         )
     return rows
