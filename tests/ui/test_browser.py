@@ -25,7 +25,7 @@ from app.core.store.selections import save_selection
 from app.gui_model.state import AppState
 from app.ui.browser import reading
 from app.ui.browser import widget as widget_module
-from app.ui.browser.model import BrokenRole, BrowserModel
+from app.ui.browser.model import BrokenRole, BrowserModel, MissingRole, SampleIdRole
 from app.ui.browser.view import BrowserView
 from app.ui.browser.widget import BrowserWidget
 from tests.factories import write_clip, write_image
@@ -182,6 +182,19 @@ def test_sort_by_label_descending(browser: BrowserWidget, state: AppState, qtbot
     assert [n.split("/")[0] for n in names] == ["red"] * 5 + ["green"] * 4 + ["clips"] * 6 + [
         "blue"
     ] * 4
+
+
+def test_a_cell_holds_what_the_roles_say(browser: BrowserWidget) -> None:
+    model = browser.model
+    for row in range(model.rowCount()):
+        cell, index = model.cell(row), model.index(row)
+        assert cell is not None
+        assert (cell.name, cell.sample_id) == (index.data(), index.data(SampleIdRole))
+        assert (cell.broken, cell.missing) == (index.data(BrokenRole), index.data(MissingRole))
+        tip = index.data(Qt.ItemDataRole.ToolTipRole)
+        assert cell.reason == (tip.partition("broken: ")[2] if cell.broken else "")
+        assert cell.broken or cell.thumbnail is model.thumbnail(int(model.order[row]))
+    assert model.cell(-1) is None and model.cell(model.rowCount()) is None
 
 
 def test_thumbnails_load_and_broken_has_a_badge(

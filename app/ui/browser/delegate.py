@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.store.project import Tag
 from app.ui.browser.box_overlay import ThumbnailBoxes
-from app.ui.browser.model import BrokenRole, MissingRole, SampleIdRole
 from app.ui.placeholders import broken_pixmap, loading_pixmap, missing_pixmap
 
 MIN_SIZE, MAX_SIZE, DEFAULT_SIZE = 64, 256, 128
@@ -55,6 +54,9 @@ class BrowserDelegate(QStyledItemDelegate):
         return self.cell_size(option.fontMetrics.height())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        cell = index.model().cell(index.row())  # one call, not a data() call per role
+        if cell is None:
+            return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect
@@ -68,23 +70,20 @@ class BrowserDelegate(QStyledItemDelegate):
             painter.setBrush(fill)
             painter.drawRoundedRect(QRectF(rect).adjusted(1, 1, -1, -1), 6, 6)
         tile = QRect(rect.x() + (rect.width() - size) // 2, rect.y() + PAD, size, size)
-        if index.data(MissingRole):
+        if cell.missing:
             painter.drawPixmap(tile, missing_pixmap(size))
-        elif index.data(BrokenRole):
+        elif cell.broken:
             painter.drawPixmap(tile, broken_pixmap(size))
-            reason = index.data(Qt.ItemDataRole.ToolTipRole) or ""
-            self._paint_reason(painter, tile, reason.partition("broken: ")[2])
+            self._paint_reason(painter, tile, cell.reason)
         else:
-            self._paint_thumbnail(painter, tile, index.data(Qt.ItemDataRole.DecorationRole))
-            self.boxes.paint(painter, tile, index.data(SampleIdRole))
-        self._paint_dots(painter, tile, index.data(SampleIdRole))
+            self._paint_thumbnail(painter, tile, cell.thumbnail)
+            self.boxes.paint(painter, tile, cell.sample_id)
+        self._paint_dots(painter, tile, cell.sample_id)
         text_rect = QRect(
             rect.x() + 3, tile.bottom() + 3, rect.width() - 6, rect.bottom() - tile.bottom() - 3
         )
         name = option.fontMetrics.elidedText(
-            index.data(Qt.ItemDataRole.DisplayRole) or "",
-            Qt.TextElideMode.ElideMiddle,
-            text_rect.width(),
+            cell.name, Qt.TextElideMode.ElideMiddle, text_rect.width()
         )
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(palette.color(role))
@@ -97,9 +96,9 @@ class BrowserDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(QRectF(rect).adjusted(2, 2, -2, -2), 5, 5)
         painter.restore()
 
-    def _paint_thumbnail(self, painter: QPainter, tile: QRect, pixmap: object) -> None:
-        if not isinstance(pixmap, QPixmap) or pixmap.isNull():
-            painter.drawPixmap(tile, loading_pixmap(tile.width()))
+    def _paint_thumbnail(self, painter: QPainter, tile: QRect, pixmap: QPixmap | None) -> None:
+        if pixmap is None or pixmap.isNull():
+            painter.drawPixmap(tile.topLeft(), loading_pixmap(tile.width()))  # its own size
             return
         fitted = pixmap.size().scaled(tile.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, fitted.width(), fitted.height())

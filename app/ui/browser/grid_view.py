@@ -230,15 +230,21 @@ class GridView(QAbstractItemView):
         if model is None or delegate is None or first_row < 0:
             return
         columns, count = self.columns(), self._count()
-        bottom_line = (area.bottom() + self.verticalOffset()) // self._grid.height()
+        width, height = self._grid.width(), self._grid.height()
+        bottom_line = (area.bottom() + self.verticalOffset()) // height
         last_row = min(count - 1, (bottom_line + 1) * columns - 1)
         selection, current = self.selectionModel(), self.currentIndex()
         focused = self.hasFocus()
+        base = QStyleOptionViewItem()  # made once: the cells differ only in place and state
+        self.initViewItemOption(base)
+        left, top = -self.horizontalOffset(), -self.verticalOffset()
+        inner_w, inner_h = width - self._spacing, height - self._spacing
+        root = self.rootIndex()
         for row in range(first_row, last_row + 1):
-            index = model.index(row, 0, self.rootIndex())
-            option = QStyleOptionViewItem()
-            self.initViewItemOption(option)
-            option.rect = self.visualRect(index)
+            index = model.index(row, 0, root)
+            option = QStyleOptionViewItem(base)
+            line, column = divmod(row, columns)
+            option.rect = QRect(left + column * width, top + line * height, inner_w, inner_h)
             if selection is not None and selection.isSelected(index):
                 option.state |= QStyle.StateFlag.State_Selected
             if index == self._hover:

@@ -1,7 +1,8 @@
 """The browser's list model: a view of a :class:`SampleTable` through an array of table rows.
 
 Row ``r`` of the model is table row ``order[r]``; nothing is held per sample but numpy columns,
-so every ``data()`` call is O(1).
+so every ``data()`` call is O(1). The grid paints from :meth:`BrowserModel.cell`: one call per cell
+instead of a ``data()`` call per role (each crosses from Python into Qt and back).
 
 The row count is a number: :class:`~app.ui.browser.grid_view.GridView` places cells by
 arithmetic and asks the model only about the cells it paints, so a reset or an insertion costs
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PySide6.QtCore import (
@@ -27,6 +28,7 @@ from PySide6.QtCore import (
     Qt,
     Slot,
 )
+from PySide6.QtGui import QPixmap
 
 from app.core.data.scan import readable_name
 from app.core.store.catalog import SampleTable, empty_table
@@ -43,6 +45,19 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 MAX_INSERT_RUNS = 256
+
+
+class Cell(NamedTuple):
+    """What the grid paints for one row."""
+
+    name: str
+    sample_id: int
+    broken: bool
+    missing: bool
+    thumbnail: QPixmap | None
+    """The loaded thumbnail; None while it loads (it is then requested), or broken or missing."""
+    reason: str
+    """Why the sample is broken ("" when it is not)."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +274,7 @@ class BrowserModel(QAbstractListModel):
         if table.missing[table_row]:
             return f"{name}\nmissing: {MISSING_REASON}"
         if table.broken[table_row]:
-            reason = table.reason.get(int(table.ids[table_row]), "unreadable")
-            return f"{name}\nbroken: {reason}"
+            return f"{name}\nbroken: {self._broken_reason(int(table.ids[table_row]))}"
         code = int(table.label_code[table_row])
         lines = [name, f"label: {table.labels[code] if code >= 0 else '(none)'}"]
         if table.width[table_row] and table.height[table_row]:
@@ -269,6 +283,23 @@ class BrowserModel(QAbstractListModel):
             relpath = table.relpaths[table.file_index[table_row]]
             lines.append(f"frame {table.frame[table_row]} of {relpath}")
         return "\n".join(lines)
+
+    def cell(self, row: int) -> Cell | None:
+        """Everything the grid paints for model row ``row``; None outside the rows."""
+        if not 0 <= row < len(self.order):
+            return None
+        table_row = int(self.order[row])
+        table = self.table
+        sample_id = int(table.ids[table_row])
+        name = readable_name(table.name(table_row))
+        if table.missing[table_row]:
+            return Cell(name, sample_id, False, True, None, "")
+        if table.broken[table_row]:
+            return Cell(name, sample_id, True, False, None, self._broken_reason(sample_id))
+        return Cell(name, sample_id, False, False, self.thumbnail(table_row), "")
+
+    def _broken_reason(self, sample_id: int) -> str:
+        return self.table.reason.get(sample_id, "unreadable")
 
     def thumbnail(self, table_row: int) -> Any:
         """The loaded thumbnail pixmap, or None (it is then requested)."""
