@@ -216,3 +216,17 @@ def test_crop_batches_keep_each_images_objects_together():
     assert [batch.sample_ids.tolist() for batch in plan.batches] == [[1, 1, 1], [2, 3], [5, 5, 5]]
     assert plan.too_small == 1 and plan.off_samples == 1 and plan.count == 8
     assert [item.id for item in plan.batches[1]] == [103, 105]
+
+
+def test_a_quick_look_of_objects_takes_the_side_of_its_weights(
+    scenes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.embeddings.embed import quick_config
+    from app.core.embeddings.quick import QUICK_SIZE
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # no ImageNet weights
+    project, _ = scenes
+    embedding_set, _ = embed_objects(project, config=quick_config(device="cpu", batch_size=8))
+    assert embedding_set.config["quick"] and embedding_set.config["weights"] == "random"
+    assert embedding_set.config["image_size"] == QUICK_SIZE
+    assert embedding_set.vectors().shape == (len(object_arrays(project, 1)), 512)
