@@ -91,7 +91,7 @@ def load_quick_model(
     why = "no ImageNet weights offline" if imagenet else None
     if imagenet and cached_imagenet_weights(name) is not None:
         try:
-            backbone = build_backbone(name, IMAGENET, image_size or IMAGENET_SIZE)
+            backbone = build_backbone(name, IMAGENET, image_size or input_side(IMAGENET))
         except (pickle.UnpicklingError, EOFError, ValueError, SieveError) as error:
             log.warning("the cached ImageNet weights of %s are unreadable: %s", name, error)
         if backbone is None or backbone.fell_back:
@@ -101,7 +101,7 @@ def load_quick_model(
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            backbone = build_backbone(name, None, image_size or QUICK_SIZE)
+            backbone = build_backbone(name, None, image_size or input_side(RANDOM))
         weights = RANDOM
     side = image_size or input_side(weights)
     note = describe(name, weights, side, None if weights == IMAGENET else why)

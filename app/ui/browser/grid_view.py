@@ -63,12 +63,17 @@ class GridView(QAbstractItemView):
     def visualRect(self, index: QModelIndex) -> QRect:  # noqa: N802
         if not index.isValid() or index.row() >= self._count():
             return QRect()
-        line, column = divmod(index.row(), self.columns())
+        return self._cell_rect(index.row(), self.columns())
+
+    def _cell_rect(self, row: int, columns: int) -> QRect:
+        """Where row ``row``'s cell is on the viewport, the grid having ``columns`` columns."""
+        width, height = self._grid.width(), self._grid.height()
+        line, column = divmod(row, columns)
         return QRect(
-            column * self._grid.width() - self.horizontalOffset(),
-            line * self._grid.height() - self.verticalOffset(),
-            self._grid.width() - self._spacing,
-            self._grid.height() - self._spacing,
+            column * width - self.horizontalOffset(),
+            line * height - self.verticalOffset(),
+            width - self._spacing,
+            height - self._spacing,
         )
 
     def indexAt(self, point: QPoint) -> QModelIndex:  # noqa: N802
@@ -230,21 +235,17 @@ class GridView(QAbstractItemView):
         if model is None or delegate is None or first_row < 0:
             return
         columns, count = self.columns(), self._count()
-        width, height = self._grid.width(), self._grid.height()
-        bottom_line = (area.bottom() + self.verticalOffset()) // height
+        bottom_line = (area.bottom() + self.verticalOffset()) // self._grid.height()
         last_row = min(count - 1, (bottom_line + 1) * columns - 1)
         selection, current = self.selectionModel(), self.currentIndex()
         focused = self.hasFocus()
         base = QStyleOptionViewItem()  # made once: the cells differ only in place and state
         self.initViewItemOption(base)
-        left, top = -self.horizontalOffset(), -self.verticalOffset()
-        inner_w, inner_h = width - self._spacing, height - self._spacing
         root = self.rootIndex()
         for row in range(first_row, last_row + 1):
             index = model.index(row, 0, root)
             option = QStyleOptionViewItem(base)
-            line, column = divmod(row, columns)
-            option.rect = QRect(left + column * width, top + line * height, inner_w, inner_h)
+            option.rect = self._cell_rect(row, columns)
             if selection is not None and selection.isSelected(index):
                 option.state |= QStyle.StateFlag.State_Selected
             if index == self._hover:
