@@ -27,7 +27,7 @@ IMAGE_EXTENSIONS = frozenset(
 
 
 NOT_READ = -1  # the size and modification time of a file scanned without its stat
-_CANCEL_EVERY = 4096  # entries of one folder between checks of the cancel token
+BATCH = 4096  # files of one folder per batch of a scan (the cancel token is checked between)
 _PATH_KEY = operator.itemgetter(0)
 
 
@@ -104,34 +104,51 @@ def scan_folder(
 ) -> Iterator[FoundFile]:
     """Yield every image and video below ``root`` in sorted order of relative path (as SQLite
     sorts them: "a b.jpg" before "a/x.jpg", so a fresh listing's rows come in browsing order).
+    The files of :func:`scan_batches`, one by one."""
+    for batch in scan_batches(root, exclude, cancel, skipped, unread):
+        yield from batch
+
+
+def scan_batches(
+    root: str | os.PathLike,
+    exclude: Iterable[str | os.PathLike] = (),
+    cancel: CancelToken | None = None,
+    skipped: list[Skipped] | None = None,
+    unread: Unread | None = None,
+) -> Iterator[list[FoundFile]]:
+    """The files of :func:`scan_folder` in lists of up to :data:`BATCH` (a million files are
+    walked without a Python call per file, yield included).
 
     Folders and files that cannot be read are passed over and, when ``skipped`` is given,
-    appended to it with the reason. Regular files (not links) that ``unread`` names are yielded
-    without a stat: size and mtime :data:`NOT_READ`. A folder's entries are walked in one loop
-    that checks ``cancel`` every :data:`_CANCEL_EVERY` entries.
+    appended to it with the reason. Regular files (not links) that ``unread`` names are found
+    without a stat: size and mtime :data:`NOT_READ`. ``cancel`` is checked before each folder
+    and each batch.
     """
     root = Path(root)
     excluded = {_identity(Path(p)) for p in exclude if Path(p).exists()}
     seen_dirs = {_identity(root)}
     skipped = [] if skipped is None else skipped
-    stack = [("", iter(_listing(root, "", skipped)))]
+    stack = [("", _listing(root, "", skipped), 0)]
     while stack:
-        prefix, entries = stack[-1]
-        for count, (_, is_dir, entry) in enumerate(entries):
-            if cancel is not None and not count % _CANCEL_EVERY:
-                cancel.raise_if_cancelled()
-            relpath = prefix + entry.name
-            if is_dir:
-                if _enter(entry, relpath, excluded, seen_dirs, skipped):
-                    inside = _listing(Path(entry.path), relpath, skipped)
-                    stack.append((relpath + "/", iter(inside)))
-                    break  # the folder's files come next; this folder's loop then goes on
-                continue
-            found = _found(entry, relpath, skipped, unread)
-            if found is not None:
+        prefix, entries, start = stack.pop()
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        end = start
+        while end < len(entries) and not entries[end][1] and end - start < BATCH:
+            end += 1
+        if end > start:
+            stack.append((prefix, entries, end))
+            found = _files(entries[start:end], prefix, unread, skipped)
+            if found:
                 yield found
-        else:
-            stack.pop()
+            continue
+        if end == len(entries):
+            continue
+        stack.append((prefix, entries, end + 1))
+        entry = entries[end][2]
+        relpath = prefix + entry.name
+        if _enter(entry, relpath, excluded, seen_dirs, skipped):
+            stack.append((relpath + "/", _listing(Path(entry.path), relpath, skipped), 0))
 
 
 def readable_name(relpath: str) -> str:
@@ -161,16 +178,21 @@ def _listing(
     Nothing (and a note) when the folder cannot be read."""
     try:
         with os.scandir(folder) as entries:
-            visible = [entry for entry in entries if not entry.name.startswith(".")]
+            visible = [entry for entry in entries if entry.name[0] != "."]
     except OSError as error:
         skipped.append(Skipped(relpath or ".", _why(error)))
         return []
-    prefix = f"{relpath}/" if relpath else ""
-    keyed = []
-    for entry in visible:
-        name = entry.name
-        is_dir = _is_dir(entry, prefix + name, skipped)
-        keyed.append((name + "/" if is_dir else name, is_dir, entry))
+    try:  # an entry's type comes with the listing: no stat, nothing raised, but for links
+        keyed = [
+            (entry.name + "/", True, entry) if entry.is_dir() else (entry.name, False, entry)
+            for entry in visible
+        ]
+    except OSError:
+        prefix = f"{relpath}/" if relpath else ""
+        keyed = []
+        for entry in visible:
+            is_dir = _is_dir(entry, prefix + entry.name, skipped)
+            keyed.append((entry.name + "/" if is_dir else entry.name, is_dir, entry))
     keyed.sort(key=_PATH_KEY)
     return keyed
 
@@ -202,23 +224,36 @@ def _enter(
     return True
 
 
-def _found(
-    entry: os.DirEntry,
-    relpath: str,
-    skipped: list[Skipped],
+def _files(
+    entries: list[tuple[str, bool, os.DirEntry]],
+    prefix: str,
     unread: Unread | None,
+    skipped: list[Skipped],
+) -> list[FoundFile]:
+    """The sample files among ``entries`` (files of one folder, none hidden), in their order."""
+    known, quick = (unread.known, unread.suffixes) if unread is not None else ((), ())
+    found = []
+    for _, _, entry in entries:
+        name = entry.name
+        suffix = name[name.rfind(".") :].lower()  # hidden names were left out: no ".x"
+        kind = _KINDS.get(suffix)
+        if kind is None:
+            continue
+        relpath = prefix + name
+        if suffix in quick and relpath not in known and not entry.is_symlink():
+            found.append(_new_found((relpath, kind, NOT_READ, NOT_READ, False)))
+            continue
+        stated = _stated(entry, relpath, kind, skipped)
+        if stated is not None:
+            found.append(stated)
+    return found
+
+
+def _stated(
+    entry: os.DirEntry, relpath: str, kind: str, skipped: list[Skipped]
 ) -> FoundFile | None:
-    """The sample file ``entry`` is, if any; a dangling link is found as a broken link."""
-    kind, suffix = _kind_and_suffix(entry.name)
-    if kind is None:
-        return None
-    if (
-        unread is not None
-        and suffix in unread.suffixes
-        and relpath not in unread.known
-        and not entry.is_symlink()
-    ):
-        return _new_found((relpath, kind, NOT_READ, NOT_READ, False))
+    """Sample file ``entry`` with its size and modification time; a dangling link is found as
+    a broken link, a file that cannot be read is skipped (and noted)."""
     try:
         stat = entry.stat(follow_symlinks=True)
     except FileNotFoundError:

@@ -137,11 +137,21 @@ _FILES = (  # the paths as bytes: decoded a piece at a time (17 MB at 1M: 6-20 m
     "SELECT group_concat(id), CAST(group_concat(relpath, char(0)) AS BLOB) "
     "FROM (SELECT id, relpath FROM files WHERE id <= ? {where} ORDER BY {path} {limit})"
 )
+_FILES_AS_LISTED = (  # by id, as the rows lie: no subquery to order them (a third cheaper)
+    "SELECT group_concat(id), CAST(group_concat(relpath, char(0)) AS BLOB) "
+    "FROM files WHERE id <= ? AND id > {after}"
+)
 _VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL AND id <= ? {head}"
 _SAMPLES = (
     "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
     "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples {where}"
 )
+_SAMPLES_LABELLED = (  # and each sample's label (_NO_LABEL for none), in the same scan
+    "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
+    "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)), "
+    "CAST(group_concat(IFNULL(label, char(1)), char(0)) AS BLOB) FROM samples {where}"
+)
+_NO_LABEL = "\x01"
 _MISSING = (
     "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.missing"
 )
@@ -168,12 +178,14 @@ def _queries(
         }
     if after_file is not None:
         after = int(after_file)  # "+": the id range is read and sorted, not a whole index
-        order = "+relpath" if by_path else "id"
+        by_path_files = _FILES.format(where=f"AND id > {after}", path="+relpath", limit="")
+        first = f"(SELECT IFNULL(min(id), {ANY_FILE}) FROM samples WHERE file_id > {after})"
         return {
-            "files": _FILES.format(where=f"AND id > {after}", path=order, limit=""),
+            "files": by_path_files if by_path else _FILES_AS_LISTED.format(after=after),
             "videos": _VIDEOS.format(head=f"AND id > {after}"),
-            "samples": _SAMPLES.format(where=f"WHERE file_id > {after}"),
-            "labels": _LABELS.format(label="+label", head=f"AND file_id > {after}"),
+            "samples": _SAMPLES_LABELLED.format(  # no labels query: no sort by label
+                where=f"WHERE id >= {first} AND +file_id > {after}"
+            ),
         }
     return {
         "files": _FILES.format(where="", path="relpath", limit=""),
@@ -373,12 +385,11 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
         return empty_table()
     file_ids = parse_ints(file_ids_text)
     rank = _ranks(file_ids)
-    ids, file_col, frame, width, height = (parse_ints(c) for c in columns)
+    ids, file_col, frame, width, height = (parse_ints(c) for c in columns[:5])
     if len(file_col) and (file_col.max() >= len(rank) or (rank[file_col] < 0).any()):
         bound = ANY_FILE  # a file removed meanwhile: read everything in one snapshot
-        ids, file_col, frame, width, height = (
-            parse_ints(c) for c in project.db.execute(queries["samples"]).fetchone()
-        )
+        columns = project.db.execute(queries["samples"]).fetchone()
+        ids, file_col, frame, width, height = (parse_ints(c) for c in columns[:5])
         file_ids_text, relpaths_text = project.db.execute(queries["files"], (bound,)).fetchone()
         file_ids = parse_ints(file_ids_text)
         rank = _ranks(file_ids)
@@ -409,11 +420,41 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
         reason=reason,
         file_ids=file_ids,
     )
+    _label_rows(project, table, queries, columns, order)
+    _mark_unusable(project, table)
+    return table
+
+
+def _label_rows(
+    project: Project, table: SampleTable, queries: dict[str, str], columns: tuple, order: np.ndarray
+) -> None:
+    """Set the table's labels: from the samples' label column where their query read one (rows
+    in ``order``), else from the labels query, a list of sample ids per label."""
+    if len(columns) > 5:
+        table.labels, codes = _label_codes(split_utf8(columns[5], "\x00") if columns[5] else [])
+        table.label_code[:] = codes[order]
+        return
     for code, (label, members) in enumerate(project.db.execute(queries["labels"])):
         table.labels.append(label)
         table.label_code[_rows(table, parse_ints(members))] = code
-    _mark_unusable(project, table)
-    return table
+
+
+def _label_codes(names: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct labels among ``names`` (sorted) and each name's code (-1 for
+    :data:`_NO_LABEL`), made a piece at a time (see :func:`parse_ints`), in C loops."""
+    seen: set[str] = set()
+    for start in range(0, len(names), ORDER_PIECE):
+        make_way()
+        seen.update(names[start : start + ORDER_PIECE])
+    labels = sorted(seen - {_NO_LABEL})
+    code = {name: i for i, name in enumerate(labels)}
+    code[_NO_LABEL] = -1
+    codes = np.empty(len(names), dtype=np.int32)
+    for start in range(0, len(names), ORDER_PIECE):
+        make_way()
+        piece = names[start : start + ORDER_PIECE]
+        codes[start : start + len(piece)] = np.fromiter(map(code.__getitem__, piece), np.int32)
+    return labels, codes
 
 
 def _mark_unusable(project: Project, table: SampleTable) -> None:

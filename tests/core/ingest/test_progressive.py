@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.core.data import scan
 from app.core.data.scan import NOT_READ, FoundFile
 from app.core.errors import JobCancelled
 from app.core.ingest import indexing, listing
@@ -243,7 +244,7 @@ def test_a_rerun_reports_while_checking_known_files_and_probes_rows_on_screen_me
 ):
     root = make_dataset(tmp_path / "data", {"a": 30, "b": 30})
     monkeypatch.setattr(listing, "LIST_SECONDS", 0.0)
-    monkeypatch.setattr(listing, "_CHECK_EVERY", 1)
+    monkeypatch.setattr(scan, "BATCH", 5)  # a report after every 5 files checked
     visible = VisibleFirst()
     with Project.for_dataset(root) as project:
         list_only(project)  # a stopped run: every row listed, none probed

@@ -342,3 +342,25 @@ def test_paths_are_decoded_a_piece_at_a_time_as_one_decode_would(monkeypatch) ->
     data = "\x00".join(names).encode("utf-8", "surrogateescape")
     assert catalog.split_utf8(data, "\x00") == names
     assert catalog.split_utf8(b"", "\x00") == [""]
+
+
+def test_an_added_read_takes_the_new_files_samples_alone_and_labels_them_in_pieces(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The new files' samples are read by id from the first of them on: a sample added later to
+    a shown file (a video's frame) is left out, and so is its label."""
+    monkeypatch.setattr(catalog, "ORDER_PIECE", 2)
+    first, then = ["a/0.jpg"], ["b/0.jpg", "b/1.jpg", "c/0.jpg", "d.jpg"]
+    with listed_project(tmp_path, first + then) as project:
+        list_now(project, first)
+        table = load_table(project)
+        list_now(project, then)
+        project.db.execute(
+            "INSERT INTO samples(file_id, frame, label, status) VALUES (1, 0, 'late', 'ok')"
+        )
+        project.db.commit()
+        more = load_more(project, table)
+        assert more is not None and more.relpaths == first + then
+        assert more.labels == ["a", "b", "c"]
+        named = [more.labels[code] if code >= 0 else None for code in more.label_code]
+        assert named == ["a", "b", "b", "c", None]
