@@ -146,9 +146,11 @@ _SAMPLES = (
     "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
     "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples {where}"
 )
-_SAMPLES_LABELLED = (  # and each sample's label (_NO_LABEL for none), in the same scan
-    "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
-    "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)), "
+_ADDED_SAMPLES = (  # files just listed: no frame, no size but on a few (read as "id,frame,w,h"
+    # of those only), and each sample's label (_NO_LABEL for none), in the same scan
+    "SELECT group_concat(id), group_concat(file_id), group_concat(CASE WHEN frame IS NOT NULL "
+    "OR width IS NOT NULL OR height IS NOT NULL THEN id || ',' || IFNULL(frame, -1) || ',' || "
+    "IFNULL(width, 0) || ',' || IFNULL(height, 0) END), "
     "CAST(group_concat(IFNULL(label, char(1)), char(0)) AS BLOB) FROM samples {where}"
 )
 _NO_LABEL = "\x01"
@@ -183,7 +185,7 @@ def _queries(
         return {
             "files": by_path_files if by_path else _FILES_AS_LISTED.format(after=after),
             "videos": _VIDEOS.format(head=f"AND id > {after}"),
-            "samples": _SAMPLES_LABELLED.format(  # no labels query: no sort by label
+            "samples": _ADDED_SAMPLES.format(  # no labels query: no sort by label
                 where=f"WHERE id >= {first} AND +file_id > {after}"
             ),
         }
@@ -385,11 +387,11 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
         return empty_table()
     file_ids = parse_ints(file_ids_text)
     rank = _ranks(file_ids)
-    ids, file_col, frame, width, height = (parse_ints(c) for c in columns[:5])
+    ids, file_col, frame, width, height = _sample_columns(columns)
     if len(file_col) and (file_col.max() >= len(rank) or (rank[file_col] < 0).any()):
         bound = ANY_FILE  # a file removed meanwhile: read everything in one snapshot
         columns = project.db.execute(queries["samples"]).fetchone()
-        ids, file_col, frame, width, height = (parse_ints(c) for c in columns[:5])
+        ids, file_col, frame, width, height = _sample_columns(columns)
         file_ids_text, relpaths_text = project.db.execute(queries["files"], (bound,)).fetchone()
         file_ids = parse_ints(file_ids_text)
         rank = _ranks(file_ids)
@@ -425,13 +427,33 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
     return table
 
 
+_ADDED_COLUMNS = ("ids", "file ids", "frames and sizes where set", "labels")
+
+
+def _sample_columns(columns: tuple) -> tuple[np.ndarray, ...]:
+    """Sample ids, file ids, frames, widths and heights from a samples query's row: five full
+    columns, or :data:`_ADDED_SAMPLES`' (ids ascending, frames and sizes where set)."""
+    if len(columns) != len(_ADDED_COLUMNS):
+        return tuple(parse_ints(column) for column in columns)
+    ids, file_col = parse_ints(columns[0]), parse_ints(columns[1])
+    frame = np.full(len(ids), -1, dtype=np.int64)
+    width, height = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
+    where_set = parse_ints(columns[2]).reshape(-1, 4)
+    by_id = np.argsort(ids, kind="stable") if len(where_set) else ids  # sorted already, as read
+    rows = by_id[np.searchsorted(ids[by_id], where_set[:, 0])] if len(where_set) else ids[:0]
+    frame[rows], width[rows], height[rows] = where_set[:, 1], where_set[:, 2], where_set[:, 3]
+    return ids, file_col, frame, width, height
+
+
 def _label_rows(
     project: Project, table: SampleTable, queries: dict[str, str], columns: tuple, order: np.ndarray
 ) -> None:
-    """Set the table's labels: from the samples' label column where their query read one (rows
-    in ``order``), else from the labels query, a list of sample ids per label."""
-    if len(columns) > 5:
-        table.labels, codes = _label_codes(split_utf8(columns[5], "\x00") if columns[5] else [])
+    """Set the table's labels: from the samples' label column where their query read one
+    (:data:`_ADDED_SAMPLES`, rows in ``order``), else from the labels query, sample ids per
+    label."""
+    if len(columns) == len(_ADDED_COLUMNS):
+        labels = columns[-1]
+        table.labels, codes = _label_codes(split_utf8(labels, "\x00") if labels else [])
         table.label_code[:] = codes[order]
         return
     for code, (label, members) in enumerate(project.db.execute(queries["labels"])):

@@ -15,8 +15,10 @@ from app.core.errors import JobCancelled, SieveError
 from app.core.ingest import remote
 from app.core.ingest.priority import VisibleFirst
 from app.core.ingest.remote import NICENESS, WorkerUnavailable, index_in_worker
+from app.core.ingest.worker import DECODE_NICENESS
 from app.core.jobs import CancelToken, run_job
-from app.core.store.project import Project
+from app.core.store.db import connect
+from app.core.store.project import DB_NAME, Project
 from tests.factories import make_dataset
 
 
@@ -134,15 +136,33 @@ def test_a_child_that_cannot_start_is_reported_as_unavailable(
         run_job(index_in_worker(tmp_path, None, lambda *a: None))
 
 
-def test_the_child_runs_at_a_lower_priority_than_the_window(tmp_path: Path) -> None:
+def test_the_child_runs_below_the_window_and_further_below_once_it_has_listed(
+    tmp_path: Path,
+) -> None:
+    """Nice 5 while it lists (held here: its rows wait for this test's write lock), nice 10
+    once the files are decoded."""
     root = make_dataset(tmp_path / "data", {"a": 100, "b": 100})
-    niceness = []
-    for progress in index_in_worker(root, None, lambda *a: None):
-        if progress.stage in ("list", "index") and not niceness:
-            for pid in children_running(root):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                niceness.append(int(fields[16]) - os.nice(0))  # field 19: nice
-    assert niceness == [NICENESS]
+    with Project.for_dataset(root) as project:
+        lock = connect(project.path / DB_NAME)
+    lock.execute("BEGIN IMMEDIATE")
+    niceness: dict[str, list[int]] = {}
+
+    def look(stage: str) -> None:
+        niceness[stage] = []
+        for pid in children_running(root):  # its main thread, which starts the decoders
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            niceness[stage].append(int(fields[16]) - os.nice(0))  # field 19: nice
+
+    def listing(*opened: object) -> None:
+        time.sleep(0.3)  # the child lists, and waits for the lock to commit the rows
+        look("list")
+        lock.commit()
+
+    for progress in index_in_worker(root, None, listing):
+        if progress.stage == "index" and "index" not in niceness:
+            look("index")
+    lock.close()
+    assert niceness == {"list": [NICENESS], "index": [NICENESS + DECODE_NICENESS]}
 
 
 def test_a_child_that_exits_at_start_is_reported_as_unavailable(

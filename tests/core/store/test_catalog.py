@@ -270,6 +270,8 @@ def same_tables(a: SampleTable, b: SampleTable) -> None:
     assert a.file_index.tolist() == b.file_index.tolist() and a.labels == b.labels
     assert a.label_code.tolist() == b.label_code.tolist()
     assert a.broken.tolist() == b.broken.tolist() and a.missing.tolist() == b.missing.tolist()
+    assert a.frame.tolist() == b.frame.tolist() and a.n_frames.tolist() == b.n_frames.tolist()
+    assert a.width.tolist() == b.width.tolist() and a.height.tolist() == b.height.tolist()
 
 
 def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path: Path) -> None:
@@ -280,6 +282,7 @@ def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path:
         assert load_more(project, table) is table  # nothing new
         list_now(project, then)
         project.db.execute("UPDATE samples SET label = 'c' WHERE file_id = 5")  # sorts inside
+        project.db.execute("UPDATE samples SET width = 64, height = 48 WHERE file_id = 6")
         project.db.execute("UPDATE samples SET status = 'broken', reason = 'bad' WHERE id = 1")
         project.db.commit()
         more = load_more(project, table)
