@@ -188,15 +188,21 @@ class BrowserModel(QAbstractListModel):
         loader = self._loader
         if loader is None or not len(sample_ids):
             return False
+        return any(not loader.holds(i) for i in self._usable(sample_ids).tolist())
+
+    def _usable(self, sample_ids: np.ndarray) -> np.ndarray:
+        """Those of ``sample_ids`` in the table that are neither broken nor missing."""
         rows = self.table.row_of(sample_ids)
         rows = rows[rows >= 0]
-        usable = rows[~(self.table.broken[rows] | self.table.missing[rows])]
-        return any(not loader.holds(int(i)) for i in self.table.ids[usable])
+        return self.table.ids[rows[~(self.table.broken[rows] | self.table.missing[rows])]]
 
-    def retry_thumbnails(self) -> None:
-        """Ask again, as they repaint, for thumbnails that were not made yet."""
+    def retry_thumbnails(self, sample_ids: np.ndarray) -> None:
+        """Ask again for the thumbnails of these samples not made yet (nothing is repainted
+        meanwhile: a row repaints when its thumbnail comes)."""
         if self._loader is not None:
             self._loader.retry_missing()
+            for sample_id in self._usable(sample_ids).tolist():
+                self._loader.pixmap(sample_id)
 
     def clear(self) -> None:
         self.set_table(None, empty_table())

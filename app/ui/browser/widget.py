@@ -144,10 +144,11 @@ class BrowserWidget(QWidget):
         return self.model.sample_ids(first, last) if last >= first else np.empty(0, np.int64)
 
     def retry_thumbnails(self) -> None:
-        """Ask again for the thumbnails of rows on screen that have none yet (repaint them)."""
-        if self.model.lacks_thumbnails(self.visible_ids()):
-            self.model.retry_thumbnails()
-            self.view.viewport().update()
+        """Ask again for the thumbnails of rows on screen that have none yet (each repaints as its
+        thumbnail comes)."""
+        visible = self.visible_ids()
+        if self.model.lacks_thumbnails(visible):
+            self.model.retry_thumbnails(visible)
 
     def clear(self) -> None:
         for kind in self._serials:
