@@ -320,7 +320,7 @@ class _Checkpoints:
         self._thread.join()
 
     def _run(self, db_path: Path) -> None:
-        with suppress(sqlite3.Error), closing(connect(db_path)) as db:
+        with suppress(sqlite3.Error, SieveError), closing(connect(db_path)) as db:
             while self._asked.wait() and not self._closing:
                 self._asked.clear()
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -399,3 +399,28 @@ def test_the_listing_leaves_the_lock_free_when_another_process_asks(
     writer.put([FoundFile(f"c/{i}.jpg", "image", 1, 1) for i in range(2)])
     writer.close()
     assert writer.committed == 7 and writer.gaps == gaps  # one gap for one request
+
+
+@pytest.mark.parametrize("checkpoint_rows", [100, 10**9])
+def test_the_wal_starts_over_while_a_big_folder_is_listed(tmp_path, monkeypatch, checkpoint_rows):
+    """Checkpoints run beside the writer, which copies what came meanwhile: the WAL is reused
+    from its start, so it stays near the size of a few commits (without them it holds all)."""
+    root = tmp_path / "data"
+    for folder in range(4):
+        (root / f"f{folder}").mkdir(parents=True)
+        for i in range(500):
+            (root / f"f{folder}" / f"{i:04d}.jpg").write_bytes(b"")  # listed, never decoded
+    monkeypatch.setattr(scan, "BATCH", 50)
+    monkeypatch.setattr(listing, "FIRST_CHUNK", 50)
+    monkeypatch.setattr(listing, "MAX_CHUNK", 50)  # 40 commits
+    monkeypatch.setattr(listing, "CHECKPOINT_ROWS", checkpoint_rows)
+    with Project.for_dataset(root) as project:
+        job = listing.list_files(project, {}, False, CancelToken())
+        for _ in job:
+            time.sleep(0.002)  # the checkpoints' thread gets its turns
+        wal = (project.path / f"{DB_NAME}-wal").stat().st_size
+        assert project.sample_count() == 2000
+    if checkpoint_rows == 100:
+        assert wal < 1_000_000  # 0.3-0.5 MB
+    else:
+        assert wal > 2_000_000  # 2.6 MB
