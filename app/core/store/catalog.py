@@ -439,9 +439,10 @@ def _sample_columns(columns: tuple) -> tuple[np.ndarray, ...]:
     frame = np.full(len(ids), -1, dtype=np.int64)
     width, height = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
     where_set = parse_ints(columns[2]).reshape(-1, 4)
-    by_id = np.argsort(ids, kind="stable") if len(where_set) else ids  # sorted already, as read
-    rows = by_id[np.searchsorted(ids[by_id], where_set[:, 0])] if len(where_set) else ids[:0]
-    frame[rows], width[rows], height[rows] = where_set[:, 1], where_set[:, 2], where_set[:, 3]
+    if len(where_set):
+        by_id = np.argsort(ids, kind="stable")  # ascending already (a rowid scan): cheap
+        rows = by_id[np.searchsorted(ids, where_set[:, 0], sorter=by_id)]
+        frame[rows], width[rows], height[rows] = where_set[:, 1:].T
     return ids, file_col, frame, width, height
 
 
