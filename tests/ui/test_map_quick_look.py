@@ -76,35 +76,3 @@ def test_quick_look_maps_with_pca_first_and_names_the_weights(
         assert found.metrics["from_thumbnails"] == COUNT
     panel.grab().save(str(screenshots / "map_quick_look.png"))
     panel.shutdown()
-
-
-def test_umap_loads_below_the_window_once_an_index_ends_and_only_once(
-    qtbot, project_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The Quick look waits for the index: when it ends, the panel loads UMAP ahead, on a side
-    thread at a lower priority than the window; a later quick look does not load it again."""
-    import os
-    import sys
-
-    from app.ui.map import quick_look
-
-    loads: list[int] = []
-    loaded = threading.Event()
-
-    def warm_up() -> None:  # the real one imports umap: seconds; here, record who loads it
-        loads.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        loaded.set()
-
-    monkeypatch.setattr(maps, "warm_up", warm_up)
-    monkeypatch.setattr(quick_look, "_ahead", False)
-    state = AppState()
-    panel = MapPanel(state)
-    qtbot.addWidget(panel)
-    state.set_indexing("indexing: 12 files listed so far")
-    panel.set_project(project_dir)
-    assert not loaded.is_set()  # nothing loads while the index runs
-    state.set_indexing(None)
-    assert loaded.wait(timeout=10)
-    assert quick_look.load_umap_ahead() is False  # the quick look's own call: loaded already
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    assert loads == [min(19, own + 5)] if sys.platform == "linux" else len(loads) == 1

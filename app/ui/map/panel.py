@@ -47,7 +47,7 @@ from app.gui_model.state import AppState, Event
 from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
 from app.ui.map.object_mode import install_object_map
-from app.ui.map.quick_look import load_umap_ahead, quick_look_job
+from app.ui.map.quick_look import quick_look_job
 from app.ui.scatter import EmbeddingScatter
 
 NEIGHBOURS = 12
@@ -164,7 +164,6 @@ class MapPanel(QWidget):
         self.state.subscribe(self._on_state)
         state = self.state
         state.subscribe(lambda e: gate(self.quick_button, state, True) if e == "indexing" else None)
-        state.subscribe(self._load_umap_once_indexed)
         self.scatter.clicked.connect(self._on_clicked)
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.scatter.selection_cleared.connect(self.state.clear_selection)
@@ -432,13 +431,6 @@ class MapPanel(QWidget):
         current = self.state.current
         rows = self._rows(np.array([current], dtype=np.int64)) if current is not None else []
         self.scatter.set_current(int(rows[0]) if len(rows) else None)
-
-    def _load_umap_once_indexed(self, event: Event) -> None:
-        """When an index ends with a project shown, load UMAP below the window's priority: the
-        Quick look, which waits for the index, then finds it loaded."""
-        indexed = event == "indexing" and self.state.indexing is None
-        if indexed and self._project_dir is not None and self.method == "umap":
-            load_umap_ahead(below_the_window=True)
 
     def _on_state(self, event: Event) -> None:
         if not self._shown_layout:
