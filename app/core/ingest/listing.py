@@ -424,22 +424,22 @@ def _insert_files(db: sqlite3.Connection, verb: str, payloads: tuple[str, str]) 
 def _split_by_encoding(files: Sequence[FoundFile]) -> tuple[Sequence[FoundFile], list[FoundFile]]:
     """Files whose names are valid UTF-8 (JSON carries them), and the others (all checked in
     one encode, as a rule)."""
-    try:
-        "\x00".join([f[0] for f in files]).encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    else:
+    if _utf8("\x00".join([f[0] for f in files])):
         return files, []
     plain: list[FoundFile] = []
     odd: list[FoundFile] = []
     for item in files:
-        try:
-            item.relpath.encode("utf-8")
-        except UnicodeEncodeError:
-            odd.append(item)
-        else:
-            plain.append(item)
+        (plain if _utf8(item.relpath) else odd).append(item)
     return plain, odd
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (a name with stray bytes kept as escapes does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _insert_odd(db: sqlite3.Connection, rows: list[tuple]) -> None:

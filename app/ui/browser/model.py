@@ -183,26 +183,20 @@ class BrowserModel(QAbstractListModel):
             self._rows += count
             self.endInsertRows()
 
-    def lacks_thumbnails(self, sample_ids: np.ndarray) -> bool:
-        """Whether any of these usable samples has no thumbnail loaded yet."""
+    def retry_thumbnails(self, sample_ids: np.ndarray) -> None:
+        """Ask again for the thumbnails of these usable samples that have none loaded yet
+        (nothing is repainted meanwhile: a row repaints when its thumbnail comes)."""
         loader = self._loader
         if loader is None or not len(sample_ids):
-            return False
-        return any(not loader.holds(i) for i in self._usable(sample_ids).tolist())
-
-    def _usable(self, sample_ids: np.ndarray) -> np.ndarray:
-        """Those of ``sample_ids`` in the table that are neither broken nor missing."""
+            return
         rows = self.table.row_of(sample_ids)
         rows = rows[rows >= 0]
-        return self.table.ids[rows[~(self.table.broken[rows] | self.table.missing[rows])]]
-
-    def retry_thumbnails(self, sample_ids: np.ndarray) -> None:
-        """Ask again for the thumbnails of these samples not made yet (nothing is repainted
-        meanwhile: a row repaints when its thumbnail comes)."""
-        if self._loader is not None:
-            self._loader.retry_missing()
-            for sample_id in self._usable(sample_ids).tolist():
-                self._loader.pixmap(sample_id)
+        usable = self.table.ids[rows[~(self.table.broken[rows] | self.table.missing[rows])]]
+        lacking = [i for i in usable.tolist() if not loader.holds(i)]
+        if lacking:
+            loader.retry_missing()
+            for sample_id in lacking:
+                loader.pixmap(sample_id)
 
     def clear(self) -> None:
         self.set_table(None, empty_table())

@@ -146,9 +146,7 @@ class BrowserWidget(QWidget):
     def retry_thumbnails(self) -> None:
         """Ask again for the thumbnails of rows on screen that have none yet (each repaints as its
         thumbnail comes)."""
-        visible = self.visible_ids()
-        if self.model.lacks_thumbnails(visible):
-            self.model.retry_thumbnails(visible)
+        self.model.retry_thumbnails(self.visible_ids())
 
     def clear(self) -> None:
         for kind in self._serials:
