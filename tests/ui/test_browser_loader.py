@@ -10,7 +10,7 @@ from PySide6.QtGui import QPixmap
 
 from app.core.store.thumbs import ThumbCache
 from app.ui.browser.loader import KEEP_GENERATIONS, PixmapLru, ThumbnailLoader
-from app.ui.thumbnail_image import decode_thumbnail
+from app.ui.thumbnail_image import decode_thumbnail, jpeg_image
 
 
 def pixmap(size: int) -> QPixmap:
@@ -92,3 +92,13 @@ def test_loader_survives_an_unreadable_cache(qtbot, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: loader.asked == 0)
     assert loader.pixmap(1) is None and loader.loaded_count == 0 and not ready
     loader.close()
+
+
+def test_thumbnail_bytes_are_read_as_jpeg_without_asking_other_image_plugins(qtbot) -> None:
+    """Guessing asks every plugin (SVG's takes Qt's signal-slot lock: a deadlock with the GUI
+    thread once); named and never guessed, PNG bytes do not decode and JPEG bytes do."""
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 200, 0)).save(png, format="PNG")
+    assert jpeg_image(png.getvalue()) is None and jpeg_image(b"junk") is None
+    image = jpeg_image(jpeg((250, 0, 0)))
+    assert image is not None and image.pixelColor(8, 8).red() > 200

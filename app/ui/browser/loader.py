@@ -25,6 +25,7 @@ from app.core.data.images import THUMB_SIZE, thumbnail_of_file
 from app.core.errors import SieveError
 from app.core.jobs import make_way
 from app.core.store.thumbs import ThumbCache
+from app.ui.thumbnail_image import jpeg_image
 
 log = logging.getLogger("sieve")
 
@@ -216,5 +217,4 @@ def _decode(data: bytes | None) -> QImage | None:
     if data is None:
         return None
     make_way()  # a paint of the grid goes first
-    image = QImage.fromData(data)
-    return None if image.isNull() else image
+    return jpeg_image(data)
