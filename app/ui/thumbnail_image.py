@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QBuffer, QByteArray, Qt
-from PySide6.QtGui import QImage, QImageReader, QPainter
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPainter
 
 
 def jpeg_image(data: bytes) -> QImage | None:
     """A stored thumbnail's JPEG bytes as an image, or None when they do not decode.
 
-    The format is named, never guessed: guessing, Qt asks every image plugin, and the SVG one
-    builds a QTextStream, which takes Qt's signal-slot lock. A pool thread did so holding the
-    interpreter lock while the GUI thread held Qt's lock and waited for the interpreter's (a
-    disconnect looking for a Python override): both waited for ever, and a CI run hung.
+    On a pool thread, decoding holds Qt's image-plugin lock, and a call back into Python then
+    waits for the interpreter lock, which the GUI thread may hold while it waits for Qt's lock:
+    both wait for ever (two CI runs hung so). So the format is named, never guessed (guessing,
+    Qt asked the SVG plugin, whose QTextStream needed Qt's signal-slot lock), and the bytes are
+    read from Qt's own buffer, not a Python ``QBuffer`` (each of its reads asks Python whether
+    a method is overridden).
     """
-    buffer = QBuffer()
-    buffer.setData(QByteArray(data))
-    reader = QImageReader(buffer, QByteArray(b"jpeg"))
-    reader.setAutoDetectImageFormat(False)  # no other plugin is asked, not even for bad bytes
-    image = reader.read()
+    image = QImage.fromData(data, "JPEG")  # Qt's own buffer: no Python object in the read
     return None if image.isNull() else image
 
 
