@@ -7,6 +7,7 @@ import sys
 
 TOP_LEVEL_OPTIONS = ("-h", "--help", "--version", "--self-test")
 INDEX_WORKER = "_index-worker"  # app.core.ingest.worker.COMMAND, without importing it first
+LOOK_WORKER = "_look-worker"  # app.gui_model.look_worker.COMMAND, likewise
 
 
 def attach_missing_streams() -> None:
@@ -37,6 +38,10 @@ def main() -> int:
         from app.core.ingest.worker import main as index_worker
 
         return index_worker(argv[1:])
+    if argv[:1] == [LOOK_WORKER]:  # the app's quick-look process: no CLI, no Qt
+        from app.gui_model.look_worker import main as look_worker
+
+        return look_worker(argv[1:])
     from app.cli.entry import run as cli_main
 
     if not argv or (argv[0].startswith("-") and argv[0].split("=")[0] not in TOP_LEVEL_OPTIONS):

@@ -331,7 +331,8 @@ def peer_rows(folder: Path, workers: int) -> list[list[str]]:
                 f"{times['total']:.1f} s",
                 "<= 30 s",
                 f"{'met' if times['total'] <= 30 else 'MISSED'}: {times['side']:.0f} px, embed "
-                f"{times['embed']:.1f} s, PCA shown at {times['pca_visible']:.1f} s",
+                f"{times['embed']:.1f} s, PCA shown at {times['pca_visible']:.1f} s; its process "
+                f"loaded ahead in {times['load_ahead']:.1f} s",
             ]
         )
     return rows

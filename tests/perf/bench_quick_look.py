@@ -4,10 +4,12 @@
     python tests/perf/bench_quick_look.py --project DIR        # an indexed project (reused as is)
     python tests/perf/bench_quick_look.py --side 256 --keep D  # PNGs upscaled to 256 px, kept in D
 
-Runs the job the Quick look button runs (``quick_look_job``: embed every sample with
-``quick_config()`` while UMAP loads on a side thread, then PCA at once and UMAP epoch by epoch)
-and times embedding, the first (PCA) layout, UMAP and the total. The previous quick look
-(ResNet-18 at 224 px from the original files, ``EmbedConfig(backbone="resnet18",
+Runs the job the Quick look button runs (``quick_look_job`` in the map panel's quick-look
+process: embed every sample with ``quick_config()``, then PCA at once and UMAP epoch by epoch)
+and times embedding, the first (PCA) layout, UMAP and the total. As in the app, the process is
+started and has loaded torch and UMAP before the click (the panel starts it while the user looks
+at the grid; that load is printed, not counted); a second run starts it at the click. The
+previous quick look (ResNet-18 at 224 px from the original files, ``EmbedConfig(backbone="resnet18",
 weights="imagenet")``) runs in the same process on a subset project of ``--subset`` images; its
 embedding time is extrapolated to the full count (said in the table) and the new quick look runs
 on the same subset for a measured ratio.
@@ -36,6 +38,7 @@ from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, Progress, run_job
 from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import Project
+from app.gui_model.look_process import LookProcess
 from app.gui_model.map_sources import embed_and_layout_job
 from app.ui.map.quick_look import quick_look_job
 
@@ -56,20 +59,35 @@ CLASSES = (
 )
 
 
-def quick_look_seconds(project_dir: Path, config: EmbedConfig | None = None) -> dict[str, float]:
+def quick_look_seconds(
+    project_dir: Path, config: EmbedConfig | None = None, ahead: bool = True
+) -> dict[str, float]:
     """Click-to-finished-UMAP timings of a quick look on an indexed project, in seconds.
+
+    Without ``config``, the Quick look button's job in a quick-look process (``LookProcess``),
+    started and loaded before the click (``ahead``, as the map panel does) or at the click; with
+    ``config``, ``embed_and_layout_job`` with it in this process.
 
     Keys: ``embed`` (until the embeddings are stored), ``pca_visible`` (the first layout),
     ``umap`` (from the first layout to the finished UMAP), ``total``, ``images`` and
     ``images_per_s`` (of the embedding), ``from_thumbnails`` (samples read from thumbnails),
-    ``cpu`` (CPU seconds of this process over all its threads: tells a busy machine apart),
-    ``side`` (the input side the quick look chose).
+    ``cpu`` (CPU seconds of this process and the quick-look process over all their threads: tells
+    a busy machine apart), ``side`` (the input side the quick look chose), ``load_ahead`` (the
+    quick-look process's start and load before the click, 0 when not ahead).
     """
     cancel = CancelToken()
+    process, load_ahead = LookProcess(log_file=False), 0.0
+    if config is None and ahead:
+        started = time.perf_counter()
+        process.start()
+        if not process.wait_until_warm(300):
+            raise SystemExit("the quick-look process did not load within 300 s")
+        load_ahead = time.perf_counter() - started
     if config is None:
-        job = quick_look_job(Path(project_dir), "umap", cancel)  # what the button runs
+        job = quick_look_job(Path(project_dir), "umap", cancel, process)  # what the button runs
     else:
         job = embed_and_layout_job(Path(project_dir), config, "umap", cancel)
+    child_cpu = _cpu_seconds(process.pid) or 0.0  # none yet when it starts at the click
     started, cpu = time.perf_counter(), time.process_time()
     embedded = pca = None
     while True:
@@ -83,7 +101,8 @@ def quick_look_seconds(project_dir: Path, config: EmbedConfig | None = None) -> 
         if pca is None and isinstance(progress.partial, dict):
             pca = now
     total = time.perf_counter() - started
-    cpu = time.process_time() - cpu
+    cpu = time.process_time() - cpu + (_cpu_seconds(process.pid) or child_cpu) - child_cpu
+    process.close()
     with Project.open(project_dir) as project:
         found = active_embedding_set(project)
         assert found is not None
@@ -101,7 +120,18 @@ def quick_look_seconds(project_dir: Path, config: EmbedConfig | None = None) -> 
         "from_thumbnails": float(metrics.get("from_thumbnails", 0)),
         "cpu": cpu,
         "side": side,
+        "load_ahead": load_ahead,
     }
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds process ``pid`` has used (Linux ``/proc``), None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def embed_seconds(project_dir: Path, config: EmbedConfig) -> tuple[float, int]:
@@ -175,6 +205,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(f"indexed {args.count:,} PNGs of {args.side} px in {seconds:.1f} s")
     full = quick_look_seconds(project_dir)
     count = int(full["images"])
+    print(f"quick-look process started and loaded ahead in {full['load_ahead']:.1f} s (uncounted)")
+    cold = quick_look_seconds(project_dir, ahead=False)
 
     subset_root = work / f"fmnist-subset-{args.subset}-{args.side}px"
     if not subset_root.exists():
@@ -208,6 +240,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
             f"{old_total:.1f} s (extrap.)",
             f"{old_total / full['total']:.1f}x",
         ],
+        [
+            "the same, process started at the click",
+            f"{cold['total']:.1f} s",
+            f"{old_total:.1f} s (extrap.)",
+            f"{old_total / cold['total']:.1f}x",
+        ],
         ["images/s (full run)", f"{full['images_per_s']:.0f}", "-", "-"],
         [
             f"images/s on {old_n} (measured)",
@@ -216,7 +254,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
             f"{new_rate / old_rate:.1f}x",
         ],
         ["read from thumbnails", f"{int(full['from_thumbnails']):,}", "0 (original files)", "-"],
-        ["CPU seconds (all threads)", f"{full['cpu']:.1f}", "-", "-"],
+        ["CPU seconds (both processes)", f"{full['cpu']:.1f}", "-", "-"],
     ]
     print_table(
         f"Quick look on {count:,} images ({args.side} px PNGs): quick (ResNet-18, "
@@ -227,6 +265,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
     )
     verdict = "meets" if full["total"] <= TARGET_S else "misses"
     print(f"click to finished UMAP: {full['total']:.1f} s, {verdict} the {TARGET_S:.0f} s target")
+    verdict = "meets" if cold["total"] <= TARGET_S else "misses"
+    print(
+        f"with the process started at the click: {cold['total']:.1f} s, {verdict} the target "
+        "(the panel starts it 3 s after it offers a quick look)"
+    )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

@@ -59,3 +59,12 @@ def screenshots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("SIEVE_SCREENSHOTS") or tmp_path / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _quick_look_started_at_the_click(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The map panel starts its quick-look process ahead only in the tests of that (each would
+    load torch and UMAP in a child); a click still starts it."""
+    from app.ui.map import panel
+
+    monkeypatch.setattr(panel, "PREWARM_DELAY_MS", None)

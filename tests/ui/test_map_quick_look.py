@@ -3,6 +3,9 @@ which weights made the map."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -13,8 +16,10 @@ from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
 from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import Project
+from app.gui_model import look_process
 from app.gui_model.state import AppState
 from app.ui.map import MapPanel
+from app.ui.map import panel as panel_module
 from tests.factories import make_dataset
 
 COUNT = 12  # UMAP needs at least 10 points
@@ -30,8 +35,10 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_quick_look_maps_with_pca_first_and_names_the_weights(
-    qtbot, project_dir: Path, screenshots: Path, monkeypatch: pytest.MonkeyPatch
+    qtbot, project_dir: Path, screenshots: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """In this process (the quick-look process cannot start here), so UMAP can be held."""
+    monkeypatch.setattr(look_process, "look_command", lambda *a: [str(tmp_path / "no-program")])
     pca_shown = threading.Event()
     build_graph = maps.neighbour_graph
 
@@ -76,3 +83,90 @@ def test_quick_look_maps_with_pca_first_and_names_the_weights(
         assert found.metrics["from_thumbnails"] == COUNT
     panel.grab().save(str(screenshots / "map_quick_look.png"))
     panel.shutdown()
+
+
+def test_the_panel_starts_its_quick_look_process_ahead_and_the_click_uses_it(
+    qtbot, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(panel_module, "PREWARM_DELAY_MS", 50)
+    hidden = MapPanel(AppState())
+    qtbot.addWidget(hidden)
+    hidden.set_project(project_dir)
+    panel = MapPanel(AppState())
+    qtbot.addWidget(panel)
+    panel.resize(640, 520)
+    panel.show()
+    panel.set_project(project_dir)
+    qtbot.waitUntil(lambda: panel.look.running, timeout=10_000)
+    assert not hidden.look.running, "a panel off screen starts nothing"
+    qtbot.waitUntil(lambda: panel.look.warm, timeout=120_000)
+    pid = panel.look.pid
+    methods: list[str] = []
+    look = panel.look.look
+
+    def recorded(*args):  # the reports as the child sent them, before the runner merges any
+        job = look(*args)
+        while True:
+            try:
+                progress = next(job)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(progress.partial, dict):
+                methods.append(progress.partial["method"])
+            yield progress
+
+    monkeypatch.setattr(panel.look, "look", recorded)
+    panel.quick_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            not panel.runner.is_busy and len(panel.xy) == COUNT and "UMAP" in panel.caption.text()
+        ),
+        timeout=120_000,
+    )
+    assert methods[0] == "pca" and panel.look.pid == pid
+    assert panel.weights_label.text().startswith("Quick look: ResNet-18, random weights")
+    panel.shutdown()
+    assert not panel.look.running
+
+
+CLICK_SCRIPT = """
+import sys, time
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from app.gui_model.state import AppState
+from app.ui.map import MapPanel
+
+qt = QApplication([])
+panel = MapPanel(AppState())
+panel.resize(640, 520)
+panel.show()
+panel.set_project(Path(sys.argv[1]))
+while panel.runner.is_busy or not panel.quick_button.isVisible():
+    qt.processEvents()
+started = time.perf_counter()
+panel.quick_button.click()
+click_s = time.perf_counter() - started
+deadline = time.monotonic() + 240
+while (panel.runner.is_busy or "UMAP" not in panel.caption.text()) and time.monotonic() < deadline:
+    qt.processEvents()
+    time.sleep(0.01)
+loaded = [name for name in ("torch", "torchvision", "umap", "numba") if name in sys.modules]
+print(f"{click_s:.3f}", len(panel.xy), panel.caption.text(), "loaded:", *loaded)
+panel.shutdown()
+"""
+
+
+def test_a_click_loads_neither_torch_nor_umap_in_the_windows_process(project_dir: Path) -> None:
+    """A fresh window: the click returns at once and torch and UMAP load in the child only."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLICK_SCRIPT, str(project_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr
+    click_s, points, *caption = done.stdout.split()
+    assert int(points) == COUNT and "UMAP" in caption, done.stdout
+    assert caption[caption.index("loaded:") + 1 :] == [], done.stdout
+    assert float(click_s) < 1.0, "the click returns before anything loads"

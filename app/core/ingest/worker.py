@@ -23,18 +23,18 @@ and the next run carries on with the files still pending.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from app.core.ingest.indexing import index_job
 from app.core.ingest.priority import VisibleFirst
 from app.core.jobs import CancelToken, JobCancelled, Progress, run_below_the_window
 from app.core.store.project import Project
+from app.core.workers.lines import LineWriter
 
 COMMAND = "_index-worker"
 """The program's hidden sub-command that runs :func:`main` (``python -m app _index-worker``)."""
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         from app.core.logs import setup_logging
 
         setup_logging()
-    out = _Writer(sys.stdout)
+    out = LineWriter(sys.stdout)
     cancel, visible = CancelToken(), VisibleFirst()
     threading.Thread(
         target=_obey, args=(sys.stdin, cancel, visible), name="sieve-worker-input", daemon=True
@@ -75,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _index(
-    folder: Path, project_dir: Path | None, out: _Writer, visible: VisibleFirst, cancel: CancelToken
+    folder: Path,
+    project_dir: Path | None,
+    out: LineWriter,
+    visible: VisibleFirst,
+    cancel: CancelToken,
 ) -> Iterator[Progress]:
     with Project.for_dataset(folder, project_dir) as project:
         opened = {"path": str(project.path), "root": str(project.dataset_root)}
@@ -101,20 +105,3 @@ def _obey(stream: IO[str], cancel: CancelToken, visible: VisibleFirst) -> None:
 
 def _details() -> str:
     return traceback.format_exc()
-
-
-class _Writer:
-    """JSON lines on a stream, one writer at a time; a closed pipe (parent gone) is ignored."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def send(self, message: dict[str, Any]) -> None:
-        line = json.dumps(message) + "\n"
-        with self._lock:
-            try:
-                self._stream.write(line)
-                self._stream.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass

@@ -6,16 +6,21 @@ what the app state's ``colour_by`` names, and turns clicks and lassos into edits
 selection, so the grid follows. A click also highlights the sample's nearest neighbours. The
 embeddings chooser lists the finished sets; choosing one makes it the project's active set and
 lays it out.
+
+A quick look runs in the panel's own child process (:class:`LookProcess`), which the panel
+starts ahead, :data:`PREWARM_DELAY_MS` after it comes to offer a quick look (a project indexed,
+no map yet, the panel on screen), so that torch and UMAP are loaded when the button is pressed.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -30,11 +35,13 @@ from PySide6.QtWidgets import (
 
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
+from app.core.jobs import CancelToken, Job
 from app.core.store.embedding_sets import get_embedding_set, set_active
 from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
+from app.gui_model.look_process import LookProcess, LookUnavailable
 from app.gui_model.map_sources import (
     MapSource,
     colour_data,
@@ -53,6 +60,10 @@ from app.ui.scatter import EmbeddingScatter
 NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 COMBO_CHARS = 10  # the choosers' width; longer titles show in full in their lists
+log = logging.getLogger("sieve")
+PREWARM_DELAY_MS: int | None = 3000
+"""How long the panel offers a quick look before it starts the quick-look process (None: only
+at the click). The wait leaves the first seconds after an open to the grid."""
 
 
 class MapPanel(QWidget):
@@ -66,6 +77,10 @@ class MapPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self)
+        self.look = LookProcess()
+        self._prewarm_timer = QTimer(self)
+        self._prewarm_timer.setSingleShot(True)
+        self._prewarm_timer.timeout.connect(self._prewarm)
         self._project_dir: Path | None = None
         self._source: MapSource | None = None
         self._vectors: np.ndarray | None = None
@@ -163,7 +178,7 @@ class MapPanel(QWidget):
     def _connect(self) -> None:
         self.state.subscribe(self._on_state)
         state = self.state
-        state.subscribe(lambda e: gate(self.quick_button, state, True) if e == "indexing" else None)
+        state.subscribe(lambda e: self._on_indexing() if e == "indexing" else None)
         self.scatter.clicked.connect(self._on_clicked)
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.scatter.selection_cleared.connect(self.state.clear_selection)
@@ -210,18 +225,15 @@ class MapPanel(QWidget):
         """Embed with training run ``run_id`` (None: a quick look) and lay the new set out."""
         if self._project_dir is None or (run_id is None and self.state.indexing):
             return
-        from app.core.embeddings.embed import (
-            EmbedConfig,  # torch loads only when something is embedded
-        )
-
-        project_dir, method = self._project_dir, self.method
+        project_dir, method, look = self._project_dir, self.method, self.look
         self._forget_layout()
         if run_id is None:
-            self._request(lambda cancel: quick_look_job(project_dir, method, cancel), "Quick look")
+            self._request(
+                lambda cancel: quick_look_job(project_dir, method, cancel, look), "Quick look"
+            )
             return
-        config = EmbedConfig(run=run_id)
         self._request(
-            lambda cancel: embed_and_layout_job(project_dir, config, method, cancel),
+            lambda cancel: _embed_run_job(project_dir, run_id, method, cancel),
             "Embedding and mapping",
         )
 
@@ -231,9 +243,43 @@ class MapPanel(QWidget):
 
     def shutdown(self) -> None:
         self._pending = None
+        self._prewarm_timer.stop()
         self.runner.shutdown()
         self.objects.shutdown()
+        self.look.close()
         self._close_thumbs()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._schedule_prewarm()
+
+    # ----------------------------------------------------------- quick look ahead
+    def _on_indexing(self) -> None:
+        gate(self.quick_button, self.state, True)
+        self._schedule_prewarm()
+
+    def _offers_quick_look(self) -> bool:
+        """The panel shows its Quick look button, able to start, on screen."""
+        return (
+            self._project_dir is not None
+            and self.pages.currentIndex() == 0
+            and self.quick_button.isVisible()
+            and self.quick_button.isEnabled()
+        )
+
+    def _schedule_prewarm(self) -> None:
+        if PREWARM_DELAY_MS is not None and self._offers_quick_look() and not self.look.running:
+            self._prewarm_timer.start(PREWARM_DELAY_MS)
+
+    @Slot()
+    def _prewarm(self) -> None:
+        """Start the quick-look process if the panel still offers a quick look."""
+        if not self._offers_quick_look():
+            return
+        try:
+            self.look.start()
+        except LookUnavailable as error:  # the click embeds in this process instead
+            log.warning("%s", error)
 
     # ----------------------------------------------------------------- running
     def _request(self, factory: JobFactory, name: str) -> None:
@@ -333,6 +379,7 @@ class MapPanel(QWidget):
         self.quick_button.setVisible(has_project)
         self.pages.setCurrentIndex(0)
         self.caption.clear()
+        self._schedule_prewarm()
 
     # ------------------------------------------------------------ embedding sets
     def _fill_set_box(self) -> None:
@@ -485,3 +532,13 @@ class MapPanel(QWidget):
         if self._thumbs is not None:
             self._thumbs.close()
             self._thumbs = None
+
+
+def _embed_run_job(
+    project_dir: Path, run_id: int, method: str, cancel: CancelToken
+) -> Job[np.ndarray]:
+    """Embed with training run ``run_id`` and lay the new set out (torch loads on the job's
+    thread, never the GUI's)."""
+    from app.core.embeddings.embed import EmbedConfig
+
+    return (yield from embed_and_layout_job(project_dir, EmbedConfig(run=run_id), method, cancel))

@@ -19,6 +19,7 @@ from app.core.ingest.worker import DECODE_NICENESS
 from app.core.jobs import CancelToken, run_job
 from app.core.store.db import connect
 from app.core.store.project import DB_NAME, Project
+from app.core.workers.lines import close_pipes
 from tests.factories import make_dataset
 
 
@@ -101,7 +102,7 @@ def test_a_line_left_unsent_to_a_dead_child_does_not_hide_how_it_ended() -> None
     )
     child.wait()
     child.stdin.write("want 1,2,3\n")  # buffered: its flush meets a closed pipe
-    remote._close(child)  # raises no broken pipe
+    close_pipes(child)  # raises no broken pipe
     assert child.stdin.closed and child.stdout.closed
 
 
