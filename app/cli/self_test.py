@@ -105,6 +105,22 @@ def step_index_process(space: Workspace) -> str:
     return f"{samples} samples indexed by a child process"
 
 
+def step_look_process(space: Workspace) -> str:
+    """The map's quick look runs in a child process too (``_look-worker``): a PCA quick look of
+    the project the index process made."""
+    from app.core.jobs import CancelToken, run_job
+    from app.gui_model.look_process import LookProcess
+
+    process = LookProcess(log_file=False)
+    try:
+        xy = run_job(process.look(space.root / "child-project", "pca", CancelToken()))
+    finally:
+        process.close()
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
+        raise AssertionError(f"the quick-look process made a layout of shape {xy.shape}")
+    return f"{len(xy)} points laid out by a child process"
+
+
 def step_train(space: Workspace) -> str:
     from app.core.jobs import run_job
     from app.core.ssl.config import TrainConfig
@@ -307,6 +323,7 @@ STEPS: tuple[Step, ...] = (
     Step("torchvision ops", step_torchvision_ops),
     Step("index demo", step_index, ("work folder",)),
     Step("index process", step_index_process, ("work folder",)),
+    Step("quick-look process", step_look_process, ("index process",)),
     Step("train", step_train, ("index demo",)),
     Step("embed", step_embed, ("train",)),
     Step("map pca", step_map_pca, ("embed",)),

@@ -90,7 +90,8 @@ class LookProcess:
         with self._lock:
             if self.running:
                 return
-            self._discard()
+            if self._child is not None:  # ended by itself: its pipes are still open
+                _end(self._child, 0.0)
             self._warm, self._heard = threading.Event(), threading.Event()
             self._child = start_child(look_command(self._log_file), 0, WHAT, LookUnavailable)
             self._messages = queue.Queue()
@@ -144,18 +145,20 @@ class LookProcess:
     def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         """End the child (it stops a running look) and wait up to ``wait_s`` before a kill."""
         with self._lock:
-            self._discard(wait_s)
+            child, self._child = self._child, None
+        if child is not None:
+            _end(child, wait_s)
 
-    def _discard(self, wait_s: float = CLOSE_WAIT_S) -> None:
-        child, self._child = self._child, None
-        if child is None:
-            return
-        close_pipes(child)  # the end of its input ends the child
-        try:
-            child.wait(wait_s)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    def release(self) -> None:
+        """End the child without waiting for it (its memory, ~1 GB with torch, is given back
+        a moment later); the next look starts a new one."""
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            close_pipes(child)  # the end of its input ends the child
+            threading.Thread(
+                target=_end, args=(child, CLOSE_WAIT_S), name="sieve-look-end", daemon=True
+            ).start()
 
     @staticmethod
     def _read(
@@ -187,6 +190,16 @@ class LookProcess:
         raise SieveError(
             f"{WHAT} ended unexpectedly (exit status {status}); press Quick look to start again"
         )
+
+
+def _end(child: subprocess.Popen, wait_s: float) -> None:
+    """Close ``child``'s pipes (the end of its input ends it); kill it after ``wait_s``."""
+    close_pipes(child)
+    try:
+        child.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def _lines_of(child: subprocess.Popen) -> Iterator[str]:

@@ -9,7 +9,8 @@ lays it out.
 
 A quick look runs in the panel's own child process (:class:`LookProcess`), which the panel
 starts ahead, :data:`PREWARM_DELAY_MS` after it comes to offer a quick look (a project indexed,
-no map yet, the panel on screen), so that torch and UMAP are loaded when the button is pressed.
+no map yet, the panel on screen), so that torch and UMAP are loaded when the button is pressed,
+and lets go once the look has made a map (the process holds ~1 GB with torch loaded).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 COMBO_CHARS = 10  # the choosers' width; longer titles show in full in their lists
 log = logging.getLogger("sieve")
+QUICK_LOOK = "Quick look"
 PREWARM_DELAY_MS: int | None = 3000
 """How long the panel offers a quick look before it starts the quick-look process (None: only
 at the click). The wait leaves the first seconds after an open to the grid."""
@@ -78,6 +80,7 @@ class MapPanel(QWidget):
         self.state = state
         self.runner = JobRunner(self)
         self.look = LookProcess()
+        self._started_name = ""
         self._prewarm_timer = QTimer(self)
         self._prewarm_timer.setSingleShot(True)
         self._prewarm_timer.timeout.connect(self._prewarm)
@@ -229,7 +232,7 @@ class MapPanel(QWidget):
         self._forget_layout()
         if run_id is None:
             self._request(
-                lambda cancel: quick_look_job(project_dir, method, cancel, look), "Quick look"
+                lambda cancel: quick_look_job(project_dir, method, cancel, look), QUICK_LOOK
             )
             return
         self._request(
@@ -288,7 +291,11 @@ class MapPanel(QWidget):
             self._pending = (factory, name)
             self.runner.cancel()
             return
+        self._start(factory, name)
+
+    def _start(self, factory: JobFactory, name: str) -> None:
         self._shown_layout = False
+        self._started_name = name
         self.runner.start(factory, name)
 
     @Slot(bool)
@@ -296,8 +303,7 @@ class MapPanel(QWidget):
         if not busy and self._pending is not None:
             factory, name = self._pending
             self._pending = None
-            self._shown_layout = False
-            self.runner.start(factory, name)
+            self._start(factory, name)
 
     @Slot(object)
     def _on_progress(self, progress: Any) -> None:
@@ -312,7 +318,11 @@ class MapPanel(QWidget):
 
     @Slot(object)
     def _on_finished(self, result: Any) -> None:
-        """Show the finished layout (UMAP's last epochs come after its last streamed frame)."""
+        """Show the finished layout (UMAP's last epochs come after its last streamed frame).
+
+        After a quick look the panel shows a map and offers none: its process is let go."""
+        if self._started_name == QUICK_LOOK and not self.runner.is_busy:
+            self.look.release()
         if self._source is None or not isinstance(result, np.ndarray):
             return
         if result.shape == (len(self._source.ids), 2):
