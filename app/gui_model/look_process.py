@@ -155,7 +155,6 @@ class LookProcess:
         with self._lock:
             child, self._child = self._child, None
         if child is not None:
-            close_pipes(child)  # the end of its input ends the child
             threading.Thread(
                 target=_end, args=(child, CLOSE_WAIT_S), name="sieve-look-end", daemon=True
             ).start()
@@ -193,13 +192,17 @@ class LookProcess:
 
 
 def _end(child: subprocess.Popen, wait_s: float) -> None:
-    """Close ``child``'s pipes (the end of its input ends it); kill it after ``wait_s``."""
-    close_pipes(child)
+    """End ``child``: close its input (which ends it), kill it after ``wait_s``, then close its
+    output. Not before: closing a pipe its reader thread is reading waits for that read, that
+    is for the child's exit (1.5 s for a child with torch loaded)."""
+    with contextlib.suppress(OSError):
+        child.stdin.close()
     try:
         child.wait(wait_s)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+    close_pipes(child)
 
 
 def _lines_of(child: subprocess.Popen) -> Iterator[str]:
