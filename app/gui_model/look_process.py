@@ -41,6 +41,7 @@ from app.gui_model.map_sources import MapSource, load_source
 
 log = logging.getLogger("sieve")
 WHAT = "the quick-look process"
+NICENESS = 5  # the child's priority below the window, as the index process's while it lists
 POLL_S = 0.05  # how often a look checks its cancel token while it waits for a line
 STOP_WAIT_S = 10.0  # a stopped look ends at its next batch or epoch; then the child is killed
 CLOSE_WAIT_S = 2.0  # an idle child ends at once; one still loading torch is killed after this
@@ -93,7 +94,7 @@ class LookProcess:
             if self._child is not None:  # ended by itself: its pipes are still open
                 _end(self._child, 0.0)
             self._warm, self._heard = threading.Event(), threading.Event()
-            self._child = start_child(look_command(self._log_file), 0, WHAT, LookUnavailable)
+            self._child = start_child(look_command(self._log_file), NICENESS, WHAT, LookUnavailable)
             self._messages = queue.Queue()
             threading.Thread(
                 target=self._read,

@@ -3,8 +3,8 @@
 Importing torch and torchvision takes about 5 s of a core and UMAP's kernels 4.5 s more; in
 the window's process those imports hold the interpreter lock for up to 80 ms at a time (the grid
 stalls), so the window never loads them for a quick look. The map panel starts this child
-ahead, once a project is indexed and waits for its first map (:mod:`look_process`); the child
-loads everything on a thread below the window's priority, then waits. A click then finds it
+ahead, once a project's files are listed and it waits for its first map (:mod:`look_process`);
+the child loads everything on a thread at the lowest priority, then waits. A click then finds it
 ready: the embedding starts at once. The two talk in lines:
 
 * the parent writes ``look {"id", "project", "method"}``, ``stop ID`` (that look, running or
@@ -34,7 +34,9 @@ from app.core.workers.lines import LineWriter
 
 COMMAND = "_look-worker"
 """The program's hidden sub-command that runs :func:`main` (``python -m app _look-worker``)."""
-WARM_NICENESS = 5  # the loading thread's priority below the window (the look runs above it)
+WARM_NICENESS = 19
+"""The loading thread's priority below the window: it takes what the window and an index (nice
+10) leave; the looks run at the process's own priority (nice 5, :mod:`look_process`)."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,7 @@ class AppState:
         self._highlighted = _EMPTY
         self._colour_by: str | None = None
         self._indexing: str | None = None
+        self._listing = False
         self._measuring: str | None = None
         self._focused_object: object | None = None  # an ObjectFocus (gui_model/object_map.py)
         self._listeners: list[Listener] = []
@@ -114,6 +115,12 @@ class AppState:
         """While a background index runs: why whole-index actions wait (e.g. "indexing: 12 of
         100 files left"); None once every file is indexed."""
         return self._indexing
+
+    @property
+    def listing(self) -> bool:
+        """Whether the background index is still listing files (rows keep coming): work that
+        would take a core from it waits (the quick-look process starts after)."""
+        return self._listing
 
     @property
     def measuring(self) -> str | None:
@@ -182,10 +189,12 @@ class AppState:
             self._focused_object = focus
             self._emit("focused_object")
 
-    def set_indexing(self, reason: str | None) -> None:
-        """Say that a background index runs (``reason``) or has ended (None)."""
-        if reason != self._indexing:
-            self._indexing = reason
+    def set_indexing(self, reason: str | None, listing: bool = False) -> None:
+        """Say that a background index runs (``reason``; ``listing``: it still lists files) or
+        has ended (None)."""
+        listing = listing and reason is not None
+        if reason != self._indexing or listing != self._listing:
+            self._indexing, self._listing = reason, listing
             self._emit("indexing")
 
     def set_measuring(self, reason: str | None) -> None:

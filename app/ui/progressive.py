@@ -134,7 +134,7 @@ class IndexSession(QObject):
             ),
             "Indexing",
         )
-        self.state.set_indexing("indexing: listing files")
+        self.state.set_indexing("indexing: listing files", listing=True)
         if shown:
             self._prefer_visible()
 
@@ -181,7 +181,7 @@ class IndexSession(QObject):
         """Why whole-index actions wait; once every file is thumbnailed, only the checks wait
         (for the statistics)."""
         if self.to_measure is None:
-            self.state.set_indexing(self._waiting_reason())
+            self.state.set_indexing(self._waiting_reason(), listing=self.to_index is None)
             return
         left = max(0, self.to_measure - self.measured)
         self.state.set_measuring(

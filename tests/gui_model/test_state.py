@@ -52,3 +52,15 @@ def test_filter_with_and_reset(state):
     state.select([1])
     state.reset()
     assert state.filter == Filter() and state.selected.size == 0 and state.current is None
+
+
+def test_an_index_says_while_it_lists_files_and_once_it_has(state):
+    events: list[str] = []
+    state.subscribe(events.append)
+    state.set_indexing("indexing: listing files", listing=True)
+    assert state.listing and state.indexing == "indexing: listing files"
+    state.set_indexing("indexing: listing files", listing=True)
+    state.set_indexing("indexing: 3 of 9 files left")
+    assert not state.listing and events == ["indexing", "indexing"]
+    state.set_indexing(None, listing=True)  # an ended index lists nothing
+    assert not state.listing and state.indexing is None

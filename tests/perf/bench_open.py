@@ -8,8 +8,9 @@ Generates ``--count`` (default 100,000; ``--million`` for 1,000,000) tiny JPEGs 
   event-loop stall while indexing (the grid is scrolled a page every 50 ms for
   ``--scroll-seconds``, as a user would; then the seconds until the rows where the scrolling
   stopped show a thumbnail) and while scrolling 1,000 rows once indexed (a 5 ms
-  QTimer heartbeat: a stall is the gap between beats minus the interval); peak RSS of the process
-  (window, index threads and all).
+  QTimer heartbeat: a stall is the gap between beats minus the interval); peak RSS of the window's
+  process, and of its largest child process (the index, or the quick-look process the map starts
+  ahead once the files are listed).
 * re-open: a second process opens the same folder: seconds to the first rows and thumbnails.
 
 Then it prints the index rate against a plain Pillow loop (``tests/perf/bench_ingest.py``) and
@@ -207,8 +208,9 @@ def probe(
     out["stalls_over_50ms"] = float(len(gaps))
     out["worst_stalls"] = sorted(gaps, key=lambda g: -g[2])[:8]  # type: ignore[assignment]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    window.shutdown()  # its child processes end: their peak is known once they are waited for
+    out["child_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(out), flush=True)
-    window.shutdown()
     return out
 
 
@@ -408,7 +410,13 @@ def main() -> None:
             ],
             ["longest stall while indexing", fmt(fresh["stall_indexing_s"]), "<= 0.050 s", ""],
             ["longest stall scrolling 1k rows", fmt(fresh["stall_scrolling_s"]), "<= 0.050 s", ""],
-            ["peak RSS (window + index)", fmt(fresh["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
+            ["peak RSS (window)", fmt(fresh["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
+            [
+                "peak RSS of its largest child (index, quick look)",
+                fmt(fresh.get("child_peak_rss_mb"), "MB"),
+                "",
+                "",
+            ],
             ["re-open: first rows", fmt(again["first_rows_s"]), "<= 2 s", ""],
             ["re-open: first thumbnails", fmt(again["first_thumbnails_s"]), "", ""],
             ["re-open: peak RSS", fmt(again["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
@@ -432,7 +440,7 @@ def main() -> None:
             if key is not None and fresh[key] is not None:
                 row[3] = "met" if fresh[key] <= TARGETS[key] else "MISSED"
         if again["first_rows_s"] is not None:
-            rows[10][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
+            rows[11][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
         if fresh["all_rows_s"] is not None and count >= 1_000_000:
             rows[4][3] = "met" if fresh["all_rows_s"] <= 10.0 else "MISSED"
         if not args.skip_peers:

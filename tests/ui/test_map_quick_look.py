@@ -92,13 +92,19 @@ def test_the_panel_starts_its_quick_look_process_ahead_and_the_click_uses_it(
     hidden = MapPanel(AppState())
     qtbot.addWidget(hidden)
     hidden.set_project(project_dir)
-    panel = MapPanel(AppState())
+    state = AppState()
+    state.set_indexing("indexing: listing files", listing=True)
+    panel = MapPanel(state)
     qtbot.addWidget(panel)
     panel.resize(640, 520)
     panel.show()
     panel.set_project(project_dir)
+    qtbot.wait(300)
+    assert not panel.look.running, "nothing takes a core from an index that lists files"
+    state.set_indexing("indexing: 5 of 12 files left")  # listed: it loads below the index
     qtbot.waitUntil(lambda: panel.look.running, timeout=10_000)
-    assert not hidden.look.running, "a panel off screen starts nothing"
+    assert not panel.quick_button.isEnabled() and not hidden.look.running
+    state.set_indexing(None)
     qtbot.waitUntil(lambda: panel.look.warm, timeout=120_000)
     pid = panel.look.pid
     methods: list[str] = []

@@ -8,8 +8,9 @@ embeddings chooser lists the finished sets; choosing one makes it the project's 
 lays it out.
 
 A quick look runs in the panel's own child process (:class:`LookProcess`), which the panel
-starts ahead, :data:`PREWARM_DELAY_MS` after it comes to offer a quick look (a project indexed,
-no map yet, the panel on screen), so that torch and UMAP are loaded when the button is pressed,
+starts ahead, :data:`PREWARM_DELAY_MS` after it comes to offer a quick look (a project with no
+map yet, its files listed, the panel on screen; while the index decodes, the child loads below
+it), so that torch and UMAP are loaded when the button is pressed,
 and lets go once the look has made a map (the process holds ~1 GB with torch loaded).
 """
 
@@ -262,12 +263,13 @@ class MapPanel(QWidget):
         self._schedule_prewarm()
 
     def _offers_quick_look(self) -> bool:
-        """The panel shows its Quick look button, able to start, on screen."""
+        """The panel shows its Quick look button on screen (able to start, or waiting for an
+        index that has listed its files)."""
         return (
             self._project_dir is not None
             and self.pages.currentIndex() == 0
             and self.quick_button.isVisible()
-            and self.quick_button.isEnabled()
+            and not self.state.listing
         )
 
     def _schedule_prewarm(self) -> None:
