@@ -41,7 +41,7 @@ from app.gui_model.map_sources import MapSource, load_source
 
 log = logging.getLogger("sieve")
 WHAT = "the quick-look process"
-NICENESS = 5  # the child's priority below the window, as the index process's while it lists
+NICENESS = 10  # the child's priority below the window, as the index process's as it decodes
 POLL_S = 0.05  # how often a look checks its cancel token while it waits for a line
 STOP_WAIT_S = 10.0  # a stopped look ends at its next batch or epoch; then the child is killed
 CLOSE_WAIT_S = 2.0  # an idle child ends at once; one still loading torch is killed after this

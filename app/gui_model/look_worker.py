@@ -36,7 +36,7 @@ COMMAND = "_look-worker"
 """The program's hidden sub-command that runs :func:`main` (``python -m app _look-worker``)."""
 WARM_NICENESS = 19
 """The loading thread's priority below the window: it takes what the window and an index (nice
-10) leave; the looks run at the process's own priority (nice 5, :mod:`look_process`)."""
+10) leave; the looks run at the process's own priority (nice 10, :mod:`look_process`)."""
 
 
 def main(argv: list[str] | None = None) -> int:

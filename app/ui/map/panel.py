@@ -64,9 +64,9 @@ METHODS = {"UMAP": "umap", "PCA": "pca"}
 COMBO_CHARS = 10  # the choosers' width; longer titles show in full in their lists
 log = logging.getLogger("sieve")
 QUICK_LOOK = "Quick look"
-PREWARM_DELAY_MS: int | None = 3000
+PREWARM_DELAY_MS: int | None = 1000
 """How long the panel offers a quick look before it starts the quick-look process (None: only
-at the click). The wait leaves the first seconds after an open to the grid."""
+at the click). The wait leaves the grid its last read of the rows the index listed."""
 
 
 class MapPanel(QWidget):
