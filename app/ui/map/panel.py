@@ -10,8 +10,8 @@ lays it out.
 A quick look runs in the panel's own child process (:class:`LookProcess`), which the panel
 starts ahead, :data:`PREWARM_DELAY_MS` after it comes to offer a quick look (a project with no
 map yet, its files listed, the panel on screen; while the index decodes, the child loads below
-it), so that torch and UMAP are loaded when the button is pressed,
-and lets go once the look has made a map (the process holds ~1 GB with torch loaded).
+it), so that torch and UMAP are loaded when the button is pressed. The panel lets it go once the
+look has made a map (the process holds ~1 GB with torch loaded).
 """
 
 from __future__ import annotations
@@ -273,7 +273,9 @@ class MapPanel(QWidget):
         )
 
     def _schedule_prewarm(self) -> None:
-        if PREWARM_DELAY_MS is not None and self._offers_quick_look() and not self.look.running:
+        if self._prewarm_timer.isActive() or PREWARM_DELAY_MS is None or self.look.running:
+            return  # (an index's reasons change every second: the wait is not started again)
+        if self._offers_quick_look():
             self._prewarm_timer.start(PREWARM_DELAY_MS)
 
     @Slot()
