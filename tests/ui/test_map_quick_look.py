@@ -182,3 +182,19 @@ def test_a_click_loads_neither_torch_nor_umap_in_the_windows_process(project_dir
     assert int(points) == COUNT and "UMAP" in caption, done.stdout
     assert caption[caption.index("loaded:") + 1 :] == [], done.stdout
     assert float(click_s) < 1.0, "the click returns before anything loads"
+
+
+def test_a_project_with_a_map_lets_the_quick_look_process_go(
+    qtbot, project_dir: Path, embedded_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(panel_module, "PREWARM_DELAY_MS", 50)
+    panel = MapPanel(AppState())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_project(project_dir)
+    qtbot.waitUntil(lambda: panel.look.running, timeout=10_000)
+    mapped, _ = embedded_project
+    panel.set_project(mapped.path)
+    qtbot.waitUntil(lambda: panel.pages.currentWidget() is panel.scatter, timeout=30_000)
+    assert not panel.look.running, "a shown map offers no quick look: its process goes"
+    panel.shutdown()

@@ -340,6 +340,8 @@ class MapPanel(QWidget):
             self.caption.setText(message)
 
     def _take_source(self, source: MapSource) -> None:
+        if self._started_name != QUICK_LOOK:  # a map to show: no quick look is offered now
+            self.look.release()
         changed = source.set_id != self._announced_set
         self._announced_set = source.set_id
         self._source = source
