@@ -112,6 +112,16 @@ def embed_and_layout_job(
     return (yield from layout_job(project_dir, method, cancel))
 
 
+def embed_run_and_layout_job(
+    project_dir: Path, run_id: int, method: str, cancel: CancelToken
+) -> Job[np.ndarray]:
+    """Embed with training run ``run_id`` and lay the new set out (torch loads on the job's
+    thread, never a GUI's)."""
+    from app.core.embeddings.embed import EmbedConfig
+
+    return (yield from embed_and_layout_job(project_dir, EmbedConfig(run=run_id), method, cancel))
+
+
 def colour_keys(project: Project) -> list[tuple[str, str]]:
     """``(key, title)`` of everything the map can colour by, in menu order."""
     keys = [("label", "Label"), ("folder", "Folder"), ("selection", "Selection")]

@@ -51,12 +51,10 @@ def project_dir(tmp_path: Path) -> Path:
 
 
 def finish(job) -> tuple[list[Progress], np.ndarray]:
-    reports = []
-    while True:
-        try:
-            reports.append(next(job))
-        except StopIteration as stop:
-            return reports, stop.value
+    """``(reports, result)`` of ``job``."""
+    reports: list[Progress] = []
+    result = run_job(job, reports.append)
+    return reports, result
 
 
 def test_a_look_runs_in_the_child_and_its_layouts_come_back_with_their_source(

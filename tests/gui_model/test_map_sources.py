@@ -9,6 +9,9 @@ from app.core.embeddings.embed import EmbedConfig
 from app.core.errors import SieveError
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import CancelToken, run_job
+from app.core.ssl.config import TrainConfig
+from app.core.ssl.trainer import train_job
+from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.metadata import write_scores
 from app.core.store.project import Project
 from app.gui_model.map_sources import (
@@ -16,6 +19,7 @@ from app.gui_model.map_sources import (
     colour_data,
     colour_keys,
     embed_and_layout_job,
+    embed_run_and_layout_job,
     layout_job,
     load_source,
 )
@@ -96,3 +100,25 @@ def test_embed_and_layout_makes_a_new_active_set(embedded_project) -> None:
     sources = [r.partial["source"] for r in reports if r.partial and r.partial["kind"] == "layout"]
     assert sources[0].set_id != old.id
     assert xy.shape == (12, 2)
+
+
+def test_a_training_run_is_embedded_and_laid_out(tmp_path) -> None:
+    root = make_dataset(tmp_path / "data", {"cats": 6, "dogs": 6}, size=(24, 24))
+    with Project.for_dataset(root) as project:
+        run_job(index_job(project, IndexOptions(), CancelToken()))
+        tiny = TrainConfig(
+            method="simclr",
+            backbone="mobilenet_v3_small",
+            image_size=16,
+            epochs=1,
+            batch_size=4,
+            device="cpu",
+            checkpoint_every=0,
+        )
+        run_job(train_job(project, tiny))
+        path = project.path
+    reports, xy = _drive(embed_run_and_layout_job(path, 1, "pca", CancelToken()))
+    assert xy.shape == (12, 2) and any(r.stage == "embedding" for r in reports)
+    with Project.open(path) as project:
+        found = active_embedding_set(project)
+        assert found is not None and found.config["run"] == 1

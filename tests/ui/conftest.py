@@ -65,6 +65,6 @@ def screenshots(tmp_path: Path) -> Path:
 def _quick_look_started_at_the_click(monkeypatch: pytest.MonkeyPatch) -> None:
     """The map panel starts its quick-look process ahead only in the tests of that (each would
     load torch and UMAP in a child); a click still starts it."""
-    from app.ui.map import panel
+    from app.ui.map import look_ahead
 
-    monkeypatch.setattr(panel, "PREWARM_DELAY_MS", None)
+    monkeypatch.setattr(look_ahead, "PREWARM_DELAY_MS", None)

@@ -18,8 +18,7 @@ from app.core.store.embedding_sets import active_embedding_set
 from app.core.store.project import Project
 from app.gui_model import look_process
 from app.gui_model.state import AppState
-from app.ui.map import MapPanel
-from app.ui.map import panel as panel_module
+from app.ui.map import MapPanel, look_ahead
 from tests.factories import make_dataset
 
 COUNT = 12  # UMAP needs at least 10 points
@@ -88,7 +87,7 @@ def test_quick_look_maps_with_pca_first_and_names_the_weights(
 def test_the_panel_starts_its_quick_look_process_ahead_and_the_click_uses_it(
     qtbot, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(panel_module, "PREWARM_DELAY_MS", 50)
+    monkeypatch.setattr(look_ahead, "PREWARM_DELAY_MS", 50)
     hidden = MapPanel(AppState())
     qtbot.addWidget(hidden)
     hidden.set_project(project_dir)
@@ -187,7 +186,7 @@ def test_a_click_loads_neither_torch_nor_umap_in_the_windows_process(project_dir
 def test_a_project_with_a_map_lets_the_quick_look_process_go(
     qtbot, project_dir: Path, embedded_project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(panel_module, "PREWARM_DELAY_MS", 50)
+    monkeypatch.setattr(look_ahead, "PREWARM_DELAY_MS", 50)
     panel = MapPanel(AppState())
     qtbot.addWidget(panel)
     panel.show()

@@ -7,21 +7,18 @@ selection, so the grid follows. A click also highlights the sample's nearest nei
 embeddings chooser lists the finished sets; choosing one makes it the project's active set and
 lays it out.
 
-A quick look runs in the panel's own child process (:class:`LookProcess`), which the panel
-starts ahead, :data:`PREWARM_DELAY_MS` after it comes to offer a quick look (a project with no
-map yet, its files listed, the panel on screen; while the index decodes, the child loads below
-it), so that torch and UMAP are loaded when the button is pressed. The panel lets it go once the
-look has made a map (the process holds ~1 GB with torch loaded).
+A quick look runs in the panel's own child process, which :class:`LookAhead` starts before the
+click once the panel offers a quick look (a project with no map yet, its files listed, the panel
+on screen; while the index decodes, the child loads below it) and lets go once a map is shown.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,24 +34,23 @@ from PySide6.QtWidgets import (
 
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
-from app.core.jobs import CancelToken, Job
 from app.core.store.embedding_sets import get_embedding_set, set_active
 from app.core.store.project import Project
 from app.core.store.thumbs import ThumbCache
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
-from app.gui_model.look_process import LookProcess, LookUnavailable
 from app.gui_model.map_sources import (
     MapSource,
     colour_data,
     colour_keys,
-    embed_and_layout_job,
+    embed_run_and_layout_job,
     layout_job,
     set_choices,
 )
 from app.gui_model.state import AppState, Event
 from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
+from app.ui.map.look_ahead import LookAhead
 from app.ui.map.object_mode import install_object_map
 from app.ui.map.quick_look import quick_look_job
 from app.ui.scatter import EmbeddingScatter
@@ -62,11 +58,7 @@ from app.ui.scatter import EmbeddingScatter
 NEIGHBOURS = 12
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 COMBO_CHARS = 10  # the choosers' width; longer titles show in full in their lists
-log = logging.getLogger("sieve")
 QUICK_LOOK = "Quick look"
-PREWARM_DELAY_MS: int | None = 1000
-"""How long the panel offers a quick look before it starts the quick-look process (None: only
-at the click). The wait leaves the grid its last read of the rows the index listed."""
 
 
 class MapPanel(QWidget):
@@ -80,11 +72,9 @@ class MapPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self)
-        self.look = LookProcess()
+        self.ahead = LookAhead(self._offers_quick_look, self)
+        self.look = self.ahead.process
         self._started_name = ""
-        self._prewarm_timer = QTimer(self)
-        self._prewarm_timer.setSingleShot(True)
-        self._prewarm_timer.timeout.connect(self._prewarm)
         self._project_dir: Path | None = None
         self._source: MapSource | None = None
         self._vectors: np.ndarray | None = None
@@ -237,7 +227,7 @@ class MapPanel(QWidget):
             )
             return
         self._request(
-            lambda cancel: _embed_run_job(project_dir, run_id, method, cancel),
+            lambda cancel: embed_run_and_layout_job(project_dir, run_id, method, cancel),
             "Embedding and mapping",
         )
 
@@ -247,20 +237,19 @@ class MapPanel(QWidget):
 
     def shutdown(self) -> None:
         self._pending = None
-        self._prewarm_timer.stop()
         self.runner.shutdown()
         self.objects.shutdown()
-        self.look.close()
+        self.ahead.close()
         self._close_thumbs()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        self._schedule_prewarm()
+        self.ahead.schedule()
 
     # ----------------------------------------------------------- quick look ahead
     def _on_indexing(self) -> None:
         gate(self.quick_button, self.state, True)
-        self._schedule_prewarm()
+        self.ahead.schedule()
 
     def _offers_quick_look(self) -> bool:
         """The panel shows its Quick look button on screen (able to start, or waiting for an
@@ -271,22 +260,6 @@ class MapPanel(QWidget):
             and self.quick_button.isVisible()
             and not self.state.listing
         )
-
-    def _schedule_prewarm(self) -> None:
-        if self._prewarm_timer.isActive() or PREWARM_DELAY_MS is None or self.look.running:
-            return  # (an index's reasons change every second: the wait is not started again)
-        if self._offers_quick_look():
-            self._prewarm_timer.start(PREWARM_DELAY_MS)
-
-    @Slot()
-    def _prewarm(self) -> None:
-        """Start the quick-look process if the panel still offers a quick look."""
-        if not self._offers_quick_look():
-            return
-        try:
-            self.look.start()
-        except LookUnavailable as error:  # the click embeds in this process instead
-            log.warning("%s", error)
 
     # ----------------------------------------------------------------- running
     def _request(self, factory: JobFactory, name: str) -> None:
@@ -324,9 +297,8 @@ class MapPanel(QWidget):
     def _on_finished(self, result: Any) -> None:
         """Show the finished layout (UMAP's last epochs come after its last streamed frame).
 
-        After a quick look the panel shows a map and offers none: its process is let go."""
-        if self._started_name == QUICK_LOOK and not self.runner.is_busy:
-            self.look.release()
+        A map shown offers no quick look: the quick-look process is let go."""
+        self._let_look_go()
         if self._source is None or not isinstance(result, np.ndarray):
             return
         if result.shape == (len(self._source.ids), 2):
@@ -339,9 +311,13 @@ class MapPanel(QWidget):
         else:
             self.caption.setText(message)
 
+    def _let_look_go(self) -> None:
+        """Let the quick-look process go unless a quick look runs (it shows maps as it goes)."""
+        if not (self.runner.is_busy and self._started_name == QUICK_LOOK):
+            self.ahead.release()
+
     def _take_source(self, source: MapSource) -> None:
-        if self._started_name != QUICK_LOOK:  # a map to show: no quick look is offered now
-            self.look.release()
+        self._let_look_go()
         changed = source.set_id != self._announced_set
         self._announced_set = source.set_id
         self._source = source
@@ -395,7 +371,7 @@ class MapPanel(QWidget):
         self.quick_button.setVisible(has_project)
         self.pages.setCurrentIndex(0)
         self.caption.clear()
-        self._schedule_prewarm()
+        self.ahead.schedule()
 
     # ------------------------------------------------------------ embedding sets
     def _fill_set_box(self) -> None:
@@ -548,13 +524,3 @@ class MapPanel(QWidget):
         if self._thumbs is not None:
             self._thumbs.close()
             self._thumbs = None
-
-
-def _embed_run_job(
-    project_dir: Path, run_id: int, method: str, cancel: CancelToken
-) -> Job[np.ndarray]:
-    """Embed with training run ``run_id`` and lay the new set out (torch loads on the job's
-    thread, never the GUI's)."""
-    from app.core.embeddings.embed import EmbedConfig
-
-    return (yield from embed_and_layout_job(project_dir, EmbedConfig(run=run_id), method, cancel))
