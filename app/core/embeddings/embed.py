@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from app.core.data.images import ImageError, load_rgb
-from app.core.embeddings import quick
+from app.core.embeddings import quick, small_maps
 from app.core.embeddings.thumb_pixels import read_thumbnails, thumbnail_pixels
 from app.core.errors import JobCancelled, SieveError
 from app.core.jobs import CancelToken, Job, Progress, RateMeter, format_duration
@@ -310,7 +310,10 @@ class _EmbedRun:
         self.partial.mkdir(parents=True, exist_ok=True)
         size = config.batch_size
         self.batches = [rows[start : start + size] for start in range(0, len(rows), size)]
-        self.backbone = model.backbone.to(device, memory_format=torch.channels_last).eval()
+        backbone = model.backbone
+        if config.quick:
+            backbone = small_maps.inference_trunk(backbone, model.image_size)
+        self.backbone = backbone.to(device, memory_format=torch.channels_last).eval()
         self.autocast = resolve_precision(config.precision, device)
         if config.quick and config.precision == "auto":
             self.autocast = quick.autocast_dtype(device)
@@ -560,7 +563,7 @@ def _rate_text(done: int, total: int, meter: RateMeter, unit: str = "images") ->
 
 
 def _forward(
-    backbone: Backbone,
+    backbone: torch.nn.Module,
     pixels: torch.Tensor,
     image_size: int,
     device: torch.device,
