@@ -13,7 +13,9 @@ gave 112 px 0.78, 224 px 0.76 (34/s), MobileNetV3-small at 64 px 0.75. Random fi
 scale to match: from 36 px on the neighbours stop improving while the cost grows with the square
 of the side, so random weights run at :data:`QUICK_SIZE` (40 px, still 2 x 2 cells in ResNet's
 last stage). ImageNet filters were learnt on objects a few times larger, so cached ImageNet
-weights keep :data:`IMAGENET_SIZE` (64 px; not measured here: no weights offline).
+weights keep :data:`IMAGENET_SIZE` (64 px; not measured here: no weights offline). The embedding
+job runs the backbone's last stage, on 3 x 3 and 2 x 2 maps at 40 px, as matrix products
+(``small_maps.inference_trunk``: the same features, 1.25x the images/s).
 """
 
 from __future__ import annotations

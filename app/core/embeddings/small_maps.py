@@ -19,7 +19,6 @@ from __future__ import annotations
 from itertools import product
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
@@ -51,7 +50,8 @@ def output_size(conv: nn.Conv2d, size: Size) -> Size:
 
 def conv_matrix(conv: nn.Conv2d, weight: Tensor, size: Size) -> Tensor:
     """``(H*W*Cin, Ho*Wo*Cout)``: ``conv`` with ``weight`` on a ``size`` map, as a matrix over
-    position-major flattened maps: each kernel tap's ``(Cin, Cout)`` block where it meets the map."""
+    position-major flattened maps: each kernel tap's ``(Cin, Cout)`` block where it meets the
+    map."""
     if conv.groups != 1:
         raise ValueError("only ungrouped convolutions become matrices")
     height, width = size
@@ -59,8 +59,9 @@ def conv_matrix(conv: nn.Conv2d, weight: Tensor, size: Size) -> Tensor:
     matrix = weight.new_zeros(
         height * width, conv.in_channels, out_height * out_width, conv.out_channels
     )
-    taps = product(range(conv.kernel_size[0]), range(conv.kernel_size[1]))
-    for (row, col), (tap_row, tap_col) in product(product(range(out_height), range(out_width)), taps):
+    outputs = product(range(out_height), range(out_width))
+    taps = list(product(range(conv.kernel_size[0]), range(conv.kernel_size[1])))
+    for (row, col), (tap_row, tap_col) in product(outputs, taps):
         in_row = row * conv.stride[0] - conv.padding[0] + tap_row * conv.dilation[0]
         in_col = col * conv.stride[1] - conv.padding[1] + tap_col * conv.dilation[1]
         if 0 <= in_row < height and 0 <= in_col < width:
