@@ -134,3 +134,30 @@ def test_source_changed_fires_once_per_new_set_not_per_refresh(qtbot, panel: Map
     panel.refresh()
     qtbot.waitUntil(lambda: not panel.runner.is_busy and panel.source is not None, timeout=20_000)
     assert seen == []
+
+
+def test_showing_a_project_opens_no_thumbnail_cache_until_a_card_needs_one(
+    qtbot, embedded_project, tmp_path
+) -> None:
+    """The index process creates and writes the cache as a folder opens: the GUI thread waited
+    on it when the map opened one at ``set_project``; now the first hover card opens it."""
+    import shutil
+
+    from app.core.store.project import THUMBS_NAME
+
+    project, _ = embedded_project
+    project.close()
+    copy = tmp_path / "copy"
+    shutil.copytree(project.path, copy, ignore=shutil.ignore_patterns(f"{THUMBS_NAME}*"))
+    widget = MapPanel(AppState())
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.set_project(copy)
+    assert not (copy / THUMBS_NAME).exists(), "showing the project touched no cache"
+    qtbot.waitUntil(lambda: not widget.runner.is_busy and len(widget.xy) == 12, timeout=20_000)
+    pixmap, name = widget._card(0)
+    assert pixmap is None and name and not (copy / THUMBS_NAME).exists()
+    shutil.copy(project.path / THUMBS_NAME, copy / THUMBS_NAME)  # the index has made it now
+    pixmap, _ = widget._card(0)
+    assert pixmap is not None and not pixmap.isNull()
+    widget.shutdown()

@@ -71,6 +71,39 @@ class ThumbCache:
         return self.db.execute("SELECT COUNT(*) FROM thumbs").fetchone()[0]
 
 
+class ThumbReader:
+    """One sample's thumbnail at a time for hover cards, from a cache opened at the first read.
+
+    Showing a project opens nothing: a :class:`ThumbCache` made on the GUI thread as a folder
+    opened waited up to 70 ms on the index process, which was creating and writing the same
+    file. The reader never creates, repairs or writes a cache; a missing, unreadable or locked
+    one reads as no thumbnail.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def get(self, sample_id: int) -> bytes | None:
+        try:
+            if self._db is None:
+                if not self.path.is_file():
+                    return None
+                self._db = connect(self.path)
+            row = self._db.execute(
+                "SELECT data FROM thumbs WHERE sample_id = ?", (int(sample_id),)
+            ).fetchone()
+        except (sqlite3.DatabaseError, SieveError) as error:
+            log.debug("no thumbnail of sample %s from %s: %s", sample_id, self.path, error)
+            return None
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
 def _open(path: Path) -> sqlite3.Connection:
     """Connect and check the schema (creating it in a new cache)."""
     db = connect(path)

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
-from app.core.store.thumbs import ThumbCache
+from app.core.store.project import THUMBS_NAME
+from app.core.store.thumbs import ThumbReader
 from app.engine import LatestRunner
 from app.gui_model.object_map import (
     COLOUR_KEYS,
@@ -63,7 +64,7 @@ class ObjectMap(QWidget):
         self.source: ObjectMapSource | None = None
         self.xy = np.empty((0, 2), dtype=np.float32)
         self._project_dir: Path | None = None
-        self._thumbs: ThumbCache | None = None
+        self._thumbs: ThumbReader | None = None
         self._shown = False
         self.scatter = EmbeddingScatter()
         self.scatter.set_card_provider(self._card)
@@ -112,7 +113,7 @@ class ObjectMap(QWidget):
         self.empty.setText("Open a dataset to see its objects." if path is None else "")
         self.empty.show()
         if path is not None:
-            self._thumbs = ThumbCache(self._project_dir / "thumbs.sqlite")
+            self._thumbs = ThumbReader(self._project_dir / THUMBS_NAME)
 
     def refresh(self, method: str | None = None) -> None:
         """Lay out the active object set with ``method`` (``"pca"`` or ``"umap"``)."""

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 from app.core.embeddings.neighbours import nearest_ids
 from app.core.errors import SieveError
 from app.core.store.embedding_sets import get_embedding_set, set_active
-from app.core.store.project import Project
-from app.core.store.thumbs import ThumbCache
+from app.core.store.project import THUMBS_NAME, Project
+from app.core.store.thumbs import ThumbReader
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
 from app.gui_model.map_sources import (
@@ -78,7 +78,7 @@ class MapPanel(QWidget):
         self._project_dir: Path | None = None
         self._source: MapSource | None = None
         self._vectors: np.ndarray | None = None
-        self._thumbs: ThumbCache | None = None
+        self._thumbs: ThumbReader | None = None
         self._shown_layout = False
         self._shown_count = 0
         self._announced_set: int | None = None  # the set last announced by source_changed
@@ -204,7 +204,7 @@ class MapPanel(QWidget):
             self.set_box.clear()
             self._show_empty("Open a dataset to see its map.")
             return
-        self._thumbs = ThumbCache(self._project_dir / "thumbs.sqlite")
+        self._thumbs = ThumbReader(self._project_dir / THUMBS_NAME)
         self._fill_set_box()
         self.refresh()
 

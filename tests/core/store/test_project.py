@@ -14,7 +14,7 @@ from app.core.errors import SieveError
 from app.core.store.db import connect, raw
 from app.core.store.project import DB_NAME, Project
 from app.core.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
-from app.core.store.thumbs import ThumbCache
+from app.core.store.thumbs import ThumbCache, ThumbReader
 from tests.factories import make_dataset
 
 
@@ -257,3 +257,23 @@ def _malformed_cache(path: Path) -> bytes:
     for sidecar in ("-wal", "-shm"):
         path.with_name(path.name + sidecar).unlink(missing_ok=True)
     return bytes(data)
+
+
+def test_a_thumbnail_reader_opens_nothing_until_it_reads_and_never_writes(tmp_path):
+    path = tmp_path / "thumbs.sqlite"
+    reader = ThumbReader(path)
+    assert reader.get(1) is None and not path.exists(), "a reader never creates the cache"
+    cache = ThumbCache(path)  # made after the reader, as the index process does
+    cache.put_many([(1, b"jpeg")])
+    assert reader.get(1) == b"jpeg" and reader.get(2) is None
+    cache.close()
+    reader.close()
+    path.unlink()
+    for sidecar in ("-wal", "-shm"):
+        path.with_name(path.name + sidecar).unlink(missing_ok=True)
+    path.write_bytes(b"not a database")
+    broken = ThumbReader(path)
+    assert broken.get(1) is None
+    assert path.read_bytes() == b"not a database", "a reader neither repairs nor sets aside"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thumbs.sqlite"]
+    broken.close()
