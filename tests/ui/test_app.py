@@ -16,11 +16,28 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.ui import app as app_module
 from app.ui.app import run_gui
 from app.ui.main_window import MainWindow
 from tests.factories import make_dataset
 
 TIMEOUT_S = 20
+
+
+@pytest.fixture
+def made_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
+    """The windows ``run_gui`` makes. Listing ``QApplication.topLevelWidgets()`` instead wraps
+    every top-level widget, one of an earlier test's mid-deletion too: that segfaulted a CI run
+    once (PySide 6.12)."""
+    made: list[MainWindow] = []
+
+    class Recorded(MainWindow):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_module, "MainWindow", Recorded)
+    return made
 
 
 @contextmanager
@@ -36,13 +53,14 @@ def kept_log_handlers() -> Iterator[None]:
             handler.close()
 
 
-def test_run_gui_opens_a_folder_and_logs(qtbot, colour_dataset: Path) -> None:
+def test_run_gui_opens_a_folder_and_logs(
+    qtbot, colour_dataset: Path, made_windows: list[MainWindow]
+) -> None:
     seen: dict[str, object] = {}
     deadline = time.monotonic() + TIMEOUT_S
 
     def close_when_loaded() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        shown = [w for w in windows if w.isVisible() and w.browser.model.rowCount() == 13]
+        shown = [w for w in made_windows if w.isVisible() and w.browser.model.rowCount() == 13]
         if shown and not shown[0].runner.is_busy:
             seen["title"] = shown[0].windowTitle()
             shown[0].close()
@@ -60,15 +78,14 @@ def test_run_gui_opens_a_folder_and_logs(qtbot, colour_dataset: Path) -> None:
     assert "opened" in log_text and "Sieve exiting with code 0" in log_text
 
 
-def test_quitting_while_a_job_runs_stops_its_thread(qtbot) -> None:
+def test_quitting_while_a_job_runs_stops_its_thread(qtbot, made_windows: list[MainWindow]) -> None:
     seen: dict[str, object] = {}
     deadline = time.monotonic() + TIMEOUT_S
 
     def quit_once_running() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        stage = windows[0].status_panel.stage_label.text() if windows else ""
+        stage = made_windows[0].status_panel.stage_label.text() if made_windows else ""
         if "·" in stage:
-            window = windows[0]
+            window = made_windows[0]
             seen.update(window=window, stage=stage, threads=window.runner.running_threads)
             file_menu = window.menuBar().actions()[0].menu()
             quit_action = next(a for a in file_menu.actions() if a.text() == "&Quit")
