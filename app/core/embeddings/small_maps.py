@@ -5,9 +5,9 @@ with padding 1 on a 2 x 2 map computes nine taps per output of which four touch 
 multiply zeros, yet that stage took 43 % of the forward pass. On a map of at most 3 x 3 positions
 the whole stage is rewritten as dense matrix products over the flattened map (position-major,
 which a channels-last tensor already is): each block's convolution and batch norm become one
-matrix and a bias, built once by running the convolution on the identity, so every output is
-the same sum of the same products as before (float rounding aside). The 1 x 1 shortcut picks its
-positions and multiplies by its own small matrix.
+matrix and a bias, built once by placing each kernel tap's weights where it meets the map, so
+every output is the same sum of the same products as before (float rounding aside). The 1 x 1
+shortcut picks its positions and multiplies by its own small matrix.
 
 :func:`inference_trunk` gives the rewritten trunk where it applies (a torchvision ResNet of
 ``BasicBlock`` s whose last stage starts on a map of <= 9 positions) and the backbone as it is

@@ -21,6 +21,7 @@ from app.core.store.db import connect
 log = logging.getLogger("sieve")
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS thumbs (sample_id INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+_ONE = "SELECT data FROM thumbs WHERE sample_id = ?"
 _CHUNK = 900  # stays below SQLite's limit on bound parameters
 _BROKEN = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 _REBUILDING = threading.Lock()  # one thread sets a broken cache aside; the others then open it
@@ -43,9 +44,7 @@ class ThumbCache:
         self.db.close()
 
     def get(self, sample_id: int) -> bytes | None:
-        row = self.db.execute(
-            "SELECT data FROM thumbs WHERE sample_id = ?", (sample_id,)
-        ).fetchone()
+        row = self.db.execute(_ONE, (sample_id,)).fetchone()
         return None if row is None else row[0]
 
     def get_many(self, sample_ids: Sequence[int]) -> dict[int, bytes]:
@@ -90,9 +89,7 @@ class ThumbReader:
                 if not self.path.is_file():
                     return None
                 self._db = connect(self.path)
-            row = self._db.execute(
-                "SELECT data FROM thumbs WHERE sample_id = ?", (int(sample_id),)
-            ).fetchone()
+            row = self._db.execute(_ONE, (int(sample_id),)).fetchone()
         except (sqlite3.DatabaseError, SieveError) as error:
             log.debug("no thumbnail of sample %s from %s: %s", sample_id, self.path, error)
             return None
