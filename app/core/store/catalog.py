@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AnyStr
@@ -20,6 +21,7 @@ import numpy as np
 from app.core.data.video import frame_name
 from app.core.jobs import make_way
 from app.core.store.db import connect, decode_text, read_snapshot
+from app.core.store.path_column import PathColumn
 from app.core.store.project import DB_NAME, Project
 
 _I64 = np.empty(0, dtype=np.int64)
@@ -31,7 +33,7 @@ class SampleTable:
 
     ids: np.ndarray  # int64
     file_index: np.ndarray  # int32 into relpaths
-    relpaths: list[str]
+    relpaths: PathColumn  # any sequence of str works (tests build lists)
     frame: np.ndarray  # int32, -1 for an image
     n_frames: np.ndarray  # int32, 0 for an image
     label_code: np.ndarray  # int32 into labels, -1 for none
@@ -125,7 +127,7 @@ def empty_table() -> SampleTable:
     """A table with no rows."""
     i32 = np.empty(0, dtype=np.int32)
     no = np.empty(0, dtype=bool)
-    return SampleTable(_I64, i32, [], i32, i32, i32, [], no, no, i32, i32, file_ids=_I64)
+    return SampleTable(_I64, i32, PathColumn(), i32, i32, i32, [], no, no, i32, i32, file_ids=_I64)
 
 
 # group_concat hands a whole column to Python as one string, which numpy parses in C: several
@@ -218,10 +220,21 @@ def split_utf8(data: bytes, separator: str) -> list[str]:
     decoded as the connections decode text (stray bytes kept as surrogate escapes; a one-byte
     ASCII ``separator`` never cuts a character)."""
     out: list[str] = []
+    for items in _split_pieces(data, separator):
+        out.extend(items)
+    return out
+
+
+def split_paths(data: bytes, separator: str) -> PathColumn:
+    """:func:`split_utf8` into a :class:`PathColumn` (no list of them all is made)."""
+    count = data.count(separator.encode("ascii")) + 1
+    return PathColumn.from_pieces(_split_pieces(data, separator), count)
+
+
+def _split_pieces(data: bytes, separator: str) -> Iterator[list[str]]:
     for piece in _pieces(data, separator.encode("ascii")):
         make_way()
-        out.extend(decode_text(piece).split(separator))
-    return out
+        yield decode_text(piece).split(separator)
 
 
 def _pieces(text: AnyStr, separator: AnyStr, size: int = PIECE_CHARS) -> list[AnyStr]:
@@ -277,7 +290,7 @@ def load_more(project: Project, table: SampleTable) -> SampleTable | None:
     return _appended(project, table, more)
 
 
-def in_path_order(relpaths: list[str]) -> bool:
+def in_path_order(relpaths: Sequence[str]) -> bool:
     """Whether ``relpaths`` come in browsing order (as SQLite sorts them: by their UTF-8 bytes),
     checked a piece at a time (no long call holding the interpreter lock)."""
     for start in range(0, len(relpaths), ORDER_PIECE):
@@ -397,7 +410,7 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
         rank = _ranks(file_ids)
     if not relpaths_text:
         return empty_table()
-    relpaths = split_utf8(relpaths_text, "\x00")
+    relpaths = split_paths(relpaths_text, "\x00")
     file_frames = np.zeros(len(file_ids), dtype=np.int32)
     for file_id, n_frames in project.db.execute(queries["videos"], (bound,)):
         file_frames[rank[file_id]] = n_frames
