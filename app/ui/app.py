@@ -3,6 +3,7 @@ Ctrl-C in the terminal (closes the window, exit code 130)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from types import TracebackType
@@ -38,6 +39,7 @@ def run_gui(path: str | None = None, project_dir: str | None = None, demo: bool 
     log.info("Sieve starting; log file %s", log_file)
 
     window = MainWindow()
+    settle_start_up_objects()
     app.aboutToQuit.connect(window.shutdown)
     window.show()
     if demo:
@@ -61,6 +63,15 @@ def run_gui(path: str | None = None, project_dir: str | None = None, demo: bool 
         code = CTRL_C_EXIT_CODE
     log.info("Sieve exiting with code %d", code)
     return code
+
+
+def settle_start_up_objects() -> None:
+    """Collect once, then exempt what start-up made (modules, classes, the window's widgets:
+    they live as long as the process) from later collections: a full collection in the open
+    window then walks only what was made since, not the ~100k start-up objects (39-92 ms each
+    time, a stall in the event loop)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _quit_on_ctrl_c(app: QApplication) -> None:

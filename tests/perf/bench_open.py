@@ -97,6 +97,7 @@ def probe(
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
+    from app.ui.app import settle_start_up_objects
     from app.ui.main_window import MainWindow
     from app.ui.settings import Settings
 
@@ -105,6 +106,7 @@ def probe(
     window = MainWindow(
         settings=Settings(QSettings(str(settings_dir / "s.ini"), QSettings.Format.IniFormat))
     )
+    settle_start_up_objects()  # as run_gui does
     window.resize(1400, 900)
     window.show()
     app.processEvents()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ TIMEOUT_S = 20
 
 
 @pytest.fixture
-def made_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
+def made_windows(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MainWindow]]:
     """The windows ``run_gui`` makes. Listing ``QApplication.topLevelWidgets()`` instead wraps
     every top-level widget, one of an earlier test's mid-deletion too: that segfaulted a CI run
     once (PySide 6.12)."""
@@ -37,7 +38,8 @@ def made_windows(monkeypatch: pytest.MonkeyPatch) -> list[MainWindow]:
             made.append(self)
 
     monkeypatch.setattr(app_module, "MainWindow", Recorded)
-    return made
+    yield made
+    gc.unfreeze()  # run_gui froze this test process's objects: later tests' collections see them
 
 
 @contextmanager
@@ -63,6 +65,7 @@ def test_run_gui_opens_a_folder_and_logs(
         shown = [w for w in made_windows if w.isVisible() and w.browser.model.rowCount() == 13]
         if shown and not shown[0].runner.is_busy:
             seen["title"] = shown[0].windowTitle()
+            seen["start-up objects exempt from collections"] = gc.get_freeze_count() > 10_000
             shown[0].close()
         elif time.monotonic() > deadline:
             QApplication.quit()
@@ -73,7 +76,7 @@ def test_run_gui_opens_a_folder_and_logs(
     with kept_log_handlers():
         code = run_gui(str(colour_dataset))
     assert code == 0
-    assert seen == {"title": "colours — Sieve"}
+    assert seen == {"title": "colours — Sieve", "start-up objects exempt from collections": True}
     log_text = (Path(os.environ["SIEVE_DATA_DIR"]) / "logs" / "sieve.log").read_text()
     assert "opened" in log_text and "Sieve exiting with code 0" in log_text
 
