@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, QTimer, Signal, Slot
 
 from app.core.errors import JobCancelled, SieveError
-from app.core.jobs import CancelToken, Job, Progress, run_below_the_window
+from app.core.jobs import CancelToken, Job, Progress
 
 log = logging.getLogger("sieve")
 
@@ -34,9 +34,7 @@ def failure_message(name: str, error: BaseException) -> str:
 
 
 class _JobThread(QThread):
-    """Drives one job on its own thread, below the window's priority (a job at the window's
-    took a core from the GUI thread as a folder opened: the label counts' SQL beside the grid's
-    first paints); reports its outcome with exactly one final signal.
+    """Drives one job on its own thread; reports its outcome with exactly one final signal.
 
     Every signal carries the thread's serial number, so a late signal from an abandoned job
     (after :meth:`JobRunner.shutdown`) is never taken for the current job's.
@@ -72,7 +70,6 @@ class _JobThread(QThread):
             self.progress_ready.emit(self.serial)
 
     def run(self) -> None:
-        run_below_the_window()
         try:
             result = self._drive()
         except JobCancelled:

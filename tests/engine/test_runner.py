@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -12,7 +10,7 @@ import pytest
 from PySide6.QtCore import QThread
 
 from app.core.errors import SieveError
-from app.core.jobs import BACKGROUND_NICENESS, CancelToken, Job, Progress
+from app.core.jobs import CancelToken, Job, Progress
 from app.engine import JobRunner
 
 TIMEOUT_MS = 5000
@@ -57,21 +55,6 @@ def test_factory_runs_on_the_worker_thread(qtbot, runner: JobRunner) -> None:
     with qtbot.waitSignal(runner.finished, timeout=TIMEOUT_MS):
         runner.start(factory, "where")
     assert where and where[0] != threading.get_ident()
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
-def test_jobs_run_below_the_windows_priority(qtbot, runner: JobRunner) -> None:
-    seen: list[int] = []
-
-    def factory(cancel: CancelToken) -> Job[int]:
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        return counting_job(1)
-
-    with qtbot.waitSignal(runner.finished, timeout=TIMEOUT_MS):
-        runner.start(factory, "below")
-    window = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert seen == [min(19, window + BACKGROUND_NICENESS)]
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == window  # unchanged
 
 
 def failing_job(error: Exception) -> Job[None]:
