@@ -110,8 +110,7 @@ def test_thumbnail_bytes_are_read_as_jpeg_without_asking_other_image_plugins(qtb
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own priority is Linux's")
 def test_loader_threads_decode_below_the_window(qtbot, tmp_path: Path, monkeypatch) -> None:
-    """Decoding at the window's priority took a core from the GUI thread as a 1M-file folder
-    was thumbnailed (stalls of 51-132 ms in 13 of 20 runs; 3 of 3 under 50 ms below it)."""
+    """The loader's pool threads decode below the window's priority (as the grid's reader)."""
     from app.ui.browser import loader as loader_module
 
     seen: list[int] = []

@@ -63,7 +63,7 @@ class PathColumn(Sequence[str]):
         return iter(self._paths)
 
     def __contains__(self, path: object) -> bool:
-        return bool((self._paths == path).any()) if len(self._paths) else False
+        return bool((self._paths == path).any())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PathColumn):

@@ -177,8 +177,9 @@ class ThumbnailLoader(QObject):
     def _load(self, ids: list[int], generation: int) -> None:
         """On a pool thread: read and decode one batch, unless newer requests made it stale.
 
-        Below the window's priority, as the grid's reader: decoding at the GUI thread's own took
-        a core from it while a 1M-file folder was thumbnailed (stalls of 51-132 ms)."""
+        Below the window's priority, as the grid's reader, so decoding leaves the GUI thread its
+        core while a 1M-file folder is thumbnailed (the stalls it was meant for are measured in
+        the architecture notes: no clear gain on a busy 2-core machine, no loss either)."""
         run_below_the_window()
         if self.generation - generation >= KEEP_GENERATIONS:
             self._dropped.emit(ids)
