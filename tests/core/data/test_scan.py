@@ -6,13 +6,16 @@ import os
 
 import pytest
 
+from app.core.data import scan
 from app.core.data.scan import (
     NOT_READ,
+    FoundFile,
     Skipped,
     Unread,
     kind_of,
     label_of,
     readable_name,
+    scan_batches,
     scan_folder,
 )
 from tests.factories import nested, remove_tree, write_image
@@ -48,6 +51,26 @@ def test_the_walk_follows_the_order_of_whole_paths(tmp_path):
     found = relpaths(tmp_path)
     assert found == sorted(names)
     assert found.index("a b.png") < found.index("a-c/1.png") < found.index("a/1.png")
+
+
+def test_batches_stop_at_folders_and_at_the_batch_size(tmp_path, monkeypatch):
+    """A batch is a run of one folder's files, between its sub-folders, of BATCH files at most."""
+    monkeypatch.setattr(scan, "BATCH", 3)
+    names = [f"{stem}.jpg" for stem in "abcdefg"] + ["b/1.jpg", "b/2.jpg", "e/1.jpg", "e/f/1.jpg"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")  # never decoded: a scan reads names only
+    unread = Unread(known=(), suffixes=frozenset({".jpg"}))
+    batches = [[found.relpath for found in batch] for batch in scan_batches(tmp_path, unread=unread)]
+    assert batches == [
+        ["a.jpg", "b.jpg"],
+        ["b/1.jpg", "b/2.jpg"],
+        ["c.jpg", "d.jpg", "e.jpg"],
+        ["e/1.jpg"],
+        ["e/f/1.jpg"],
+        ["f.jpg", "g.jpg"],
+    ]
+    assert all(type(found) is FoundFile for batch in scan_batches(tmp_path) for found in batch)
 
 
 def test_hidden_files_and_project_folder_skipped(tmp_path):
