@@ -1,8 +1,11 @@
 """The one job line: what a :class:`JobRunner` runs (stage, message), a bar, rate and ETA, Cancel.
 
-Panels show it stacked (text above the bar) and hidden while idle; the status bar and the
-selection panel show it as one row. With ``idle="message"`` the text stays while idle and shows
-the last outcome set with :meth:`JobProgress.show_message` or :meth:`JobProgress.show_error`.
+Panels show it stacked (text above the bar) and hidden while idle, and only once a job has run
+for :data:`SHOW_AFTER_MS` (as ``QProgressDialog``'s minimum duration: a job over in an instant
+neither flickers a line into the panel nor costs the first show's layout); the status bar and the
+selection panel show it as one row, at once. With ``idle="message"`` the text stays while idle
+and shows the last outcome set with :meth:`JobProgress.show_message` or
+:meth:`JobProgress.show_error`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -27,6 +30,7 @@ from app.engine import JobRunner
 
 BAR_WIDTH = 160
 RATE_SAMPLE = "88,888/s · ETA 88:88:88"  # sizes the rate label so a row does not jitter
+SHOW_AFTER_MS = 400  # a panel's line appears once its job has run this long
 
 
 def progress_text(name: str, progress: Progress) -> str:
@@ -77,6 +81,10 @@ class JobProgress(QWidget):
         self.cancel_button.setToolTip("Stop the job at its next step")
         self.cancel_button.clicked.connect(self._cancel)
         self._build(row)
+        self._show_timer = QTimer(self)
+        self._show_timer.setSingleShot(True)
+        self._show_timer.timeout.connect(lambda: self._show_busy(self.runner.is_busy))
+        self._delays = idle == "hide" and not row  # a panel's line, not a row
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.busy_changed.connect(self._on_busy_changed)
@@ -154,6 +162,13 @@ class JobProgress(QWidget):
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
+        if busy and self._delays and not self.isVisible():
+            self._show_timer.start(SHOW_AFTER_MS)
+            return
+        self._show_timer.stop()
+        self._show_busy(busy)
+
+    def _show_busy(self, busy: bool) -> None:
         if self._idle == "hide":
             self.setVisible(busy)
         for widget in (self.bar, self.rate_label, self.cancel_button):

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.core.jobs import CancelToken, Job, Progress
 from app.engine import JobRunner
+from app.ui import job_progress
 from app.ui.job_progress import JobProgress
 from app.ui.status import StatusPanel
 
@@ -64,6 +65,8 @@ def test_each_layout_follows_the_runner_and_cancel(qtbot, tmp_path: Path) -> Non
     gate = threading.Event()
     runner.start(gated(gate), "Select")
     qtbot.waitUntil(lambda: row.bar.value() == 4, timeout=TIMEOUT_MS)
+    assert row.isVisible() and status.job.isVisible()  # rows at once ...
+    qtbot.waitUntil(panel_line.isVisible, timeout=TIMEOUT_MS)  # ... a panel's line once it lasts
     for line in (panel_line, row, status.job):
         assert line.isVisible() and line.bar.isVisible() and line.cancel_button.isVisible()
         assert line.label.text() == "Select · reading: pool"
@@ -78,4 +81,34 @@ def test_each_layout_follows_the_runner_and_cancel(qtbot, tmp_path: Path) -> Non
     assert row.label.text() == "Select cancelled" and row.isVisible() and not row.bar.isVisible()
     assert not panel_line.isVisible() and status.counts_label.isVisible()
     assert not status.job.isVisible()
+    assert runner.shutdown(TIMEOUT_MS)
+
+
+def test_a_panel_line_never_shows_for_a_job_over_at_once(qtbot) -> None:
+    """A job shorter than SHOW_AFTER_MS leaves a panel's line hidden (no flicker, no layout);
+    the status row shows it as it runs."""
+    runner = JobRunner()
+    host = QWidget()
+    qtbot.addWidget(host)
+    panel_line = JobProgress(runner)
+    status = StatusPanel(runner)
+    layout = QVBoxLayout(host)
+    layout.addWidget(panel_line)
+    layout.addWidget(status)
+    host.show()
+    qtbot.waitExposed(host)
+    shown = []
+    runner.busy_changed.connect(
+        lambda busy: shown.append((busy, panel_line.isVisible(), status.job.isVisible()))
+    )
+
+    def quick(cancel: CancelToken) -> Job[str]:
+        yield Progress("reading", 1, 1, "")
+        return "done"
+
+    runner.start(quick, "Quick")
+    qtbot.waitUntil(lambda: not runner.is_busy, timeout=TIMEOUT_MS)
+    qtbot.wait(job_progress.SHOW_AFTER_MS + 100)
+    assert shown[0] == (True, False, True)  # the row shows the job; the panel's line waits
+    assert not panel_line.isVisible()
     assert runner.shutdown(TIMEOUT_MS)

@@ -15,8 +15,8 @@ import operator
 import os
 from bisect import bisect_left
 from collections.abc import Container, Iterable, Iterator
-from itertools import compress, repeat
 from dataclasses import dataclass
+from itertools import compress, repeat
 from pathlib import Path
 from typing import NamedTuple
 

@@ -40,6 +40,7 @@ from app.core.store.thumbs import ThumbReader
 from app.engine import JobRunner
 from app.engine.runner import JobFactory
 from app.gui_model.map_sources import (
+    NO_EMBEDDINGS,
     MapSource,
     colour_data,
     colour_keys,
@@ -205,7 +206,11 @@ class MapPanel(QWidget):
             self._show_empty("Open a dataset to see its map.")
             return
         self._thumbs = ThumbReader(self._project_dir / THUMBS_NAME)
-        self._fill_set_box()
+        if self._fill_set_box() is None:  # nothing to lay out: no job (a fresh folder's case)
+            self._pending = None
+            self.runner.cancel()
+            self._show_empty(NO_EMBEDDINGS)
+            return
         self.refresh()
 
     def refresh(self) -> None:
@@ -374,7 +379,8 @@ class MapPanel(QWidget):
         self.ahead.schedule()
 
     # ------------------------------------------------------------ embedding sets
-    def _fill_set_box(self) -> None:
+    def _fill_set_box(self) -> int | None:
+        """List the finished sets to choose from; the active set's id (None: there is none)."""
         assert self._project_dir is not None
         with Project.open(self._project_dir) as project:
             choices, active = set_choices(project)
@@ -385,6 +391,7 @@ class MapPanel(QWidget):
         self.set_box.setCurrentIndex(max(self.set_box.findData(active), 0))
         self.set_box.setEnabled(len(choices) > 1)
         self.set_box.blockSignals(False)
+        return active
 
     @Slot(int)
     def _on_set_chosen(self, index: int) -> None:

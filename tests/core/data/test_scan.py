@@ -61,7 +61,9 @@ def test_batches_stop_at_folders_and_at_the_batch_size(tmp_path, monkeypatch):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")  # never decoded: a scan reads names only
     unread = Unread(known=(), suffixes=frozenset({".jpg"}))
-    batches = [[found.relpath for found in batch] for batch in scan_batches(tmp_path, unread=unread)]
+    batches = [
+        [found.relpath for found in batch] for batch in scan_batches(tmp_path, unread=unread)
+    ]
     assert batches == [
         ["a.jpg", "b.jpg"],
         ["b/1.jpg", "b/2.jpg"],
