@@ -132,35 +132,40 @@ def empty_table() -> SampleTable:
 
 # group_concat hands a whole column to Python as one string, which numpy parses in C: several
 # times faster than fetching a million row tuples. One query per column group keeps columns aligned.
+# Numbers come as bytes (CAST ... AS BLOB): decoded to text, a million ids were a 7 MB string made
+# in one call (7-9 ms holding the interpreter lock, a stall for a window waiting for it).
 PIECE_CHARS = 1 << 18  # text parsed per call while the interpreter lock is held (0.4-1.5 ms)
 ORDER_PIECE = 10_000  # paths sorted per call to check their order (0.15-0.5 ms)
 
 _FILES = (  # the paths as bytes: decoded a piece at a time (17 MB at 1M: 6-20 ms in one call)
-    "SELECT group_concat(id), CAST(group_concat(relpath, char(0)) AS BLOB) "
+    "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB) "
     "FROM (SELECT id, relpath FROM files WHERE id <= ? {where} ORDER BY {path} {limit})"
 )
 _FILES_AS_LISTED = (  # by id, as the rows lie: no subquery to order them (a third cheaper)
-    "SELECT group_concat(id), CAST(group_concat(relpath, char(0)) AS BLOB) "
+    "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB) "
     "FROM files WHERE id <= ? AND id > {after}"
 )
 _VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL AND id <= ? {head}"
 _SAMPLES = (
-    "SELECT group_concat(id), group_concat(file_id), group_concat(IFNULL(frame, -1)), "
-    "group_concat(IFNULL(width, 0)), group_concat(IFNULL(height, 0)) FROM samples {where}"
+    "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(file_id) AS BLOB), "
+    "CAST(group_concat(IFNULL(frame, -1)) AS BLOB), CAST(group_concat(IFNULL(width, 0)) AS BLOB), "
+    "CAST(group_concat(IFNULL(height, 0)) AS BLOB) FROM samples {where}"
 )
 _ADDED_SAMPLES = (  # files just listed: no frame, no size but on a few (read as "id,frame,w,h"
     # of those only), and each sample's label (_NO_LABEL for none), in the same scan
-    "SELECT group_concat(id), group_concat(file_id), group_concat(CASE WHEN frame IS NOT NULL "
+    "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(file_id) AS BLOB), "
+    "CAST(group_concat(CASE WHEN frame IS NOT NULL "
     "OR width IS NOT NULL OR height IS NOT NULL THEN id || ',' || IFNULL(frame, -1) || ',' || "
-    "IFNULL(width, 0) || ',' || IFNULL(height, 0) END), "
+    "IFNULL(width, 0) || ',' || IFNULL(height, 0) END) AS BLOB), "
     "CAST(group_concat(IFNULL(label, char(1)), char(0)) AS BLOB) FROM samples {where}"
 )
 _NO_LABEL = "\x01"
 _MISSING = (
-    "SELECT group_concat(s.id) FROM samples s JOIN files f ON f.id = s.file_id WHERE f.missing"
+    "SELECT CAST(group_concat(s.id) AS BLOB) FROM samples s JOIN files f ON f.id = s.file_id "
+    "WHERE f.missing"
 )
 _LABELS = (
-    "SELECT label, group_concat(id) FROM samples WHERE {label} IS NOT NULL {head} "
+    "SELECT label, CAST(group_concat(id) AS BLOB) FROM samples WHERE {label} IS NOT NULL {head} "
     "GROUP BY {label} ORDER BY {label}"
 )
 _HEAD_FILES = "(SELECT id FROM files ORDER BY relpath LIMIT {count})"
@@ -199,8 +204,8 @@ def _queries(
     }
 
 
-def parse_ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
-    """A comma-separated list of integers (from group_concat) as an array.
+def parse_ints(text: str | bytes | None, dtype: type = np.int64) -> np.ndarray:
+    """A comma-separated list of integers (from group_concat, as text or bytes) as an array.
 
     Parsed in pieces of ~256 KB: one call over a million numbers holds the interpreter lock for
     tens of milliseconds, which a GUI thread waiting for it feels as a stall (a painting GUI
@@ -209,7 +214,7 @@ def parse_ints(text: str | None, dtype: type = np.int64) -> np.ndarray:
     if not text:
         return np.empty(0, dtype=dtype)
     parts = []
-    for piece in _pieces(text, ","):
+    for piece in _pieces(text, b"," if isinstance(text, bytes) else ","):
         make_way()
         parts.append(np.fromstring(piece, dtype=np.int64, sep=","))
     return np.concatenate(parts).astype(dtype, copy=False)
@@ -225,9 +230,12 @@ def split_utf8(data: bytes, separator: str) -> list[str]:
     return out
 
 
-def split_paths(data: bytes, separator: str) -> PathColumn:
-    """:func:`split_utf8` into a :class:`PathColumn` (no list of them all is made)."""
-    count = data.count(separator.encode("ascii")) + 1
+def split_paths(data: bytes, separator: str, count: int | None = None) -> PathColumn:
+    """:func:`split_utf8` into a :class:`PathColumn` (no list of them all is made). ``count``:
+    how many paths ``data`` holds, when known (counting the separators of 1M paths is one call
+    of ~15 ms holding the interpreter lock)."""
+    if count is None:
+        count = data.count(separator.encode("ascii")) + 1
     return PathColumn.from_pieces(_split_pieces(data, separator), count)
 
 
@@ -410,7 +418,7 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
         rank = _ranks(file_ids)
     if not relpaths_text:
         return empty_table()
-    relpaths = split_paths(relpaths_text, "\x00")
+    relpaths = split_paths(relpaths_text, "\x00", len(file_ids))  # a path per file id
     file_frames = np.zeros(len(file_ids), dtype=np.int32)
     for file_id, n_frames in project.db.execute(queries["videos"], (bound,)):
         file_frames[rank[file_id]] = n_frames

@@ -39,6 +39,8 @@ class PathColumn(Sequence[str]):
         paths = np.empty(count, dtype=object)
         at = 0
         for piece in pieces:
+            if at + len(piece) > count:
+                raise ValueError(f"more than {count} paths given for a column of {count}")
             paths[at : at + len(piece)] = piece
             at += len(piece)
         if at != count:

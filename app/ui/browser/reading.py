@@ -45,8 +45,10 @@ class ProjectData:
 FOLDER_PIECE = 10_000  # paths a set takes in one call (under a ms, the lock held)
 HEAD_ABOVE_FILES = 200_000  # "big": a whole read takes 0.3 s and more (1M: 1.5-2 s)
 
-_PENDING = "SELECT group_concat(id) FROM files WHERE pending"
-_PENDING_AFTER = "SELECT group_concat(id) FROM files WHERE id > ? AND +pending"  # an id range
+_PENDING = "SELECT CAST(group_concat(id) AS BLOB) FROM files WHERE pending"  # bytes: see catalog
+_PENDING_AFTER = (  # an id range
+    "SELECT CAST(group_concat(id) AS BLOB) FROM files WHERE id > ? AND +pending"
+)
 
 
 def pending_rows(project: Project, table: SampleTable) -> np.ndarray:

@@ -58,6 +58,9 @@ def test_paths_split_into_a_column_as_into_a_list(monkeypatch) -> None:
     data = "\x00".join(PATHS + ["é" * 9]).encode("utf-8", "surrogateescape")
     assert split_paths(data, "\x00") == split_utf8(data, "\x00") == PATHS + ["é" * 9]
     assert split_paths(b"", "\x00") == [""]
+    assert split_paths(data, "\x00", len(PATHS) + 1) == PATHS + ["é" * 9]
+    with pytest.raises(ValueError, match="paths given"):
+        split_paths(data, "\x00", len(PATHS))  # a count that disagrees is refused
 
 
 def test_a_loaded_table_holds_its_paths_in_a_column(tmp_path: Path) -> None:
