@@ -170,3 +170,23 @@ def test_import_predictions_from_the_view_then_evaluate(qtbot, evaluated_dataset
     assert panel.evaluation.predictions == "detector"
     assert panel.evaluation.per_class["cat"].fp == 1  # the box on a/000.png covers nothing
     panel.shutdown()
+
+
+def test_a_dock_behind_a_tab_reads_the_project_when_it_comes_into_view(
+    qtbot, window, evaluated_dataset
+) -> None:
+    """Opening a project starts no read for the Evaluate dock while it is out of sight."""
+    project_dir, _ = evaluated_dataset
+    ui = window.evaluation_ui
+    window.tags_dock.raise_()  # the Evaluate dock is a tab behind the Tags dock
+    started = []
+    ui.panel._reader.runner.started.connect(started.append)
+    window.open_project(project_dir)
+    qtbot.waitUntil(lambda: len(window.browser.order_ids()) == 12, timeout=TIMEOUT_MS)
+    qtbot.wait(100)
+    assert ui.dock.visibleRegion().isEmpty()
+    assert ui.panel.project_dir is None and started == []
+    ui.dock.raise_()
+    qtbot.waitUntil(lambda: ui.panel.project_dir == project_dir, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: ui.panel.gt_combo.count() > 0, timeout=TIMEOUT_MS)
+    assert started
