@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from app.core.store.catalog import empty_table, path_key
 from app.gui_model.state import AppState
+from app.ui.browser import reading
 from app.ui.browser.model import BrowserModel, plan_growth
 from app.ui.browser.reading import fill_folders
 from app.ui.browser.view import BrowserView
@@ -126,3 +128,34 @@ def test_folders_of_paths_in_byte_order_with_stray_bytes_match_the_tables_own() 
     fill_folders(mine)
     assert mine.folders == theirs.folders
     assert mine.folder_code().tolist() == theirs.folder_code().tolist()
+
+
+@pytest.mark.parametrize("split", [1, 3, 5])
+def test_folders_of_an_appended_table_reuse_the_known_files_and_match_the_tables_own(
+    split: int, monkeypatch
+) -> None:
+    """An appending read walks only the added files: the known table's folders are remapped
+    (a new folder, or files at the top, may sort before the known ones)."""
+    relpaths = ["b/1.jpg", "b/2.jpg", "c/1.jpg", "c/2.jpg", "d/1.jpg", "zz.jpg", "a/late.jpg"]
+    known = table_of(np.arange(split))
+    known.relpaths = relpaths[:split]
+    known.file_ids = np.arange(1, split + 1, dtype=np.int64)
+    fill_folders(known)
+    mine, theirs = table_of(np.arange(len(relpaths))), table_of(np.arange(len(relpaths)))
+    for table in (mine, theirs):
+        table.relpaths = list(relpaths)
+        table.file_ids = np.arange(1, len(relpaths) + 1, dtype=np.int64)
+    walked = []
+    columns = reading._folder_columns
+    monkeypatch.setattr(
+        reading, "_folder_columns", lambda paths: walked.append(len(paths)) or columns(paths)
+    )
+    fill_folders(mine, known)
+    assert walked == [len(relpaths) - split]
+    assert mine.folders == theirs.folders == ["", "a", "b", "c", "d"]
+    assert mine.folder_code().tolist() == theirs.folder_code().tolist()
+    other = table_of(np.arange(len(relpaths)))  # files that are not the known ones: walked whole
+    other.relpaths = list(relpaths)
+    other.file_ids = np.arange(101, 101 + len(relpaths), dtype=np.int64)
+    fill_folders(other, known)
+    assert other.folder_code().tolist() == theirs.folder_code().tolist()

@@ -7,6 +7,7 @@ No Qt here: :class:`~app.ui.browser.widget.BrowserWidget` runs these off the GUI
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def appended_pending(project: Project, table: SampleTable, known: ProjectData) -
     return np.concatenate([known.pending, per_file[table.file_index[rows:] - files]])
 
 
-def fill_folders(table: SampleTable) -> None:
+def fill_folders(table: SampleTable, known: SampleTable | None = None) -> None:
     """Fill the table's folder columns here, on a pool thread, in Python loops.
 
     :attr:`SampleTable.folders` sorts an object array: a million paths hold the GIL for ~1 s
@@ -92,21 +93,51 @@ def fill_folders(table: SampleTable) -> None:
     reads them so: by their bytes), so each folder's files are one run, found by bisection: the
     cost is per folder, not per file (at 1M files in 1,000 folders, 0.04 s instead of 0.8 s).
     Paths out of order take a loop over every path.
+
+    ``known``: a table with its folders filled whose files ``table`` starts with (an appending
+    read): only the files added since are walked (at 1M, 0.12 s less per read while listing).
     """
-    relpaths = table.relpaths
-    if not in_path_order(relpaths):
-        table._folders = _folders_by_loop(relpaths)  # its cache
+    if table is known and table._folders is not None:
+        return  # nothing was added
+    first = _files_known(table, known)
+    if first == 0:
+        table._folders = _folder_columns(table.relpaths)  # its cache
         return
+    assert known is not None and known._folders is not None
+    old_names, old_codes = known._folders
+    new_names, new_codes = _folder_columns(table.relpaths[first:])
+    names = sorted(set(old_names) | set(new_names))
+    place = {name: i for i, name in enumerate(names)}
+    old_to = np.array([place[name] for name in old_names], dtype=np.int32)
+    new_to = np.array([place[name] for name in new_names], dtype=np.int32)
+    table._folders = (names, np.concatenate([old_to[old_codes], new_to[new_codes]]))
+
+
+def _files_known(table: SampleTable, known: SampleTable | None) -> int:
+    """How many of ``table``'s first files are ``known``'s, with their folders filled (0: none
+    to reuse)."""
+    if known is None or known._folders is None or table.file_ids is None:
+        return 0
+    count = 0 if known.file_ids is None else len(known.file_ids)
+    if not 0 < count < len(table.file_ids):
+        return 0
+    return count if np.array_equal(table.file_ids[:count], known.file_ids) else 0
+
+
+def _folder_columns(relpaths: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct first folders of ``relpaths`` (sorted) and each path's index among them."""
+    if not in_path_order(relpaths):
+        return _folders_by_loop(relpaths)
     runs = _folder_runs(relpaths)
     names = sorted({head for head, _, _ in runs})
     code = {name: i for i, name in enumerate(names)}
     codes = np.empty(len(relpaths), dtype=np.int32)
     for head, first, end in runs:
         codes[first:end] = code[head]
-    table._folders = (names, codes)
+    return names, codes
 
 
-def _folders_by_loop(relpaths: list[str]) -> tuple[list[str], np.ndarray]:
+def _folders_by_loop(relpaths: Sequence[str]) -> tuple[list[str], np.ndarray]:
     heads = [p.partition("/")[0] if "/" in p else "" for p in relpaths]
     distinct: set[str] = set()
     for start in range(0, len(heads), FOLDER_PIECE):
@@ -117,7 +148,7 @@ def _folders_by_loop(relpaths: list[str]) -> tuple[list[str], np.ndarray]:
     return names, np.fromiter((code[head] for head in heads), dtype=np.int32, count=len(heads))
 
 
-def _folder_runs(relpaths: list[str]) -> list[tuple[str, int, int]]:
+def _folder_runs(relpaths: Sequence[str]) -> list[tuple[str, int, int]]:
     """``(first folder, first row, end row)`` of each run of paths (in browsing order) with the
     same first folder; a file at the top is a run of one with folder ``""``."""
     runs = []
@@ -168,16 +199,20 @@ def read_more(project_dir: Path, known: ProjectData) -> ProjectData:
         table = load_more(project, known.table)
         if table is None:
             return _project_data(project, load_table(project), known.dataset_root)
-        return _project_data(
-            project, table, known.dataset_root, appended_pending(project, table, known)
-        )
+        pending = appended_pending(project, table, known)
+        return _project_data(project, table, known.dataset_root, pending, known.table)
 
 
 def _project_data(
-    project: Project, table: SampleTable, root: Path | None, pending: np.ndarray | None = None
+    project: Project,
+    table: SampleTable,
+    root: Path | None,
+    pending: np.ndarray | None = None,
+    known: SampleTable | None = None,
 ) -> ProjectData:
-    """The rest of the project read with ``table``; ``pending`` when the caller has it."""
-    fill_folders(table)
+    """The rest of the project read with ``table``; ``pending`` when the caller has it; the
+    folders of ``known``'s files (which ``table`` starts with) taken from it."""
+    fill_folders(table, known)
     return ProjectData(
         table,
         root,
