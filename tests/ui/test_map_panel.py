@@ -163,3 +163,33 @@ def test_showing_a_project_opens_no_thumbnail_cache_until_a_card_needs_one(
     pixmap, _ = widget._card(0)
     assert pixmap is not None and not pixmap.isNull()
     widget.shutdown()
+
+
+def test_a_project_without_embeddings_never_shows_the_last_projects_map(
+    qtbot, embedded_project, tmp_path
+) -> None:
+    """Opening a project without embeddings while the last one's map is being laid out: what
+    that job still reports is not drawn over the new project's empty page."""
+    from app.core.ingest.indexing import IndexOptions, index_job
+    from app.core.jobs import CancelToken, run_job
+    from app.core.store.project import Project
+    from app.gui_model.map_sources import NO_EMBEDDINGS
+    from tests.factories import make_dataset
+
+    project, _ = embedded_project
+    root = make_dataset(tmp_path / "fresh", {"a": 2}, size=(16, 16))
+    with Project.for_dataset(root) as fresh:
+        run_job(index_job(fresh, IndexOptions(), CancelToken()))
+        fresh_dir = fresh.path
+    widget = MapPanel(AppState())
+    qtbot.addWidget(widget)
+    widget.show()
+    widget.method_box.setCurrentText("PCA")
+    widget.set_project(project.path)  # its layout job starts ...
+    assert widget.runner.is_busy
+    widget.set_project(fresh_dir)  # ... and is abandoned at once
+    qtbot.waitUntil(lambda: not widget.runner.is_busy, timeout=20_000)
+    qtbot.wait(100)
+    assert widget.pages.currentIndex() == 0 and len(widget.xy) == 0
+    assert widget.empty_text.text() == NO_EMBEDDINGS
+    widget.shutdown()

@@ -76,6 +76,7 @@ class MapPanel(QWidget):
         self.ahead = LookAhead(self._offers_quick_look, self)
         self.look = self.ahead.process
         self._started_name = ""
+        self._abandoned = False  # the running job was cancelled: what it still reports is stale
         self._project_dir: Path | None = None
         self._source: MapSource | None = None
         self._vectors: np.ndarray | None = None
@@ -200,15 +201,13 @@ class MapPanel(QWidget):
         self._announced_set = None
         self._forget_layout()
         if path is None:
-            self._pending = None
-            self.runner.cancel()
+            self._abandon()
             self.set_box.clear()
             self._show_empty("Open a dataset to see its map.")
             return
         self._thumbs = ThumbReader(self._project_dir / THUMBS_NAME)
         if self._fill_set_box() is None:  # nothing to lay out: no job (a fresh folder's case)
-            self._pending = None
-            self.runner.cancel()
+            self._abandon()
             self._show_empty(NO_EMBEDDINGS)
             return
         self.refresh()
@@ -270,12 +269,20 @@ class MapPanel(QWidget):
     def _request(self, factory: JobFactory, name: str) -> None:
         """Start a job; the latest request wins over a running one."""
         if self.runner.is_busy:
+            self._abandon()
             self._pending = (factory, name)
-            self.runner.cancel()
             return
         self._start(factory, name)
 
+    def _abandon(self) -> None:
+        """Cancel the running job (and any waiting): its last layouts, still on their way, are
+        another project's or set's and are not shown."""
+        self._pending = None
+        self._abandoned = self.runner.is_busy
+        self.runner.cancel()
+
     def _start(self, factory: JobFactory, name: str) -> None:
+        self._abandoned = False
         self._shown_layout = False
         self._started_name = name
         self.runner.start(factory, name)
@@ -290,7 +297,7 @@ class MapPanel(QWidget):
     @Slot(object)
     def _on_progress(self, progress: Any) -> None:
         partial = progress.partial
-        if not isinstance(partial, dict):
+        if self._abandoned or not isinstance(partial, dict):
             return
         if partial.get("kind") == "layout":
             source = partial["source"]
@@ -302,7 +309,10 @@ class MapPanel(QWidget):
     def _on_finished(self, result: Any) -> None:
         """Show the finished layout (UMAP's last epochs come after its last streamed frame).
 
-        A map shown offers no quick look: the quick-look process is let go."""
+        A map shown offers no quick look: the quick-look process is let go. An abandoned job's
+        result is not shown (the job that replaced it is running by then)."""
+        if self._abandoned or self.runner.is_busy:
+            return
         self._let_look_go()
         if self._source is None or not isinstance(result, np.ndarray):
             return
@@ -311,6 +321,8 @@ class MapPanel(QWidget):
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
+        if self._abandoned or self.runner.is_busy:
+            return  # an abandoned job's
         if self._source is None:
             self._show_empty(message)
         else:
