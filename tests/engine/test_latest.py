@@ -49,15 +49,22 @@ def test_a_new_request_cancels_the_running_job_and_only_the_latest_answers(qtbot
     assert started == ["first", "third"]
 
 
-def test_a_stale_result_that_beat_the_cancel_is_dropped(qtbot, latest):
+def running_past_its_cancel(qtbot, latest, value: str) -> tuple[list[object], list[Progress]]:
+    """Request a job that reports ``value`` until cancelled, then ends *normally* (as one that
+    finishes before it sees the cancel); the answers and progress that reach the view."""
     results: list[object] = []
     progress: list[Progress] = []
     latest.finished.connect(results.append)
     latest.progress.connect(progress.append)
     gate = threading.Event()
-    latest.request(answer("stale", gate), "stale")
+    latest.request(answer(value, gate), value)
     qtbot.waitUntil(lambda: bool(progress))
-    latest.runner.cancel = lambda: gate.set()  # the job ends normally before it sees a cancel
+    latest.runner.cancel = lambda: gate.set()
+    return results, progress
+
+
+def test_a_stale_result_that_beat_the_cancel_is_dropped(qtbot, latest):
+    results, progress = running_past_its_cancel(qtbot, latest, "stale")
     latest.request(answer("fresh"), "fresh")
     qtbot.waitUntil(lambda: not latest.is_busy, timeout=TIMEOUT_MS)
     assert results == ["fresh"]
@@ -83,3 +90,16 @@ def test_a_failure_of_a_superseded_job_is_dropped(qtbot, latest):
     with qtbot.waitSignal(latest.finished, timeout=TIMEOUT_MS) as blocker:
         latest.request(answer("last"), "last")
     assert blocker.args == ["last"] and failures == []
+
+
+def test_a_cancelled_job_reports_nothing_more_and_the_next_request_answers(qtbot, latest):
+    """A cancel with no request after it (another project shown): the job's late progress and
+    its result are dropped; a request after it is answered as usual."""
+    results, progress = running_past_its_cancel(qtbot, latest, "old")
+    latest.cancel()
+    seen = len(progress)
+    qtbot.waitUntil(lambda: not latest.is_busy, timeout=TIMEOUT_MS)
+    assert results == [] and len(progress) == seen
+    del latest.runner.cancel
+    latest.request(answer("new"), "new")
+    qtbot.waitUntil(lambda: results == ["new"], timeout=TIMEOUT_MS)

@@ -1,7 +1,8 @@
 """MapPanel: the embedding map, wired to the shared app state.
 
-The panel lays out the project's active embedding set on its own :class:`JobRunner` (PCA at
-once, UMAP animating in as it converges; a new request cancels the running one), colours it by
+The panel lays out the project's active embedding set on its own :class:`LatestRunner` (PCA at
+once, UMAP animating in as it converges; a new request cancels the running one, whose late
+layouts are dropped), colours it by
 what the app state's ``colour_by`` names, and turns clicks and lassos into edits of the shared
 selection, so the grid follows. A click also highlights the sample's nearest neighbours. The
 embeddings chooser lists the finished sets; choosing one makes it the project's active set and
@@ -37,7 +38,7 @@ from app.core.errors import SieveError
 from app.core.store.embedding_sets import get_embedding_set, set_active
 from app.core.store.project import THUMBS_NAME, Project
 from app.core.store.thumbs import ThumbReader
-from app.engine import JobRunner
+from app.engine import LatestRunner
 from app.engine.runner import JobFactory
 from app.gui_model.map_sources import (
     NO_EMBEDDINGS,
@@ -72,11 +73,11 @@ class MapPanel(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.runner = JobRunner(self)
+        self.latest = LatestRunner(parent=self)  # the latest request wins; a cancelled job's
+        self.runner = self.latest.runner  # reports are dropped (another project's or set's)
         self.ahead = LookAhead(self._offers_quick_look, self)
         self.look = self.ahead.process
         self._started_name = ""
-        self._abandoned = False  # the running job was cancelled: what it still reports is stale
         self._project_dir: Path | None = None
         self._source: MapSource | None = None
         self._vectors: np.ndarray | None = None
@@ -85,7 +86,6 @@ class MapPanel(QWidget):
         self._shown_count = 0
         self._announced_set: int | None = None  # the set last announced by source_changed
         self.xy = np.empty((0, 2), dtype=np.float32)
-        self._pending: tuple[JobFactory, str] | None = None
 
         self.scatter = EmbeddingScatter()
         self.scatter.set_card_provider(self._card)
@@ -183,10 +183,10 @@ class MapPanel(QWidget):
         self.method_box.activated.connect(lambda _: self.refresh())
         self.train_button.clicked.connect(self.train_requested)
         self.quick_button.clicked.connect(lambda: self.embed_and_map(None))
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.busy_changed.connect(self._on_busy_changed)
+        self.runner.started.connect(self._on_started)
+        self.latest.progress.connect(self._on_progress)
+        self.latest.finished.connect(self._on_finished)
+        self.latest.failed.connect(self._on_failed)
 
     # ------------------------------------------------------------------ public
     @property
@@ -201,13 +201,13 @@ class MapPanel(QWidget):
         self._announced_set = None
         self._forget_layout()
         if path is None:
-            self._abandon()
+            self.latest.cancel()
             self.set_box.clear()
             self._show_empty("Open a dataset to see its map.")
             return
         self._thumbs = ThumbReader(self._project_dir / THUMBS_NAME)
         if self._fill_set_box() is None:  # nothing to lay out: no job (a fresh folder's case)
-            self._abandon()
+            self.latest.cancel()
             self._show_empty(NO_EMBEDDINGS)
             return
         self.refresh()
@@ -240,8 +240,7 @@ class MapPanel(QWidget):
         return METHODS[self.method_box.currentText()]
 
     def shutdown(self) -> None:
-        self._pending = None
-        self.runner.shutdown()
+        self.latest.shutdown()
         self.objects.shutdown()
         self.ahead.close()
         self._close_thumbs()
@@ -268,36 +267,17 @@ class MapPanel(QWidget):
     # ----------------------------------------------------------------- running
     def _request(self, factory: JobFactory, name: str) -> None:
         """Start a job; the latest request wins over a running one."""
-        if self.runner.is_busy:
-            self._abandon()
-            self._pending = (factory, name)
-            return
-        self._start(factory, name)
+        self.latest.request(factory, name)
 
-    def _abandon(self) -> None:
-        """Cancel the running job (and any waiting): its last layouts, still on their way, are
-        another project's or set's and are not shown."""
-        self._pending = None
-        self._abandoned = self.runner.is_busy
-        self.runner.cancel()
-
-    def _start(self, factory: JobFactory, name: str) -> None:
-        self._abandoned = False
+    @Slot(str)
+    def _on_started(self, name: str) -> None:
         self._shown_layout = False
         self._started_name = name
-        self.runner.start(factory, name)
-
-    @Slot(bool)
-    def _on_busy_changed(self, busy: bool) -> None:
-        if not busy and self._pending is not None:
-            factory, name = self._pending
-            self._pending = None
-            self._start(factory, name)
 
     @Slot(object)
     def _on_progress(self, progress: Any) -> None:
         partial = progress.partial
-        if self._abandoned or not isinstance(partial, dict):
+        if not isinstance(partial, dict):
             return
         if partial.get("kind") == "layout":
             source = partial["source"]
@@ -309,10 +289,7 @@ class MapPanel(QWidget):
     def _on_finished(self, result: Any) -> None:
         """Show the finished layout (UMAP's last epochs come after its last streamed frame).
 
-        A map shown offers no quick look: the quick-look process is let go. An abandoned job's
-        result is not shown (the job that replaced it is running by then)."""
-        if self._abandoned or self.runner.is_busy:
-            return
+        A map shown offers no quick look: the quick-look process is let go."""
         self._let_look_go()
         if self._source is None or not isinstance(result, np.ndarray):
             return
@@ -321,8 +298,6 @@ class MapPanel(QWidget):
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
-        if self._abandoned or self.runner.is_busy:
-            return  # an abandoned job's
         if self._source is None:
             self._show_empty(message)
         else:
