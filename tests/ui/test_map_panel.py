@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,16 +90,21 @@ def test_the_state_selection_shows_on_the_map(panel: MapPanel) -> None:
     assert panel.scatter.selected_rows().tolist() == [1, 4]
 
 
-def test_without_embeddings_it_offers_training_and_a_quick_look(qtbot, tmp_path) -> None:
+def project_without_embeddings(folder: Path) -> Path:
+    """An indexed two-image project in ``folder`` with no embedding set; its path."""
     from app.core.ingest.indexing import IndexOptions, index_job
     from app.core.jobs import CancelToken, run_job
     from app.core.store.project import Project
     from tests.factories import make_dataset
 
-    root = make_dataset(tmp_path / "data", {"a": 2}, size=(16, 16))
+    root = make_dataset(folder, {"a": 2}, size=(16, 16))
     with Project.for_dataset(root) as project:
         run_job(index_job(project, IndexOptions(), CancelToken()))
-        path = project.path
+        return project.path
+
+
+def test_without_embeddings_it_offers_training_and_a_quick_look(qtbot, tmp_path) -> None:
+    path = project_without_embeddings(tmp_path / "data")
     widget = MapPanel(AppState())
     qtbot.addWidget(widget)
     widget.show()
@@ -170,17 +176,10 @@ def test_a_project_without_embeddings_never_shows_the_last_projects_map(
 ) -> None:
     """Opening a project without embeddings while the last one's map is being laid out: what
     that job still reports is not drawn over the new project's empty page."""
-    from app.core.ingest.indexing import IndexOptions, index_job
-    from app.core.jobs import CancelToken, run_job
-    from app.core.store.project import Project
     from app.gui_model.map_sources import NO_EMBEDDINGS
-    from tests.factories import make_dataset
 
     project, _ = embedded_project
-    root = make_dataset(tmp_path / "fresh", {"a": 2}, size=(16, 16))
-    with Project.for_dataset(root) as fresh:
-        run_job(index_job(fresh, IndexOptions(), CancelToken()))
-        fresh_dir = fresh.path
+    fresh_dir = project_without_embeddings(tmp_path / "fresh")
     widget = MapPanel(AppState())
     qtbot.addWidget(widget)
     widget.show()
