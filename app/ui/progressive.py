@@ -78,6 +78,7 @@ class IndexSession(QObject):
         self._since_retry = QElapsedTimer()
         self._since_reason = QElapsedTimer()
         self._reason_stage = ""
+        self._all_listed = False  # the listing's last count came: every file is in the table
         self._grow_timer = _single_shot(self, GROW_EVERY_MS, self._grow)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
@@ -128,6 +129,7 @@ class IndexSession(QObject):
         self._since_retry.start()
         self._since_reason.start()
         self._reason_stage = ""
+        self._all_listed = False
         self.runner.start(
             lambda cancel: index_in_place_job(
                 folder, project_dir, opened, visible, cancel, in_process=self.in_process
@@ -156,7 +158,10 @@ class IndexSession(QObject):
             self.measured, self.to_measure = progress.done, progress.total
             self.indexed = self.to_index or self.indexed  # the last count may have been skipped
         stage_changed = progress.stage != self._reason_stage
-        listed_all = stage_changed and self._reason_stage == "list"
+        listed_all = not self._all_listed and (
+            (progress.stage == "list" and progress.total is not None)  # its last count
+            or (stage_changed and self._reason_stage == "list")  # a listing that said none
+        )
         if stage_changed or self._since_reason.elapsed() >= REASON_EVERY_MS:
             self._since_reason.start()  # the panels re-check their buttons on each change
             self._reason_stage = progress.stage
@@ -165,6 +170,7 @@ class IndexSession(QObject):
             self._show_if_rows(progress)
             return
         if listed_all:  # every file is listed: show them all now, then read the table whole
+            self._all_listed = True
             self._grow_timer.stop()
             self._since_grow.start()
             self.browser.grow(appending=True)

@@ -280,3 +280,20 @@ def test_panels_left_to_fill_get_no_project_once_the_window_shut_down(
     window.shutdown()
     qtbot.wait(50)  # the turns that would have filled the other panels
     assert window.active_panel._project_dir is None  # no job started after the shutdown
+
+
+def test_the_grid_reads_the_last_listed_rows_as_soon_as_the_listing_ends(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch
+) -> None:
+    open_indexed(qtbot, window, tiny_jpegs(tmp_path / "ends", 30), 30)
+    session = window.indexer
+    session.refresh(window.project)
+    reads: list[bool] = []
+    monkeypatch.setattr(window.browser, "grow", lambda appending=False: reads.append(appending))
+    session._on_progress(Progress("list", 5, None, "listed 5 files"))
+    assert reads == []  # while listing, reads wait their turn
+    session._on_progress(Progress("list", 5, 5, "listed 5 files"))  # every row is in
+    assert reads == [True]
+    session._on_progress(Progress("index", 0, 5, "thumbnailed 0 of 5"))
+    assert reads == [True]  # not read again when the next stage starts
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
