@@ -85,6 +85,19 @@ def test_colour_by_follows_the_state_and_the_combo(panel: MapPanel) -> None:
     assert panel.scatter.legend.isVisible()
 
 
+def test_a_tag_made_after_the_map_is_shown_is_listed_when_chosen(
+    panel: MapPanel, embedded_project
+) -> None:
+    project, _ = embedded_project
+    assert panel.colour_box.findData("tag:keep") < 0
+    tag_id = project.create_tag("keep")
+    project.add_tag(tag_id, panel.source.ids[:2].tolist())
+    panel.state.set_colour_by("tag:keep")  # as the tag panel's "colour the map" does
+    assert panel.colour_box.currentData() == "tag:keep"
+    assert panel.colour_box.currentText() == "Tag: keep"  # read again, not the bare key
+    assert panel.scatter.legend.isVisible()
+
+
 def test_the_state_selection_shows_on_the_map(panel: MapPanel) -> None:
     panel.state.select(panel.source.ids[[1, 4]])
     assert panel.scatter.selected_rows().tolist() == [1, 4]

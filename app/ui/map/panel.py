@@ -43,8 +43,6 @@ from app.engine.runner import JobFactory
 from app.gui_model.map_sources import (
     NO_EMBEDDINGS,
     MapSource,
-    colour_data,
-    colour_keys,
     embed_run_and_layout_job,
     layout_job,
     set_choices,
@@ -52,6 +50,7 @@ from app.gui_model.map_sources import (
 from app.gui_model.state import AppState, Event
 from app.ui.index_gate import gate
 from app.ui.job_progress import JobProgress
+from app.ui.map.colouring import MapColouring
 from app.ui.map.look_ahead import LookAhead
 from app.ui.map.object_mode import install_object_map
 from app.ui.map.quick_look import quick_look_job
@@ -93,13 +92,13 @@ class MapPanel(QWidget):
         self.set_box.setToolTip(
             "The active embedding set: the map, neighbours, scores and selection use it"
         )
-        self.colour_box = QComboBox()
-        self.colour_box.setToolTip("Colour the points by a label, folder, tag, selection or score")
-        for box in (self.set_box, self.colour_box):
-            box.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            box.setMinimumContentsLength(COMBO_CHARS)
+        self.set_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.set_box.setMinimumContentsLength(COMBO_CHARS)
+        self.caption = QLabel()
+        self.colouring = MapColouring(state, self.caption.setText, COMBO_CHARS)
+        self.colour_box = self.colouring.box
         self.method_box = QComboBox()
         self.method_box.addItems(list(METHODS))
         self.method_box.setToolTip("UMAP keeps neighbours together; PCA is instant and linear")
@@ -107,7 +106,6 @@ class MapPanel(QWidget):
         self.k_box.setRange(1, 200)
         self.k_box.setValue(NEIGHBOURS)
         self.k_box.setToolTip("How many nearest neighbours a click highlights")
-        self.caption = QLabel()
         self.caption.setObjectName("map-caption")
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.weights_label = QLabel()
@@ -178,7 +176,6 @@ class MapPanel(QWidget):
         self.scatter.clicked.connect(self._on_clicked)
         self.scatter.lasso_selected.connect(self._on_lasso)
         self.scatter.selection_cleared.connect(self.state.clear_selection)
-        self.colour_box.activated.connect(self._on_colour_chosen)
         self.set_box.activated.connect(self._on_set_chosen)
         self.method_box.activated.connect(lambda _: self.refresh())
         self.train_button.clicked.connect(self.train_requested)
@@ -315,7 +312,7 @@ class MapPanel(QWidget):
         self._source = source
         self._vectors = source.vectors
         self._fill_set_box()
-        self._fill_colour_box()
+        self._fill_colours()
         self._show_weights(source.set_id)
         self._shown_layout = False
         if changed:
@@ -327,7 +324,7 @@ class MapPanel(QWidget):
         if self._shown_layout and len(xy) == self._shown_count:
             self.scatter.set_positions(xy)
         else:
-            categories, values = self._colours(self.state.colour_by)
+            categories, values = self.colouring.colours(self._project_dir, self._source)
             self.scatter.set_points(xy, categories=categories, values=values)
             self._shown_layout, self._shown_count = True, len(xy)
             self._sync_marks()
@@ -397,56 +394,19 @@ class MapPanel(QWidget):
         self.refresh()
 
     # ---------------------------------------------------------------- colours
-    def _fill_colour_box(self) -> None:
-        assert self._project_dir is not None
-        with Project.open(self._project_dir) as project:
-            keys = colour_keys(project)
-        self.colour_box.blockSignals(True)
-        self.colour_box.clear()
-        for key, title in keys:
-            self.colour_box.addItem(title, key)
-        if self.state.colour_by is None:
-            self.state.set_colour_by("label" if self._has_labels() else "folder")
-        self._select_colour_item(self.state.colour_by)
-        self.colour_box.blockSignals(False)
-
     def refresh_colours(self) -> None:
         """Re-read what the map can colour by (tags or scores changed) and recolour."""
-        if self._source is not None:
-            self._fill_colour_box()
-            self._recolour()
+        self._fill_colours()
+        self._recolour()
 
-    def _has_labels(self) -> bool:
-        return self._source is not None and bool(self._source.table.labels)
-
-    def _select_colour_item(self, key: str | None) -> None:
-        index = self.colour_box.findData(key)
-        if index < 0 and key is not None:
-            self.colour_box.addItem(key, key)
-            index = self.colour_box.count() - 1
-        self.colour_box.setCurrentIndex(max(index, 0))
-
-    @Slot(int)
-    def _on_colour_chosen(self, index: int) -> None:
-        self.state.set_colour_by(self.colour_box.itemData(index))
-
-    def _colours(self, key: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if self._source is None or key is None or self._project_dir is None:
-            return None, None
-        if key == "selection":
-            inside = np.isin(self._source.ids, self.state.selected)
-            return np.where(inside, "selected", "not selected").astype(object), None
-        try:
-            with Project.open(self._project_dir) as project:
-                return colour_data(project, self._source, key)
-        except SieveError as error:
-            self.caption.setText(str(error))
-            return None, None
+    def _fill_colours(self) -> None:
+        if self._source is not None and self._project_dir is not None:
+            self.colouring.fill(self._project_dir, self._source)
 
     def _recolour(self) -> None:
         if not self._shown_layout:
             return
-        categories, values = self._colours(self.state.colour_by)
+        categories, values = self.colouring.colours(self._project_dir, self._source)
         self.scatter.set_colours(categories=categories, values=values)
 
     # ------------------------------------------------------- state <-> scatter
@@ -469,9 +429,9 @@ class MapPanel(QWidget):
         if not self._shown_layout:
             return
         if event == "colour_by":
-            if self.colour_box.findData(self.state.colour_by) < 0:
-                self._fill_colour_box()  # a score or tag made after the map was shown
-            self._select_colour_item(self.state.colour_by)
+            if not self.colouring.knows_chosen():
+                self._fill_colours()  # a score or tag made since the map was shown
+            self.colouring.show_chosen()
             self._recolour()
         elif event in ("selection", "highlight", "current"):
             self._sync_marks()
