@@ -291,6 +291,31 @@ def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path:
         assert more.labels == ["b", "c", "m"] and more.broken.tolist()[0]  # old codes moved
 
 
+def test_each_files_pending_flag_is_read_with_its_path(tmp_path: Path) -> None:
+    first, then = ["b/0.jpg", "b/1.jpg", "m/0.jpg"], ["m/1.jpg", "q/0.jpg", "z.jpg"]
+    with listed_project(tmp_path, first + then) as project:
+        list_now(project, first)
+        project.db.execute("UPDATE files SET pending = 0 WHERE relpath = 'b/1.jpg'")  # decoded
+        project.db.commit()
+        table = load_table(project)
+        list_now(project, then)
+        project.db.execute("UPDATE files SET pending = 0 WHERE relpath IN ('b/0.jpg', 'q/0.jpg')")
+        project.db.commit()
+        flags = dict(project.db.execute("SELECT relpath, pending <> 0 FROM files").fetchall())
+        for read in (load_table(project), load_table(project, 2)):
+            assert read.file_pending.tolist() == [bool(flags[path]) for path in read.relpaths]
+        more = load_more(project, table)
+        shown = [True, False, True]  # as of the shown table's read: b/0.jpg decoded since
+        assert more.file_pending.tolist() == shown + [bool(flags[path]) for path in then]
+
+
+def test_pending_flags_of_another_count_are_refused() -> None:
+    assert catalog.parse_flags(b"0110", 4).tolist() == [False, True, True, False]
+    assert catalog.parse_flags(None, 0).tolist() == []
+    with pytest.raises(ValueError, match="3 pending flags read for 4 files"):
+        catalog.parse_flags(b"011", 4)
+
+
 def test_files_added_out_of_browsing_order_are_appended_in_browsing_order(
     tmp_path: Path,
 ) -> None:
