@@ -123,24 +123,37 @@ def probe(
         ]
     )
     stalls = {"indexing": 0.0, "scrolling": 0.0}
-    gaps: list[tuple] = []  # (phase, when, stall, GUI thread on a core, waiting for one) > 50 ms
+    gaps: list[tuple] = []  # (phase, when, stall, on a core, waiting for one, disk faults) > 50 ms
     phase = {"name": "indexing", "scrolled": 0, "scroll_until": 0.0}
-    beat = {"last": time.perf_counter(), "cpu": time.thread_time(), "queued": _queued_s()}
+    beat = {
+        "last": time.perf_counter(),
+        "cpu": time.thread_time(),
+        "queued": _queued_s(),
+        "faults": _disk_faults(),
+    }
     started = time.perf_counter()
 
     def elapsed() -> float:
         return time.perf_counter() - started
 
     def tick() -> None:
-        now, cpu, queued = time.perf_counter(), time.thread_time(), _queued_s()
+        now, cpu, queued, faults = (
+            time.perf_counter(),
+            time.thread_time(),
+            _queued_s(),
+            _disk_faults(),
+        )
         gap = now - beat["last"] - HEARTBEAT_MS / 1000
         busy, starved = cpu - beat["cpu"], queued - beat["queued"]  # the rest: blocked (a lock)
-        beat["last"], beat["cpu"], beat["queued"] = now, cpu, queued
+        read_in = faults - beat["faults"]  # pages the thread waited for the disk to read back
+        beat["last"], beat["cpu"], beat["queued"], beat["faults"] = now, cpu, queued, faults
         if phase["name"] in stalls:
             stalls[phase["name"]] = max(stalls[phase["name"]], gap)
             if gap > 0.050:
                 when = round(elapsed(), 2)
-                gaps.append((phase["name"], when, round(gap, 3), round(busy, 3), round(starved, 3)))
+                gaps.append(
+                    (phase["name"], when, round(gap, 3), round(busy, 3), round(starved, 3), read_in)
+                )
         rows = window.browser.model.rowCount()
         loader = window.browser.model.loader
         if out["first_rows_s"] is None and rows > 0:
@@ -192,7 +205,9 @@ def probe(
     end = time.perf_counter() + 1.0
     _run_events_until(lambda: time.perf_counter() >= end)
     phase["name"] = "scrolling"
-    beat.update(last=time.perf_counter(), cpu=time.thread_time(), queued=_queued_s())
+    beat.update(
+        last=time.perf_counter(), cpu=time.thread_time(), queued=_queued_s(), faults=_disk_faults()
+    )
     bar = view.verticalScrollBar()
     bar.setValue(0)
     row_height = max(1, view.gridSize().height())
@@ -210,6 +225,7 @@ def probe(
     out["stalls_over_50ms"] = float(len(gaps))
     out["worst_stalls"] = sorted(gaps, key=lambda g: -g[2])[:8]  # type: ignore[assignment]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["disk_faults"] = float(resource.getrusage(resource.RUSAGE_SELF).ru_majflt)
     window.shutdown()  # its child processes end: their peak is known once they are waited for
     out["child_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(out), flush=True)
@@ -236,6 +252,12 @@ def _queued_s() -> float:
             return int(stats.read().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _disk_faults() -> int:
+    """Page faults of this thread that waited for the disk (a page the system had dropped, such
+    as library code not run for a while, read back)."""
+    return resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)).ru_majflt
 
 
 def _shows_a_thumbnail(window) -> bool:
@@ -455,8 +477,9 @@ def main() -> None:
         )
         print(
             f"stalls over 50 ms while opening: {fresh['stalls_over_50ms']:.0f}; worst "
-            f"(phase, at s, stall s, GUI thread on a core s, waiting for a core s; the rest it "
-            f"waited on a lock): {fresh['worst_stalls']}"
+            f"(phase, at s, stall s, GUI thread on a core s, waiting for a core s, pages it waited "
+            f"for the disk to read back; the rest it waited on a lock or the disk): "
+            f"{fresh['worst_stalls']}"
         )
         print(f"re-open worst stalls: {again['worst_stalls']}")
         print(f"machine speed: 10M pure-Python additions took {machine_speed_s():.2f} s")
