@@ -5,13 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
-from app.core.store.catalog import empty_table, path_key
+from app.core.store.catalog import empty_table
 from app.gui_model.state import AppState
-from app.ui.browser import reading
 from app.ui.browser.model import BrowserModel, plan_growth
-from app.ui.browser.reading import fill_folders
 from app.ui.browser.view import BrowserView
 
 
@@ -77,85 +74,3 @@ def test_appending_a_hundred_thousand_rows_takes_well_under_a_second(qtbot) -> N
     model.grow(growth)
     assert time.perf_counter() - started < 0.5
     assert model.rowCount() == 104_000
-
-
-def test_folders_filled_off_the_gui_thread_match_the_tables_own() -> None:
-    relpaths = ["b/x.jpg", "top.jpg", "a/y.jpg", "b/z/w.jpg", "é/v.jpg", "\udcff/raw.jpg"]
-    mine, theirs = table_of(np.arange(6)), table_of(np.arange(6))
-    for table in (mine, theirs):
-        table.relpaths = list(relpaths)
-    fill_folders(mine)
-    assert mine.folders == theirs.folders
-    assert mine.folder_code().tolist() == theirs.folder_code().tolist()
-
-
-def test_folders_of_sorted_paths_found_by_runs_match_the_tables_own() -> None:
-    relpaths = sorted(
-        [
-            "a.jpg",
-            "a/x.jpg",
-            "a/y/z.jpg",
-            "a b/x.jpg",
-            "a-c/x.jpg",
-            "a0.jpg",
-            "ab/x.jpg",
-            "b.jpg",
-            "c.jpg",
-            "c/x.jpg",
-            "d/x.jpg",
-            "d/y.jpg",
-            "é/v.jpg",
-            "zz.jpg",
-        ]
-    )
-    mine, theirs = table_of(np.arange(len(relpaths))), table_of(np.arange(len(relpaths)))
-    for table in (mine, theirs):
-        table.relpaths = list(relpaths)
-    fill_folders(mine)
-    assert mine.folders == theirs.folders == ["", "a", "a b", "a-c", "ab", "c", "d", "é"]
-    assert mine.folder_code().tolist() == theirs.folder_code().tolist()
-
-
-def test_folders_of_paths_in_byte_order_with_stray_bytes_match_the_tables_own() -> None:
-    """SQLite orders paths by bytes: a stray byte (U+DCFF here) sorts after U+FFFF, unlike in
-    str order; such paths still come as runs."""
-    relpaths = sorted(
-        ["\udcff/raw.jpg", "\udcff/raw2.jpg", "\uffff/x.jpg", "a/x.jpg", "top.jpg"], key=path_key
-    )
-    mine, theirs = table_of(np.arange(5)), table_of(np.arange(5))
-    for table in (mine, theirs):
-        table.relpaths = list(relpaths)
-    fill_folders(mine)
-    assert mine.folders == theirs.folders
-    assert mine.folder_code().tolist() == theirs.folder_code().tolist()
-
-
-@pytest.mark.parametrize("split", [1, 3, 5])
-def test_folders_of_an_appended_table_reuse_the_known_files_and_match_the_tables_own(
-    split: int, monkeypatch
-) -> None:
-    """An appending read walks only the added files: the known table's folders are remapped
-    (a new folder, or files at the top, may sort before the known ones)."""
-    relpaths = ["b/1.jpg", "b/2.jpg", "c/1.jpg", "c/2.jpg", "d/1.jpg", "zz.jpg", "a/late.jpg"]
-    known = table_of(np.arange(split))
-    known.relpaths = relpaths[:split]
-    known.file_ids = np.arange(1, split + 1, dtype=np.int64)
-    fill_folders(known)
-    mine, theirs = table_of(np.arange(len(relpaths))), table_of(np.arange(len(relpaths)))
-    for table in (mine, theirs):
-        table.relpaths = list(relpaths)
-        table.file_ids = np.arange(1, len(relpaths) + 1, dtype=np.int64)
-    walked = []
-    columns = reading._folder_columns
-    monkeypatch.setattr(
-        reading, "_folder_columns", lambda paths: walked.append(len(paths)) or columns(paths)
-    )
-    fill_folders(mine, known)
-    assert walked == [len(relpaths) - split]
-    assert mine.folders == theirs.folders == ["", "a", "b", "c", "d"]
-    assert mine.folder_code().tolist() == theirs.folder_code().tolist()
-    other = table_of(np.arange(len(relpaths)))  # files that are not the known ones: walked whole
-    other.relpaths = list(relpaths)
-    other.file_ids = np.arange(101, 101 + len(relpaths), dtype=np.int64)
-    fill_folders(other, known)
-    assert other.folder_code().tolist() == theirs.folder_code().tolist()

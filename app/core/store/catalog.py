@@ -3,7 +3,8 @@
 One row per sample in browsing order (relative path, then frame), including the samples of files
 that were missing at the last index (``missing``: shown, not usable). Strings are kept once per file
 (``relpaths``) and once per label (``labels``); rows point into them with int32 codes. Each column
-group is read with one SQL query straight into numpy, and sorted in numpy, not in SQLite.
+group is read with one SQL query straight into numpy, and sorted in numpy, not in SQLite. A
+sample's label is its file's first folder, taken from the paths (:mod:`app.core.store.folders`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AnyStr
@@ -21,6 +22,14 @@ import numpy as np
 from app.core.data.video import frame_name
 from app.core.jobs import make_way
 from app.core.store.db import connect, decode_text, read_snapshot
+from app.core.store.folders import (
+    Folders,
+    folder_columns,
+    in_path_order,
+    joined_folders,
+    labels_of,
+    path_key,
+)
 from app.core.store.path_column import PathColumn
 from app.core.store.project import DB_NAME, Project
 
@@ -138,7 +147,6 @@ def empty_table() -> SampleTable:
 # Numbers come as bytes (CAST ... AS BLOB): decoded to text, a million ids were a 7 MB string made
 # in one call (7-9 ms holding the interpreter lock, a stall for a window waiting for it).
 PIECE_CHARS = 1 << 18  # text parsed per call while the interpreter lock is held (0.4-1.5 ms)
-ORDER_PIECE = 10_000  # paths sorted per call to check their order (0.15-0.5 ms)
 
 _FILES = (  # the paths as bytes: decoded a piece at a time (17 MB at 1M: 6-20 ms in one call)
     "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB) "
@@ -163,21 +171,15 @@ _SAMPLES = (
     "CAST(group_concat(IFNULL(height, 0)) AS BLOB) FROM samples {where}"
 )
 _ADDED_SAMPLES = (  # files just listed: no frame, no size but on a few (read as "id,frame,w,h"
-    # of those only), and each sample's label (_NO_LABEL for none), in the same scan
+    # of those only); no labels: a table takes them from its paths (folders.py)
     "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(file_id) AS BLOB), "
     "CAST(group_concat(CASE WHEN frame IS NOT NULL "
     "OR width IS NOT NULL OR height IS NOT NULL THEN id || ',' || IFNULL(frame, -1) || ',' || "
-    "IFNULL(width, 0) || ',' || IFNULL(height, 0) END) AS BLOB), "
-    "CAST(group_concat(IFNULL(label, char(1)), char(0)) AS BLOB) FROM samples {where}"
+    "IFNULL(width, 0) || ',' || IFNULL(height, 0) END) AS BLOB) FROM samples {where}"
 )
-_NO_LABEL = "\x01"
 _MISSING = (
     "SELECT CAST(group_concat(s.id) AS BLOB) FROM samples s JOIN files f ON f.id = s.file_id "
     "WHERE f.missing"
-)
-_LABELS = (
-    "SELECT label, CAST(group_concat(id) AS BLOB) FROM samples WHERE {label} IS NOT NULL {head} "
-    "GROUP BY {label} ORDER BY {label}"
 )
 _HEAD_FILES = "(SELECT id FROM files ORDER BY relpath LIMIT {count})"
 
@@ -194,7 +196,6 @@ def _queries(
             "files": _FILES.format(where="", path="relpath", limit=f"LIMIT {int(first_files)}"),
             "videos": _VIDEOS.format(head=f"AND id IN {files}"),
             "samples": _SAMPLES.format(where=f"WHERE file_id IN {files}"),
-            "labels": _LABELS.format(label="label", head=f"AND file_id IN {files}"),
             "pending": _PENDING.format(where="pending"),  # the pending index
         }
     if after_file is not None:
@@ -204,9 +205,7 @@ def _queries(
         queries = {
             "files": by_path_files if by_path else _FILES_AS_LISTED.format(after=after),
             "videos": _VIDEOS.format(head=f"AND id > {after}"),
-            "samples": _ADDED_SAMPLES.format(  # no labels query: no sort by label
-                where=f"WHERE id >= {first} AND +file_id > {after}"
-            ),
+            "samples": _ADDED_SAMPLES.format(where=f"WHERE id >= {first} AND +file_id > {after}"),
         }
         if by_path:  # (as listed, the files query reads the pending flags itself)
             queries["pending"] = _PENDING.format(where=f"id > {after} AND +pending")
@@ -215,7 +214,6 @@ def _queries(
         "files": _FILES.format(where="", path="relpath", limit=""),
         "videos": _VIDEOS.format(head=""),
         "samples": _SAMPLES.format(where=""),
-        "labels": _LABELS.format(label="label", head=""),
         "pending": _PENDING.format(where="pending"),
     }
 
@@ -236,18 +234,11 @@ def parse_ints(text: str | bytes | None, dtype: type = np.int64) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
-def split_utf8(data: bytes, separator: str) -> list[str]:
-    """``data.decode().split(separator)`` in pieces of ~256 KB (see :func:`parse_ints`),
-    decoded as the connections decode text (stray bytes kept as surrogate escapes; a one-byte
-    ASCII ``separator`` never cuts a character)."""
-    out: list[str] = []
-    for items in _split_pieces(data, separator):
-        out.extend(items)
-    return out
-
-
 def split_paths(data: bytes, separator: str, count: int | None = None) -> PathColumn:
-    """:func:`split_utf8` into a :class:`PathColumn` (no list of them all is made). ``count``:
+    """``data.decode().split(separator)`` into a :class:`PathColumn`, in pieces of ~256 KB (see
+    :func:`parse_ints`), decoded as the connections decode text (stray bytes kept as surrogate
+    escapes; a one-byte ASCII ``separator`` never cuts a character); no list of them all is made.
+    ``count``:
     how many paths ``data`` holds, when known (counting the separators of 1M paths is one call
     of ~15 ms holding the interpreter lock)."""
     if count is None:
@@ -314,41 +305,20 @@ def load_more(project: Project, table: SampleTable) -> SampleTable | None:
     return _appended(project, table, more)
 
 
-def in_path_order(relpaths: Sequence[str]) -> bool:
-    """Whether ``relpaths`` come in browsing order (as SQLite sorts them: by their UTF-8 bytes),
-    checked a piece at a time (no long call holding the interpreter lock)."""
-    for start in range(0, len(relpaths), ORDER_PIECE):
-        piece = relpaths[start : start + ORDER_PIECE + 1]
-        keys = piece if "".join(piece).isascii() else [path_key(path) for path in piece]
-        if keys != sorted(keys):
-            return False
-    return True
-
-
 def _read(project: Project, queries: dict[str, str]) -> SampleTable:
     samples = _SnapshotRead(project.path / DB_NAME, queries["samples"])
     with read_snapshot(project.db):
         return _load_table(project, samples, queries)
 
 
-def path_key(relpath: str) -> bytes:
-    """A path as SQLite orders it (its UTF-8 bytes; escaped bytes as they were)."""
-    return relpath.encode("utf-8", "surrogateescape")
-
-
 def _appended(project: Project, table: SampleTable, more: SampleTable) -> SampleTable:
     """A new table: ``table``'s rows, then ``more``'s (whose files all come after)."""
-    labels = sorted(set(table.labels) | set(more.labels))
-    code = {name: i for i, name in enumerate(labels)}
-
-    def codes(part: SampleTable) -> np.ndarray:
-        lookup = np.array([code[name] for name in part.labels] + [-1], dtype=np.int32)
-        return lookup[part.label_code]  # -1 (no label) takes the last entry, -1
 
     def joined(column: str) -> np.ndarray:
         return np.concatenate([getattr(table, column), getattr(more, column)])
 
     assert table.file_ids is not None and more.file_ids is not None
+    assert table._folders is not None and more._folders is not None  # read: folders too
     assert table.file_pending is not None and more.file_pending is not None  # read: flags too
     joined_flags = np.concatenate([table.file_pending, more.file_pending])  # each as of its read
     offset = np.int32(len(table.relpaths))
@@ -358,8 +328,8 @@ def _appended(project: Project, table: SampleTable, more: SampleTable) -> Sample
         relpaths=table.relpaths + more.relpaths,
         frame=joined("frame"),
         n_frames=joined("n_frames"),
-        label_code=np.concatenate([codes(table), codes(more)]),
-        labels=labels,
+        label_code=np.empty(0, dtype=np.int32),  # from the folders, below
+        labels=[],
         broken=np.zeros(len(table) + len(more), dtype=bool),
         missing=np.zeros(len(table) + len(more), dtype=bool),
         width=joined("width"),
@@ -368,6 +338,7 @@ def _appended(project: Project, table: SampleTable, more: SampleTable) -> Sample
         file_ids=np.concatenate([table.file_ids, more.file_ids]),
         file_pending=joined_flags,
     )
+    _set_folders(merged, joined_folders(table._folders, more._folders))
     _mark_unusable(project, merged)  # rows already shown may have turned broken or missing
     return merged
 
@@ -465,12 +436,12 @@ def _load_table(project: Project, samples: _SnapshotRead, queries: dict[str, str
         file_ids=file_ids,
         file_pending=_pending_files(project, queries, file_ids, files),
     )
-    _label_rows(project, table, queries, columns, order)
+    _set_folders(table, folder_columns(relpaths))
     _mark_unusable(project, table)
     return table
 
 
-_ADDED_COLUMNS = ("ids", "file ids", "frames and sizes where set", "labels")
+_ADDED_COLUMNS = ("ids", "file ids", "frames and sizes where set")
 
 
 def _pending_files(
@@ -509,38 +480,12 @@ def _sample_columns(columns: tuple) -> tuple[np.ndarray, ...]:
     return ids, file_col, frame, width, height
 
 
-def _label_rows(
-    project: Project, table: SampleTable, queries: dict[str, str], columns: tuple, order: np.ndarray
-) -> None:
-    """Set the table's labels: from the samples' label column where their query read one
-    (:data:`_ADDED_SAMPLES`, rows in ``order``), else from the labels query, sample ids per
-    label."""
-    if len(columns) == len(_ADDED_COLUMNS):
-        labels = columns[-1]
-        table.labels, codes = _label_codes(split_utf8(labels, "\x00") if labels else [])
-        table.label_code[:] = codes[order]
-        return
-    for code, (label, members) in enumerate(project.db.execute(queries["labels"])):
-        table.labels.append(label)
-        table.label_code[_rows(table, parse_ints(members))] = code
-
-
-def _label_codes(names: list[str]) -> tuple[list[str], np.ndarray]:
-    """The distinct labels among ``names`` (sorted) and each name's code (-1 for
-    :data:`_NO_LABEL`), made a piece at a time (see :func:`parse_ints`), in C loops."""
-    seen: set[str] = set()
-    for start in range(0, len(names), ORDER_PIECE):
-        make_way()
-        seen.update(names[start : start + ORDER_PIECE])
-    labels = sorted(seen - {_NO_LABEL})
-    code = {name: i for i, name in enumerate(labels)}
-    code[_NO_LABEL] = -1
-    codes = np.empty(len(names), dtype=np.int32)
-    for start in range(0, len(names), ORDER_PIECE):
-        make_way()
-        piece = names[start : start + ORDER_PIECE]
-        codes[start : start + len(piece)] = np.fromiter(map(code.__getitem__, piece), np.int32)
-    return labels, codes
+def _set_folders(table: SampleTable, folders: Folders) -> None:
+    """Set the table's folder columns and its labels, which are its files' first folders
+    (:func:`~app.core.data.scan.label_of`: none for a file at the top)."""
+    table._folders = folders
+    table.labels, label_of_file = labels_of(folders)
+    table.label_code = label_of_file[table.file_index].astype(np.int32, copy=False)
 
 
 def _mark_unusable(project: Project, table: SampleTable) -> None:

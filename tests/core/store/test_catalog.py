@@ -12,7 +12,7 @@ from app.core.data.video import frame_name
 from app.core.ingest.indexing import index_job
 from app.core.ingest.listing import insert_pending
 from app.core.jobs import run_job
-from app.core.store import catalog
+from app.core.store import catalog, folders
 from app.core.store.catalog import (
     SampleTable,
     in_path_order,
@@ -171,15 +171,15 @@ def test_the_table_is_read_from_one_snapshot_while_rows_are_added(project: Proje
 
 
 def test_long_lists_are_parsed_in_pieces_with_the_same_result() -> None:
-    from app.core.store.catalog import PIECE_CHARS, _pieces, parse_ints, split_utf8
+    from app.core.store.catalog import PIECE_CHARS, _pieces, parse_ints, split_paths
 
     numbers = ",".join(str(i) for i in range(400_000))  # ~2.7 MB: several pieces
     assert len(_pieces(numbers, ",")) > 1 and len(numbers) > 2 * PIECE_CHARS
     assert parse_ints(numbers).tolist() == list(range(400_000))
     assert parse_ints("7").tolist() == [7] and len(parse_ints("")) == 0
     names = "\x00".join(f"class{i % 7}/img{i}.jpg" for i in range(150_000))
-    assert split_utf8(names.encode(), "\x00") == names.split("\x00")
-    assert split_utf8(b"one", "\x00") == ["one"]
+    assert split_paths(names.encode(), "\x00") == names.split("\x00")
+    assert split_paths(b"one", "\x00") == ["one"]
 
 
 def _between_snapshots(project: Project, change) -> SampleTable:
@@ -281,14 +281,13 @@ def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path:
         table = load_table(project)
         assert load_more(project, table) is table  # nothing new
         list_now(project, then)
-        project.db.execute("UPDATE samples SET label = 'c' WHERE file_id = 5")  # sorts inside
         project.db.execute("UPDATE samples SET width = 64, height = 48 WHERE file_id = 6")
         project.db.execute("UPDATE samples SET status = 'broken', reason = 'bad' WHERE id = 1")
         project.db.commit()
         more = load_more(project, table)
         assert more is not None and more is not table and len(table) == 3
         same_tables(more, load_table(project))
-        assert more.labels == ["b", "c", "m"] and more.broken.tolist()[0]  # old codes moved
+        assert more.labels == ["b", "m", "q"] and more.broken.tolist()[0]
 
 
 def test_each_files_pending_flag_is_read_with_its_path(tmp_path: Path) -> None:
@@ -368,16 +367,17 @@ def test_paths_are_decoded_a_piece_at_a_time_as_one_decode_would(monkeypatch) ->
     monkeypatch.setattr(catalog, "PIECE_CHARS", 8)
     names = ["a/1.jpg", "café/2.jpg", "raw\udcff\udcfe.jpg", "z/3.jpg", "é" * 9]
     data = "\x00".join(names).encode("utf-8", "surrogateescape")
-    assert catalog.split_utf8(data, "\x00") == names
-    assert catalog.split_utf8(b"", "\x00") == [""]
+    assert catalog.split_paths(data, "\x00") == names
+    assert catalog.split_paths(b"", "\x00") == [""]
 
 
-def test_an_added_read_takes_the_new_files_samples_alone_and_labels_them_in_pieces(
+def test_an_added_read_takes_the_new_files_samples_alone_and_labels_them_from_their_paths(
     tmp_path: Path, monkeypatch
 ) -> None:
     """The new files' samples are read by id from the first of them on: a sample added later to
-    a shown file (a video's frame) is left out, and so is its label."""
-    monkeypatch.setattr(catalog, "ORDER_PIECE", 2)
+    a shown file (a video's frame) is left out. Labels are the first folders of the paths
+    (checked in order a piece at a time), whatever the label column says."""
+    monkeypatch.setattr(folders, "ORDER_PIECE", 2)
     first, then = ["a/0.jpg"], ["b/0.jpg", "b/1.jpg", "c/0.jpg", "d.jpg"]
     with listed_project(tmp_path, first + then) as project:
         list_now(project, first)
@@ -386,6 +386,7 @@ def test_an_added_read_takes_the_new_files_samples_alone_and_labels_them_in_piec
         project.db.execute(
             "INSERT INTO samples(file_id, frame, label, status) VALUES (1, 0, 'late', 'ok')"
         )
+        project.db.execute("UPDATE samples SET label = 'other' WHERE file_id = 3")
         project.db.commit()
         more = load_more(project, table)
         assert more is not None and more.relpaths == first + then

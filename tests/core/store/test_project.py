@@ -195,7 +195,7 @@ def test_an_upgraded_project_indexes_only_broken_samples_by_status(tmp_path):
         indexes = dict(
             project.db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'samples'")
         )
-        assert "samples_status" not in indexes
+        assert "samples_status" not in indexes and "samples_label" not in indexes
         assert indexes["samples_broken"].endswith("WHERE status = 'broken'")
         query = "EXPLAIN QUERY PLAN SELECT id FROM samples WHERE status = 'broken'"
         assert "samples_broken" in " ".join(row[3] for row in project.db.execute(query))
@@ -209,6 +209,17 @@ def test_the_status_index_upgrade_can_run_again(tmp_path):
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "samples_broken" in names and "samples_status" not in names
     conn.close()
+
+
+def test_the_label_index_upgrade_can_run_again_and_labels_are_still_counted(tmp_path):
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.open(version_1_project(tmp_path / "old", data)) as project:
+        project.db.executescript(MIGRATIONS[6])  # a second process upgrading at once
+        names = {row[0] for row in project.db.execute("SELECT name FROM sqlite_master")}
+        assert "samples_label" not in names
+        assert project.label_counts() == {"a": 1}
+        assert [row.relpath for row in project.samples(label="a")] == ["a/000.png"]
+        assert project.samples(label="b") == []
 
 
 def test_text_that_is_not_utf8_round_trips_exactly(tmp_path):
