@@ -56,7 +56,7 @@ class SampleTable:
     file_pending: np.ndarray | None = None  # bool per relpath: listed, not decoded, when read
     _sorted_ids: np.ndarray | None = field(default=None, repr=False)
     _id_rows: np.ndarray | None = field(default=None, repr=False)
-    _folders: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
+    _folders: Folders | None = field(default=None, repr=False)
     _lower_frame_names: dict[int, str] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -99,11 +99,9 @@ class SampleTable:
         names, per_file = self._folder_columns()
         return names[per_file[self.file_index[row]]]
 
-    def _folder_columns(self) -> tuple[list[str], np.ndarray]:
-        if self._folders is None:
-            heads = [p.partition("/")[0] if "/" in p else "" for p in self.relpaths]
-            names, codes = np.unique(np.array(heads, dtype=object), return_inverse=True)
-            self._folders = ([str(n) for n in names], codes.astype(np.int32))
+    def _folder_columns(self) -> Folders:
+        if self._folders is None:  # (a table read from a project has them from its read)
+            self._folders = folder_columns(self.relpaths)
         return self._folders
 
     def text_mask(self, text: str) -> np.ndarray:
@@ -238,9 +236,8 @@ def split_paths(data: bytes, separator: str, count: int | None = None) -> PathCo
     """``data.decode().split(separator)`` into a :class:`PathColumn`, in pieces of ~256 KB (see
     :func:`parse_ints`), decoded as the connections decode text (stray bytes kept as surrogate
     escapes; a one-byte ASCII ``separator`` never cuts a character); no list of them all is made.
-    ``count``:
-    how many paths ``data`` holds, when known (counting the separators of 1M paths is one call
-    of ~15 ms holding the interpreter lock)."""
+    ``count``: how many paths ``data`` holds, when known (counting the separators of 1M paths is
+    one call of ~15 ms holding the interpreter lock)."""
     if count is None:
         count = data.count(separator.encode("ascii")) + 1
     return PathColumn.from_pieces(_split_pieces(data, separator), count)

@@ -57,7 +57,9 @@ def appended_pending(table: SampleTable, known: ProjectData) -> np.ndarray:
     """
     if table is known.table:  # nothing was added
         return known.pending
-    return np.concatenate([known.pending, pending_rows(table)[len(known.table) :]])
+    assert table.file_pending is not None  # load_more's tables have their flags
+    added = table.file_index[len(known.table) :]  # the added rows' files
+    return np.concatenate([known.pending, table.file_pending[added]])
 
 
 def read_project(project_dir: Path, first_files: int | None = None) -> ProjectData:
