@@ -53,7 +53,6 @@ META_KEY = "evaluation"
 ERRORS_SELECTION = "evaluation errors"
 DEFAULT_IOU = 0.5
 _PROGRESS_IMAGES = 500
-_CANCEL_IMAGES = 100
 
 
 @dataclass(frozen=True)
@@ -311,8 +310,7 @@ def _match_all(
         cell_samples.append(np.full(len(rows), image, dtype=np.int64))
         cell_rows.append(rows)
         cell_cols.append(cols)
-        if (i + 1) % _CANCEL_IMAGES == 0:
-            cancel.raise_if_cancelled()
+        cancel.raise_if_cancelled()  # an image of 1,200 boxes: ~0.1 s
         if (i + 1) % _PROGRESS_IMAGES == 0:
             yield Progress("evaluation", i + 1, len(images), "matching predictions")
     cells = tuple(
