@@ -79,6 +79,7 @@ class IndexSession(QObject):
         self._since_reason = QElapsedTimer()
         self._reason_stage = ""
         self._all_listed = False  # the listing's last count came: every file is in the table
+        self._grow_when_shown = False  # the timer fired during a read: time the next after it
         self._grow_timer = _single_shot(self, GROW_EVERY_MS, self._grow)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
@@ -86,6 +87,7 @@ class IndexSession(QObject):
         self.runner.cancelled.connect(self._on_stopped)
         browser.visible_changed.connect(self._prefer_visible)
         browser.loaded.connect(self._on_shown)
+        browser.grown.connect(self._on_grown)
 
     @property
     def running(self) -> bool:
@@ -129,7 +131,7 @@ class IndexSession(QObject):
         self._since_retry.start()
         self._since_reason.start()
         self._reason_stage = ""
-        self._all_listed = False
+        self._all_listed = self._grow_when_shown = False
         self.runner.start(
             lambda cancel: index_in_place_job(
                 folder, project_dir, opened, visible, cancel, in_process=self.in_process
@@ -225,9 +227,19 @@ class IndexSession(QObject):
     def _grow(self) -> None:
         """Re-read the grid: while files are listed, only the new ones when they follow the shown
         ones (a never-seen folder is listed in name order); else the whole table (thumbnails
-        made, broken files found, video frames)."""
+        made, broken files found, video frames). Never right after a read that outlasted the
+        wait (a whole read at 1M, 3 s beside the index): the next is timed from its length."""
+        if self.browser.growing:
+            self._grow_when_shown = True
+            return
         self._since_grow.start()
         self.browser.grow(appending=self.to_index is None)
+
+    @Slot()
+    def _on_grown(self) -> None:
+        if self._grow_when_shown and self.running:
+            self._grow_when_shown = False
+            self._schedule_grow()
 
     @Slot()
     def _on_shown(self) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QPixmap
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.jobs import Progress, run_job
 from app.core.store.project import Project
+from app.ui import progressive
 from app.ui.browser.model import BrokenRole
 from app.ui.main_window import MainWindow
 from app.ui.opening import LoadedProject
@@ -296,4 +297,26 @@ def test_the_grid_reads_the_last_listed_rows_as_soon_as_the_listing_ends(
     assert reads == [True]
     session._on_progress(Progress("index", 0, 5, "thumbnailed 0 of 5"))
     assert reads == [True]  # not read again when the next stage starts
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)
+
+
+def test_a_reread_is_timed_from_the_read_before_it_not_started_right_after_it(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch
+) -> None:
+    """A whole read of 1M rows outlasts the wait between reads: the timer that fires meanwhile
+    must not start the next one the moment it is shown, but a share of its length after."""
+    open_indexed(qtbot, window, tiny_jpegs(tmp_path / "slow", 30), 30)
+    session, browser = window.indexer, window.browser
+    session.refresh(window.project)
+    reads: list[bool] = []
+    in_flight = [True]
+    monkeypatch.setattr(type(browser), "growing", property(lambda self: in_flight[0]))
+    monkeypatch.setattr(browser, "grow", lambda appending=False: reads.append(appending))
+    session._grow_timer.stop()
+    session._grow()  # the timer fires while a read is on its way
+    assert reads == [] and not session._grow_timer.isActive()
+    browser.last_read_s, in_flight[0] = 1.0, False
+    browser.grown.emit()  # that read is shown: it took 1 s
+    assert reads == [] and session._grow_timer.isActive()
+    assert session._grow_timer.remainingTime() > 1000 * (1.0 / progressive.LIST_READ_SHARE) - 500
     qtbot.waitUntil(lambda: not window.indexer.running, timeout=TIMEOUT_MS)

@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 
 from app.core.data.images import THUMB_SIZE, ImageProbe, probe_image
-from app.core.data.scan import FoundFile, label_of
+from app.core.data.scan import FoundFile
 from app.core.data.video import VideoError, VideoInfo, probe_video, sample_frames
 from app.core.errors import SieveError
 from app.core.ingest.listing import Listing, WriteTurns, known_files, list_files
@@ -466,8 +466,7 @@ def _write_batch(project: Project, batch: list[_Probed]) -> None:
             file_rows,
         )
         project.db.executemany(
-            "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = ?, "
-            "reason = ? WHERE id = ?",
+            "UPDATE samples SET width = ?, height = ?, status = ?, reason = ? WHERE id = ?",
             sample_rows,
         )
         write_content_hashes(project.db, hashed)
@@ -508,13 +507,12 @@ def _file_values(probed: _Probed) -> tuple:
 
 
 def _sample_values(probed: _Probed) -> tuple:
-    """The ``samples`` columns width, height, label, status, reason of an image's probe."""
+    """The ``samples`` columns width, height, status, reason of an image's probe."""
     image = probed.image
     reason = probed.reason or (image.reason if image else None)
     return (
         image.width if image else None,
         image.height if image else None,
-        raw(label_of(probed.found.relpath)),
         "broken" if reason else "ok",
         reason,
     )
@@ -535,15 +533,15 @@ def _upsert_image_sample(project: Project, file_id: int, probed: _Probed) -> int
     """Insert or update the image's one sample, keeping its id (and so its tags)."""
     values = _sample_values(probed)
     row = project.db.execute(
-        "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = ?, "
-        "reason = ? WHERE file_id = ? AND frame IS NULL RETURNING id",
+        "UPDATE samples SET width = ?, height = ?, status = ?, reason = ? "
+        "WHERE file_id = ? AND frame IS NULL RETURNING id",
         (*values, file_id),
     ).fetchone()
     if row is not None:
         return row[0]
     cursor = project.db.execute(
-        "INSERT INTO samples(file_id, frame, width, height, label, status, reason) "
-        "VALUES (?, NULL, ?, ?, CAST(? AS TEXT), ?, ?)",
+        "INSERT INTO samples(file_id, frame, width, height, status, reason) "
+        "VALUES (?, NULL, ?, ?, ?, ?)",
         (file_id, *values),
     )
     return int(cursor.lastrowid)
@@ -561,19 +559,16 @@ def _replace_frames(project: Project, file_id: int, probed: _Probed) -> list[int
     gone = [sample_id for frame, sample_id in existing.items() if frame not in wanted]
     project.db.executemany("DELETE FROM samples WHERE id = ?", ((i,) for i in gone))
     video = probed.video
-    label = raw(label_of(probed.found.relpath))
     if video is not None:
         kept = [existing[frame] for frame in probed.frames if frame in existing]
         project.db.executemany(
-            "UPDATE samples SET width = ?, height = ?, label = CAST(? AS TEXT), status = 'ok', "
-            "reason = NULL WHERE id = ?",
-            ((video.width, video.height, label, sample_id) for sample_id in kept),
+            "UPDATE samples SET width = ?, height = ?, status = 'ok', reason = NULL WHERE id = ?",
+            ((video.width, video.height, sample_id) for sample_id in kept),
         )
         project.db.executemany(
-            "INSERT INTO samples(file_id, frame, width, height, label, status) "
-            "VALUES (?, ?, ?, ?, CAST(? AS TEXT), 'ok')",
+            "INSERT INTO samples(file_id, frame, width, height, status) VALUES (?, ?, ?, ?, 'ok')",
             (
-                (file_id, frame, video.width, video.height, label)
+                (file_id, frame, video.width, video.height)
                 for frame in probed.frames
                 if frame not in existing
             ),

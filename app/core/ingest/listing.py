@@ -1,11 +1,12 @@
 """The first phase of an index: list the folder and commit rows for new files at once.
 
 New files get a ``files`` row with ``pending = 1`` (and an image its one sample, status 'ok',
-label from its folder, size unknown) in transactions of a few thousand rows, so a view shows the
-folder's rows while the scan goes on. A pending file is *listed, not validated*: the project
-reports it with status ``"pending"`` (never ``"ok"``), so nothing that needs the whole index
-trains on, embeds or counts it until the probe phase has decoded it and cleared the flag. A
-video's frames are listed when the probe reads its container's frame count.
+size unknown; its label is its path's first folder, never stored) in transactions of a few
+thousand rows, so a view shows the folder's rows while the scan goes on. A pending file is
+*listed, not validated*: the project reports it with status ``"pending"`` (never ``"ok"``), so
+nothing that needs the whole index trains on, embeds or counts it until the probe phase has
+decoded it and cleared the flag. A video's frames are listed when the probe reads its
+container's frame count.
 
 Known files are compared by size and modification time; those to probe again (changed, found
 again after missing, transiently unreadable, still pending from a stopped run, videos to sample
@@ -392,9 +393,8 @@ def insert_rows(db: sqlite3.Connection, rows: PendingRows) -> int:
 
     One transaction: the files' rows from the JSON arrays, each a single step (so the thread
     holds neither the GIL nor the write lock longer than SQLite needs); then their images'
-    samples (ids inserted together are consecutive; SQLite cuts the label, the first folder,
-    out of the path), and names that are not valid UTF-8 row by row. A file another process
-    listed meanwhile is left as it is.
+    samples (ids inserted together are consecutive), and names that are not valid UTF-8 row
+    by row. A file another process listed meanwhile is left as it is.
     """
     if not rows.count:
         return 0
@@ -465,8 +465,7 @@ _INSERT_FILE = (
     "INSERT OR IGNORE INTO files(relpath, kind, size, mtime_ns, status, pending) "
     "VALUES (CAST(? AS TEXT), ?, ?, ?, 'ok', 1)"
 )
-_LABEL = "CASE WHEN instr(relpath, '/') > 0 THEN substr(relpath, 1, instr(relpath, '/') - 1) END"
 _INSERT_SAMPLES = (
-    f"INSERT OR IGNORE INTO samples(file_id, frame, label, status) SELECT id, NULL, {_LABEL}, "
-    "'ok' FROM files WHERE kind = 'image' AND "
+    "INSERT OR IGNORE INTO samples(file_id, frame, status) SELECT id, NULL, 'ok' FROM files "
+    "WHERE kind = 'image' AND "
 )

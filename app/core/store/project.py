@@ -26,7 +26,7 @@ from app.core.data.video import frame_name
 from app.core.errors import SieveError
 from app.core.store.arrays import ArrayStore
 from app.core.store.db import connect, raw
-from app.core.store.schema import migrate
+from app.core.store.schema import label_sql, migrate
 from app.core.store.thumbs import ThumbCache
 
 PROJECT_DIRNAME = ".sieve"
@@ -74,9 +74,10 @@ class Tag:
 _STATUS = "CASE WHEN f.missing THEN 'missing' WHEN f.pending THEN 'pending' ELSE s.status END"
 MISSING_REASON = "the file was not found at the last index"
 PENDING_REASON = "not indexed yet"
+_LABEL = label_sql("f.relpath")  # a sample's label is its file's first folder (not stored)
 _SAMPLE_COLUMNS = f"""
     s.id, f.relpath, CASE WHEN s.frame IS NULL THEN 'image' ELSE 'frame' END,
-    s.frame, f.n_frames, s.width, s.height, s.label, {_STATUS},
+    s.frame, f.n_frames, s.width, s.height, {_LABEL}, {_STATUS},
     CASE WHEN f.missing THEN '{MISSING_REASON}' WHEN f.pending THEN '{PENDING_REASON}'
     ELSE s.reason END
 """
@@ -209,7 +210,7 @@ class Project:
         where: list[str] = []
         args: list[str | bytes | None] = []
         if label is not None:
-            where.append("s.label = CAST(? AS TEXT)")
+            where.append(f"{_LABEL} = CAST(? AS TEXT)")
             args.append(raw(label))
         if status is not None:
             where.append(f"{_STATUS} = ?")
@@ -247,8 +248,8 @@ class Project:
     def label_counts(self) -> dict[str, int]:
         """Usable samples per label (broken ones are listed by :meth:`broken` instead)."""
         query = (
-            f"SELECT s.label, COUNT(*) {_SAMPLE_FROM} WHERE s.label IS NOT NULL AND "
-            f"{_STATUS} = 'ok' GROUP BY s.label ORDER BY s.label"
+            f"SELECT {_LABEL}, COUNT(*) {_SAMPLE_FROM} WHERE instr(f.relpath, '/') > 0 AND "
+            f"{_STATUS} = 'ok' GROUP BY 1 ORDER BY 1"
         )
         return dict(self.db.execute(query).fetchall())
 
@@ -256,8 +257,8 @@ class Project:
         """Distinct labels of the usable samples and of those listed, not decoded yet (a folder
         label is known once its file is listed): the status bar's count at open."""
         query = (
-            f"SELECT COUNT(DISTINCT s.label) {_SAMPLE_FROM} WHERE s.label IS NOT NULL AND "
-            f"{_STATUS} IN ('ok', 'pending')"
+            f"SELECT COUNT(DISTINCT {_LABEL}) {_SAMPLE_FROM} WHERE instr(f.relpath, '/') > 0 "
+            f"AND {_STATUS} IN ('ok', 'pending')"
         )
         return self.db.execute(query).fetchone()[0]
 

@@ -160,9 +160,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX IF EXISTS samples_label;
     """,
+    # 7 -> 8: labels are no longer stored. Every reader takes a sample's label from its file's
+    # path (label_sql, folders.py); the label column stays, no longer written (a 1M listing
+    # spent a tenth of its writer's time cutting the labels out of the paths). An older Sieve,
+    # which reads the column, is refused by the version alone.
+    "",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def label_sql(path: str = "f.relpath") -> str:
+    """SQL for the label of a sample whose file's relative path is the column ``path``: its
+    first folder (:func:`~app.core.data.scan.label_of`), NULL for a file at the top."""
+    return f"CASE WHEN instr({path}, '/') > 0 THEN substr({path}, 1, instr({path}, '/') - 1) END"
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

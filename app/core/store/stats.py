@@ -11,6 +11,7 @@ import numpy as np
 
 from app.core.data.video import frame_name
 from app.core.store.project import Project
+from app.core.store.schema import label_sql
 
 FLOAT_COLUMNS = ("brightness", "contrast", "colourfulness", "sharpness", "entropy")
 
@@ -98,7 +99,7 @@ def write_measures(db: sqlite3.Connection, rows: Iterable[tuple[int, StatsLike]]
 def read_stats(project: Project) -> StatsColumns:
     """The usable samples (status ok, file present) with their statistics."""
     query = (
-        "SELECT s.id, f.relpath, s.frame, f.n_frames, s.width, s.height, s.label, f.size, "
+        f"SELECT s.id, f.relpath, s.frame, f.n_frames, s.width, s.height, {label_sql()}, f.size, "
         "st.brightness, st.contrast, st.colourfulness, st.sharpness, st.entropy, "
         "st.content_hash, st.phash, st.brightness IS NOT NULL "
         "FROM samples s JOIN files f ON f.id = s.file_id "

@@ -104,6 +104,11 @@ class BrowserWidget(QWidget):
         project_dir = self.project_dir
         self._start("project", lambda: read_project(project_dir, HEAD_FILES), self._show_project)
 
+    @property
+    def growing(self) -> bool:
+        """Whether a :meth:`grow` read is on its way (not shown yet)."""
+        return self._growing
+
     def grow(self, appending: bool = False) -> bool:
         """Re-read the shown project off the GUI thread and add its new rows (one read at a time).
 

@@ -14,6 +14,7 @@ from app.core.errors import SieveError
 from app.core.store.db import connect, raw
 from app.core.store.project import DB_NAME, Project
 from app.core.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from app.core.store.stats import read_stats
 from app.core.store.thumbs import ThumbCache, ThumbReader
 from tests.factories import make_dataset
 
@@ -220,6 +221,34 @@ def test_the_label_index_upgrade_can_run_again_and_labels_are_still_counted(tmp_
         assert project.label_counts() == {"a": 1}
         assert [row.relpath for row in project.samples(label="a")] == ["a/000.png"]
         assert project.samples(label="b") == []
+
+
+def test_labels_are_the_paths_first_folders_whatever_the_old_label_column_holds(tmp_path):
+    """Schema 8 stores no labels: an older project's column (here stale) and a new row's NULL
+    both read as the file's first folder, in rows, counts, the label filter and statistics."""
+    odd = os.fsdecode(b"caf\xe9")
+    data = make_dataset(tmp_path / "data", {"a": 1})
+    with Project.open(version_1_project(tmp_path / "old", data)) as project, project.db:
+        project.db.execute("UPDATE samples SET label = 'stale'")
+        for number, relpath in enumerate([f"{odd}/1.png", "top.png", "b/c/2.png"], start=2):
+            project.db.execute(
+                "INSERT INTO files(relpath, kind, size, mtime_ns, status) "
+                "VALUES (CAST(? AS TEXT), 'image', 1, 1, 'ok')",
+                (raw(relpath),),
+            )
+            project.db.execute("INSERT INTO samples(file_id, status) VALUES (?, 'ok')", (number,))
+    with Project.open(tmp_path / "old") as project:
+        assert [(row.relpath, row.label) for row in project.samples()] == [
+            ("a/000.png", "a"),
+            ("b/c/2.png", "b"),
+            (f"{odd}/1.png", odd),
+            ("top.png", None),
+        ]
+        assert project.label_counts() == {"a": 1, "b": 1, odd: 1}
+        assert project.label_count() == 3
+        assert [row.relpath for row in project.samples(label=odd)] == [f"{odd}/1.png"]
+        assert project.samples(label="stale") == []
+        assert sorted(map(str, read_stats(project).labels)) == ["None", "a", "b", odd]
 
 
 def test_text_that_is_not_utf8_round_trips_exactly(tmp_path):
