@@ -60,8 +60,8 @@ _KINDS = {
 
 @dataclass(frozen=True, slots=True)
 class Unread:
-    """The files a scan yields without a stat: those not in ``known`` (relative paths) whose
-    lower-case suffix is one of ``suffixes``."""
+    """The files a scan yields without a stat: those not in ``known`` (relative paths: the
+    files whose stat matters) whose lower-case suffix is one of ``suffixes``."""
 
     known: Container[str]
     suffixes: frozenset[str]

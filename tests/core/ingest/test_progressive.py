@@ -11,7 +11,7 @@ from PIL import Image
 
 from app.core.data import scan
 from app.core.data.scan import NOT_READ, FoundFile
-from app.core.errors import JobCancelled
+from app.core.errors import TRANSIENT_REASON, JobCancelled
 from app.core.ingest import indexing, listing
 from app.core.ingest.indexing import IndexOptions, index_job
 from app.core.ingest.priority import HEAVY_BYTES, ProbeQueue, VisibleFirst, is_heavy
@@ -295,6 +295,58 @@ def test_new_jpegs_are_listed_without_a_stat_and_get_it_when_probed(tmp_path):
             assert stats == (stat.st_size, stat.st_mtime_ns)
         again = run_job(index_job(project, IndexOptions(workers=2)))
         assert (again.added, again.changed, again.unchanged) == (0, 0, 4)
+
+
+def test_a_rerun_stats_only_the_files_whose_stat_decides_if_they_changed(tmp_path, monkeypatch):
+    """A known JPEG that is probed anyway (still pending after a stopped run) is found without a
+    stat, as a new one; an indexed one is stated to see whether it changed."""
+    root = jpeg_dataset(tmp_path / "data")
+    with Project.for_dataset(root, tmp_path / "p") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        write_image(root / "a" / "3.jpg", gradient(64, 48, seed=3), format="JPEG")
+        list_only(project)  # a/3.jpg listed, pending: the run stopped before probing it
+        stated: list[str] = []
+        real = scan._stated
+        monkeypatch.setattr(
+            scan,
+            "_stated",
+            lambda entry, relpath, *rest: stated.append(relpath) or real(entry, relpath, *rest),
+        )
+        list_only(project)
+        assert sorted(stated) == ["a/0.jpg", "a/1.jpg", "a/2.jpg", "b/0.png"]
+        assert project.pending_count() == 1
+        result = run_job(index_job(project, IndexOptions(workers=2)))
+        assert result.added == 1 and project.pending_count() == 0
+        stat = (root / "a" / "3.jpg").stat()
+        assert stored_stats(project)["a/3.jpg"] == (stat.st_size, stat.st_mtime_ns)
+
+
+def test_known_files_are_read_as_each_row_says(tmp_path):
+    root = jpeg_dataset(tmp_path / "data")
+    with Project.for_dataset(root, tmp_path / "p") as project:
+        assert listing.known_files(project) == {}
+        run_job(index_job(project, IndexOptions(workers=2)))
+        with project.db:
+            project.db.execute("UPDATE files SET missing = 1 WHERE relpath = 'a/0.jpg'")
+            project.db.execute("UPDATE files SET pending = 1 WHERE relpath = 'a/1.jpg'")
+            reason = f"cannot read: {TRANSIENT_REASON}"
+            project.db.execute(
+                "UPDATE samples SET reason = ? WHERE file_id = "
+                "(SELECT id FROM files WHERE relpath = 'a/2.jpg')",
+                (reason,),
+            )
+        query = "SELECT relpath, id, size, mtime_ns FROM files"
+        rows = {
+            path: (file_id, size, mtime) for path, file_id, size, mtime in project.db.execute(query)
+        }
+        flags = {"a/0.jpg": (True, False, False), "a/1.jpg": (False, False, True)}
+        flags["a/2.jpg"] = (False, True, False)
+        expected = {
+            path: listing.Known(*row, *flags.get(path, (False, False, False)))
+            for path, row in rows.items()
+        }
+        assert listing.known_files(project) == expected
+        assert listing.stat_decides(expected) == {"b/0.png"}
 
 
 def test_the_probe_reads_the_stat_the_scan_left_unread(tmp_path):
