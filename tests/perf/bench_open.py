@@ -418,7 +418,7 @@ def main() -> None:
         if project.exists():
             raise SystemExit(f"{project} exists: remove it to time a never-seen folder")
         fresh = run_probe(folder, count, args.max_index_seconds, args.scroll_seconds)
-        again = run_probe(folder, count, REOPEN_WAIT_S)  # its catch-up index is not timed
+        again = run_probe(folder, count, REOPEN_WAIT_S)  # its catch-up index: 20 s at most
         rows = [
             ["first rows in the grid", fmt(fresh["first_rows_s"]), "<= 2 s", ""],
             ["first thumbnails", fmt(fresh["first_thumbnails_s"]), "", ""],
@@ -443,6 +443,8 @@ def main() -> None:
             ],
             ["re-open: first rows", fmt(again["first_rows_s"]), "<= 2 s", ""],
             ["re-open: first thumbnails", fmt(again["first_thumbnails_s"]), "", ""],
+            ["re-open: known files checked (list stage)", fmt(again["listed_s"]), "", ""],
+            ["re-open: longest stall while indexing", fmt(again["stall_indexing_s"]), "", ""],
             ["re-open: peak RSS", fmt(again["peak_rss_mb"], "MB"), "<= 3072 MB", ""],
         ]
         for row, key in zip(
@@ -465,6 +467,10 @@ def main() -> None:
                 row[3] = "met" if fresh[key] <= TARGETS[key] else "MISSED"
         if again["first_rows_s"] is not None:
             rows[11][3] = "met" if again["first_rows_s"] <= TARGETS["reopen_rows_s"] else "MISSED"
+        if again["stall_indexing_s"] is not None:
+            rows[14][2] = "<= 0.050 s"
+            met = again["stall_indexing_s"] <= TARGETS["stall_indexing_s"]
+            rows[14][3] = "met" if met else "MISSED"
         if fresh["all_rows_s"] is not None and count >= 1_000_000:
             rows[4][3] = "met" if fresh["all_rows_s"] <= 10.0 else "MISSED"
         if not args.skip_peers:
