@@ -158,8 +158,13 @@ _FILES_AS_LISTED = (  # by id, as the rows lie: no subquery to order them (a thi
     "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB), "
     "CAST(group_concat(pending <> 0, '') AS BLOB) FROM files WHERE id <= ? AND id > {after}"
 )
-_PENDING = (  # no bound on ids (the table's files are picked from them): with one, SQLite ran
-    # it over the rowids, not the pending index (0.33 s at 1M, not 0.18)
+_HEAD_FILES_FLAGGED = (  # the first files in browsing order with their pending flags (a few
+    # thousand rows looked up from the paths' index: a scan of every file's flag saved)
+    "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB), "
+    "CAST(group_concat(pending <> 0, '') AS BLOB) "
+    "FROM (SELECT id, relpath, pending FROM files WHERE id <= ? ORDER BY relpath LIMIT {limit})"
+)
+_PENDING = (  # a scan of the files (no index of pending files: schema 8), beside the paths' read
     "SELECT CAST(group_concat(id) AS BLOB) FROM files WHERE {where}"
 )
 _VIDEOS = "SELECT id, n_frames FROM files WHERE n_frames IS NOT NULL AND id <= ? {head}"
@@ -190,11 +195,10 @@ def _queries(
     scan's: browsing order, a sort saved), or ``by_path``."""
     if first_files is not None:
         files = _HEAD_FILES.format(count=int(first_files))
-        return {
-            "files": _FILES.format(where="", path="relpath", limit=f"LIMIT {int(first_files)}"),
+        return {  # (the files query reads the pending flags itself)
+            "files": _HEAD_FILES_FLAGGED.format(limit=int(first_files)),
             "videos": _VIDEOS.format(head=f"AND id IN {files}"),
             "samples": _SAMPLES.format(where=f"WHERE file_id IN {files}"),
-            "pending": _PENDING.format(where="pending"),  # the pending index
         }
     if after_file is not None:
         after = int(after_file)  # "+": the id range is read and sorted, not a whole index

@@ -475,4 +475,4 @@ def test_the_wal_starts_over_while_a_big_folder_is_listed(tmp_path, monkeypatch,
     if checkpoint_rows == 100:
         assert wal < 1_000_000  # 0.3-0.5 MB
     else:
-        assert wal > 2_000_000  # 2.6 MB
+        assert wal > 1_500_000  # 1.9 MB (2.6 MB with the index of pending files before schema 8)

@@ -197,6 +197,8 @@ def test_an_upgraded_project_indexes_only_broken_samples_by_status(tmp_path):
             project.db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'samples'")
         )
         assert "samples_status" not in indexes and "samples_label" not in indexes
+        files = {row[1] for row in project.db.execute("PRAGMA index_list(files)")}
+        assert "files_pending" not in files and "files_missing" in files  # schema 8
         assert indexes["samples_broken"].endswith("WHERE status = 'broken'")
         query = "EXPLAIN QUERY PLAN SELECT id FROM samples WHERE status = 'broken'"
         assert "samples_broken" in " ".join(row[3] for row in project.db.execute(query))
