@@ -248,8 +248,8 @@ class Project:
     def label_counts(self) -> dict[str, int]:
         """Usable samples per label (broken ones are listed by :meth:`broken` instead)."""
         query = (
-            f"SELECT {_LABEL}, COUNT(*) {_SAMPLE_FROM} WHERE instr(f.relpath, '/') > 0 AND "
-            f"{_STATUS} = 'ok' GROUP BY 1 ORDER BY 1"
+            f"SELECT {_LABEL}, COUNT(*) {_SAMPLE_FROM} WHERE {_LABEL} IS NOT NULL AND "
+            f"{_STATUS} = 'ok' GROUP BY 1 ORDER BY 1"  # (by position: `label` is also a column)
         )
         return dict(self.db.execute(query).fetchall())
 
@@ -257,8 +257,8 @@ class Project:
         """Distinct labels of the usable samples and of those listed, not decoded yet (a folder
         label is known once its file is listed): the status bar's count at open."""
         query = (
-            f"SELECT COUNT(DISTINCT {_LABEL}) {_SAMPLE_FROM} WHERE instr(f.relpath, '/') > 0 "
-            f"AND {_STATUS} IN ('ok', 'pending')"
+            f"SELECT COUNT(DISTINCT {_LABEL}) {_SAMPLE_FROM} "  # (no label: NULL, not counted)
+            f"WHERE {_STATUS} IN ('ok', 'pending')"
         )
         return self.db.execute(query).fetchone()[0]
 
