@@ -62,10 +62,13 @@ def appended_pending(table: SampleTable, known: ProjectData) -> np.ndarray:
     return np.concatenate([known.pending, table.file_pending[added]])
 
 
-def read_project(project_dir: Path, first_files: int | None = None) -> ProjectData:
+def read_project(
+    project_dir: Path, first_files: int | None = None, like: ProjectData | None = None
+) -> ProjectData:
     """What the browser shows of the project: all of it, or with ``first_files`` and more than
     :data:`HEAD_ABOVE_FILES` files, the samples of its first ``first_files`` files in browsing
-    order (``whole`` False)."""
+    order (``whole`` False). ``like``: what was read before (its paths are shared where they
+    did not change: :func:`~app.core.store.catalog.load_table`)."""
     with Project.open(project_dir) as project:
         try:
             root: Path | None = project.dataset_root
@@ -73,7 +76,7 @@ def read_project(project_dir: Path, first_files: int | None = None) -> ProjectDa
             root = None
         if first_files is not None and _largest_file_id(project) <= HEAD_ABOVE_FILES:
             first_files = None  # small enough to read whole at once
-        table = load_table(project, first_files)
+        table = load_table(project, first_files, like.table if like is not None else None)
         data = _project_data(project, table, root)
         data.whole = first_files is None or len(table.relpaths) < first_files
         return data
@@ -91,7 +94,7 @@ def read_more(project_dir: Path, known: ProjectData) -> ProjectData:
     with Project.open(project_dir) as project:
         table = load_more(project, known.table)
         if table is None:
-            return _project_data(project, load_table(project), known.dataset_root)
+            return _project_data(project, load_table(project, like=known.table), known.dataset_root)
         pending = appended_pending(table, known)
         return _project_data(project, table, known.dataset_root, pending)
 

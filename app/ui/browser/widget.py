@@ -129,7 +129,11 @@ class BrowserWidget(QWidget):
 
         def read() -> tuple[ProjectData, Growth | None, object, int]:
             started = time.perf_counter()
-            new = read_more(project_dir, known) if appending else read_project(project_dir)
+            new = (
+                read_more(project_dir, known)
+                if appending
+                else read_project(project_dir, like=known)
+            )
             growth = None
             objects = getattr(flt, "objects", None)  # an object filter is applied on the GUI
             if flt.sort in BASIC_SORTS and not (objects is not None and objects.active):

@@ -290,6 +290,46 @@ def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path:
         assert more.labels == ["b", "m", "q"] and more.broken.tolist()[0]
 
 
+def test_a_reread_of_unchanged_paths_shares_them_with_the_table_before(tmp_path: Path) -> None:
+    """A whole read while an index decodes (sizes and flags changed, paths not) takes the paths
+    and folders of the table it replaces, also one grown by appending reads: none decoded again,
+    none freed with the old table."""
+    first, then = ["b/0.jpg", "b/1.jpg", "m/0.jpg"], ["m/1.jpg", "q/0.jpg", "z.jpg"]
+    with listed_project(tmp_path, first + then) as project:
+        list_now(project, first)
+        table = load_table(project)
+        list_now(project, then)
+        grown = load_more(project, table)
+        project.db.execute("UPDATE samples SET width = 64, height = 48 WHERE file_id = 2")
+        project.db.execute("UPDATE files SET pending = 0 WHERE id = 2")
+        project.db.commit()
+        for before in (grown, load_table(project)):
+            again = load_table(project, like=before)
+            assert again.relpaths is before.relpaths and again._folders is before._folders
+            same_tables(again, load_table(project))
+            assert again.width.tolist() == [0, 64, 0, 0, 0, 0]
+            assert again.file_pending.tolist() == [True, False, True, True, True, True]
+        assert load_table(project, like=table).relpaths is not table.relpaths  # 3 of 6 paths
+
+
+def test_a_reread_of_changed_paths_decodes_them_again(tmp_path: Path) -> None:
+    names = ["b/0.jpg", "b/1.jpg", "m/0.jpg"]
+    with listed_project(tmp_path, names) as project:
+        list_now(project, names)
+        before = load_table(project)
+        project.db.execute("UPDATE files SET relpath = 'b/2.jpg' WHERE relpath = 'b/1.jpg'")
+        project.db.commit()  # as many paths, as long, one byte differs
+        again = load_table(project, like=before)
+        assert again.relpaths is not before.relpaths
+        assert again.relpaths == ["b/0.jpg", "b/2.jpg", "m/0.jpg"]
+        same_tables(again, load_table(project))
+        project.db.execute("UPDATE files SET relpath = 'c/1.jpg' WHERE relpath = 'b/2.jpg'")
+        project.db.commit()  # another folder: the folders and labels are made again
+        again = load_table(project, like=again)
+        assert again.labels == ["b", "c", "m"]
+        same_tables(again, load_table(project))
+
+
 def test_each_files_pending_flag_is_read_with_its_path(tmp_path: Path) -> None:
     first, then = ["b/0.jpg", "b/1.jpg", "m/0.jpg"], ["m/1.jpg", "q/0.jpg", "z.jpg"]
     with listed_project(tmp_path, first + then) as project:
