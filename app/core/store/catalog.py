@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AnyStr
@@ -151,6 +151,13 @@ _FILES = (  # the paths as bytes: decoded a piece at a time (17 MB at 1M: 6-20 m
     "SELECT CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB) "
     "FROM (SELECT id, relpath FROM files WHERE id <= ? {where} ORDER BY {path} {limit})"
 )
+READ_PIECE_ROWS = 100_000  # rows a whole read takes per query: each answer is copied into Python
+# holding the interpreter lock (the paths of 1M files in one answer: 17-23 ms; a piece: 2 ms)
+_FILES_PIECE = (  # the next piece of paths in browsing order after a path (a seek in their index)
+    "SELECT count(*), CAST(group_concat(id) AS BLOB), CAST(group_concat(relpath, char(0)) AS BLOB) "
+    "FROM (SELECT id, relpath FROM files WHERE id <= ? AND relpath > CAST(? AS TEXT) "
+    "ORDER BY relpath LIMIT ?)"
+)
 _FILES_AS_LISTED = (  # by id, as the rows lie: no subquery to order them (a third cheaper);
     # and whether each is pending, a "0" or "1" a file from the rows read anyway (not a second
     # pass over them: an appending read of 350k files 0.1-0.2 s sooner). A read by path takes
@@ -213,12 +220,55 @@ def _queries(
         if by_path:  # (as listed, the files query reads the pending flags itself)
             queries["pending"] = _PENDING.format(where=f"id > {after} AND +pending")
         return queries
-    return {
-        "files": _FILES.format(where="", path="relpath", limit=""),
+    return {  # read a piece at a time (READ_PIECE_ROWS): files by path, samples by id
+        "files": _FILES_PIECE,
         "videos": _VIDEOS.format(head=""),
-        "samples": _SAMPLES.format(where=""),
+        "samples": _SAMPLES.format(where="WHERE id > ? AND id <= ?"),
         "pending": _PENDING.format(where="pending"),
+        "pieces": "yes",
     }
+
+
+Texts = list[bytes]  # a column's text as read, a piece per query (none when it had no rows)
+
+
+def _texts(text: bytes | None) -> Texts:
+    return [text] if text else []
+
+
+def _read_files(db: sqlite3.Connection, queries: dict[str, str], bound: int) -> tuple:
+    """The files query's ids and paths (as :data:`Texts`) and its pending flags, if it reads
+    them; by pieces where ``queries`` says so, each after the last path of the one before."""
+    if "pieces" not in queries:
+        row = db.execute(queries["files"], (bound,)).fetchone()
+        return _texts(row[0]), _texts(row[1]), row[2] if len(row) > 2 else None
+    ids: Texts = []
+    paths: Texts = []
+    after = b""
+    while True:
+        make_way()
+        piece = (bound, after, READ_PIECE_ROWS)
+        count, id_text, path_text = db.execute(queries["files"], piece).fetchone()
+        if count:
+            ids.append(id_text)
+            paths.append(path_text)
+        if count < READ_PIECE_ROWS:
+            return ids, paths, None
+        after = path_text[path_text.rfind(b"\x00") + 1 :]
+
+
+def _read_samples(db: sqlite3.Connection, queries: dict[str, str]) -> tuple[Texts, ...]:
+    """The samples query's columns (as :data:`Texts`); by id ranges where ``queries`` says so."""
+    if "pieces" not in queries:
+        return tuple(_texts(text) for text in db.execute(queries["samples"]).fetchone())
+    (top,) = db.execute("SELECT IFNULL(max(id), 0) FROM samples").fetchone()
+    columns: tuple[Texts, ...] = tuple([] for _ in range(5))
+    for low in range(0, int(top), READ_PIECE_ROWS):
+        make_way()
+        row = db.execute(queries["samples"], (low, low + READ_PIECE_ROWS)).fetchone()
+        for column, text in zip(columns, row, strict=True):
+            column.extend(_texts(text))
+    return columns
 
 
 def parse_ints(text: str | bytes | None, dtype: type = np.int64) -> np.ndarray:
@@ -237,6 +287,13 @@ def parse_ints(text: str | bytes | None, dtype: type = np.int64) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
+def _parse_texts(texts: Texts) -> np.ndarray:
+    """:func:`parse_ints` of a column read a piece at a time."""
+    if len(texts) == 1:
+        return parse_ints(texts[0])
+    return np.concatenate([parse_ints(text) for text in texts]) if texts else _I64
+
+
 def split_paths(data: bytes, separator: str, count: int | None = None) -> PathColumn:
     """``data.decode().split(separator)`` into a :class:`PathColumn`, in pieces of ~256 KB (see
     :func:`parse_ints`), decoded as the connections decode text (stray bytes kept as surrogate
@@ -246,6 +303,12 @@ def split_paths(data: bytes, separator: str, count: int | None = None) -> PathCo
     if count is None:
         count = data.count(separator.encode("ascii")) + 1
     return PathColumn.from_pieces(_split_pieces(data, separator), count)
+
+
+def _split_texts(texts: Texts, count: int) -> PathColumn:
+    """:func:`split_paths` of NUL-joined paths read a piece at a time."""
+    pieces = (piece for text in texts for piece in _split_pieces(text, "\x00"))
+    return PathColumn.from_pieces(pieces, count)
 
 
 def _split_pieces(data: bytes, separator: str) -> Iterator[list[str]]:
@@ -315,7 +378,7 @@ def load_more(project: Project, table: SampleTable) -> SampleTable | None:
 def _read(
     project: Project, queries: dict[str, str], like: SampleTable | None = None
 ) -> SampleTable:
-    samples = _SnapshotRead(project.path / DB_NAME, queries["samples"])
+    samples = _SnapshotRead(project.path / DB_NAME, queries)
     with read_snapshot(project.db):
         return _load_table(project, samples, queries, like)
 
@@ -357,28 +420,29 @@ ANY_FILE = 1 << 62  # a bound on file ids that every file meets
 
 
 class _SnapshotRead:
-    """One query on its own connection and thread, its snapshot pinned before __init__ returns.
+    """The samples query on its own connection and thread, its snapshot pinned before __init__
+    returns.
 
     :attr:`last_file` is the largest file id in that snapshot: files above it were listed after
     it was pinned (their samples are not in its answer), so a later read leaves them out.
     """
 
-    def __init__(self, path: Path, query: str) -> None:
+    def __init__(self, path: Path, queries: dict[str, str]) -> None:
         self._pinned = threading.Event()
-        self._row: tuple | None = None
+        self._row: tuple[Texts, ...] | None = None
         self.last_file = ANY_FILE
         self._thread = threading.Thread(
-            target=self._run, args=(path, query), name="sieve-catalog-read", daemon=True
+            target=self._run, args=(path, queries), name="sieve-catalog-read", daemon=True
         )
         self._thread.start()
         self._pinned.wait()
 
-    def row(self) -> tuple | None:
-        """The query's row, or None when it could not be read (the caller reads it itself)."""
+    def row(self) -> tuple[Texts, ...] | None:
+        """The query's columns, or None when it could not be read (the caller reads it)."""
         self._thread.join()
         return self._row
 
-    def _run(self, path: Path, query: str) -> None:
+    def _run(self, path: Path, queries: dict[str, str]) -> None:
         try:
             db = connect(path)
             try:
@@ -386,7 +450,7 @@ class _SnapshotRead:
                 (last,) = db.execute("SELECT IFNULL(max(id), 0) FROM files").fetchone()  # pins it
                 self.last_file = int(last)
                 self._pinned.set()
-                self._row = db.execute(query).fetchone()
+                self._row = _read_samples(db, queries)
                 db.execute("COMMIT")
             finally:
                 db.close()
@@ -403,32 +467,30 @@ def _load_table(
     like: SampleTable | None = None,
 ) -> SampleTable:
     bound = samples.last_file  # the files the samples' snapshot knows (listed later: left out)
-    files = project.db.execute(queries["files"], (bound,)).fetchone()
+    file_ids_texts, path_texts, flags = _read_files(project.db, queries, bound)
     columns = samples.row()
     if columns is None:  # read here instead, all of it in this snapshot
         bound = ANY_FILE
-        columns = project.db.execute(queries["samples"]).fetchone()
-        files = project.db.execute(queries["files"], (bound,)).fetchone()
-    file_ids_text, relpaths_text = files[:2]
-    if not relpaths_text:
+        columns = _read_samples(project.db, queries)
+        file_ids_texts, path_texts, flags = _read_files(project.db, queries, bound)
+    if not path_texts:
         return empty_table()
-    file_ids = parse_ints(file_ids_text)
+    file_ids = _parse_texts(file_ids_texts)
     rank = _ranks(file_ids)
     ids, file_col, frame, width, height = _sample_columns(columns)
     if len(file_col) and (file_col.max() >= len(rank) or (rank[file_col] < 0).any()):
         bound = ANY_FILE  # a file removed meanwhile: read everything in one snapshot
-        columns = project.db.execute(queries["samples"]).fetchone()
+        columns = _read_samples(project.db, queries)
         ids, file_col, frame, width, height = _sample_columns(columns)
-        files = project.db.execute(queries["files"], (bound,)).fetchone()
-        file_ids_text, relpaths_text = files[:2]
-        file_ids = parse_ints(file_ids_text)
+        file_ids_texts, path_texts, flags = _read_files(project.db, queries, bound)
+        file_ids = _parse_texts(file_ids_texts)
         rank = _ranks(file_ids)
-    if not relpaths_text:
+    if not path_texts:
         return empty_table()
-    if like is not None and _same_paths(relpaths_text, len(file_ids), like):
+    if like is not None and _same_paths(path_texts, len(file_ids), like):
         relpaths, folders = like.relpaths, like._folders
     else:
-        relpaths, folders = split_paths(relpaths_text, "\x00", len(file_ids)), None
+        relpaths, folders = _split_texts(path_texts, len(file_ids)), None
     file_frames = np.zeros(len(file_ids), dtype=np.int32)
     for file_id, n_frames in project.db.execute(queries["videos"], (bound,)):
         file_frames[rank[file_id]] = n_frames
@@ -452,43 +514,63 @@ def _load_table(
         height=height[order].astype(np.int32),
         reason=reason,
         file_ids=file_ids,
-        file_pending=_pending_files(project, queries, file_ids, files),
-        _paths_text=(relpaths_text,),
+        file_pending=_pending_files(project, queries, file_ids, flags),
+        _paths_text=tuple(path_texts),
     )
     _set_folders(table, folders or folder_columns(relpaths))
     _mark_unusable(project, table)
     return table
 
 
-def _same_paths(text: bytes, count: int, like: SampleTable) -> bool:
-    """Whether ``text`` (``count`` NUL-joined paths, as read) holds ``like``'s paths, compared as
-    bytes (a few ms at 1M). Sharing them saves their decoding and folders (0.3 s of a 1M read,
-    the interpreter lock held) and, in the window, freeing a million strings on its GUI thread
-    when the table they replace goes (18-25 ms)."""
-    chunks = like._paths_text
-    if not chunks or like._folders is None or len(like.relpaths) != count:
+def _same_paths(texts: Texts, count: int, like: SampleTable) -> bool:
+    """Whether ``texts`` (``count`` paths, NUL-joined, as read) hold ``like``'s paths, compared
+    as bytes a piece at a time (a few ms at 1M). Sharing them saves their decoding and folders
+    (0.3 s of a 1M read, the interpreter lock held) and, in the window, freeing a million
+    strings on its GUI thread when the table they replace goes (18-25 ms)."""
+    if not like._paths_text or like._folders is None or len(like.relpaths) != count:
         return False
-    if len(text) != sum(map(len, chunks)) + len(chunks) - 1:
+    if _joined_length(texts) != _joined_length(like._paths_text):
         return False
-    at = 0
-    for chunk in chunks:  # a table grown by appending reads holds a chunk per read
-        end = at + len(chunk)
-        if not text.startswith(chunk, at) or (end < len(text) and text[end] != 0):
-            return False
-        at = end + 1
-    return True
+    return all(
+        mine == theirs
+        for mine, theirs in zip(
+            _joined_pieces(texts), _joined_pieces(like._paths_text), strict=True
+        )
+    )
+
+
+def _joined_length(texts: Sequence[bytes]) -> int:
+    return sum(map(len, texts)) + len(texts) - 1
+
+
+def _joined_pieces(texts: Sequence[bytes], size: int = PIECE_CHARS) -> Iterator[bytes]:
+    """``b"\\x00".join(texts)`` in pieces of ``size`` bytes (the last one shorter), made a piece at
+    a time: however the texts were cut, two equal joins give equal pieces."""
+    parts = (part for i, text in enumerate(texts) for part in ((b"\x00", text) if i else (text,)))
+    piece = bytearray()
+    for part in parts:
+        view, at = memoryview(part), 0
+        while at < len(view):
+            take = min(size - len(piece), len(view) - at)
+            piece += view[at : at + take]
+            at += take
+            if len(piece) == size:
+                yield bytes(piece)
+                piece.clear()
+    if piece:
+        yield bytes(piece)
 
 
 _ADDED_COLUMNS = ("ids", "file ids", "frames and sizes where set")
 
 
 def _pending_files(
-    project: Project, queries: dict[str, str], file_ids: np.ndarray, files: tuple
+    project: Project, queries: dict[str, str], file_ids: np.ndarray, flags: bytes | None
 ) -> np.ndarray:
     """Per file: listed, not decoded yet; from the files query's flags where it read them,
     else by id (in the same snapshot either way)."""
     if "pending" not in queries:
-        return parse_flags(files[2], len(file_ids))
+        return parse_flags(flags, len(file_ids))
     (pending_ids,) = project.db.execute(queries["pending"]).fetchone()
     return np.isin(file_ids, parse_ints(pending_ids), kind="table")  # O(n), no sort
 
@@ -502,15 +584,15 @@ def parse_flags(data: bytes | None, count: int) -> np.ndarray:
     return flags
 
 
-def _sample_columns(columns: tuple) -> tuple[np.ndarray, ...]:
+def _sample_columns(columns: tuple[Texts, ...]) -> tuple[np.ndarray, ...]:
     """Sample ids, file ids, frames, widths and heights from a samples query's row: five full
     columns, or :data:`_ADDED_SAMPLES`' (ids ascending, frames and sizes where set)."""
     if len(columns) != len(_ADDED_COLUMNS):
-        return tuple(parse_ints(column) for column in columns)
-    ids, file_col = parse_ints(columns[0]), parse_ints(columns[1])
+        return tuple(_parse_texts(column) for column in columns)
+    ids, file_col = _parse_texts(columns[0]), _parse_texts(columns[1])
     frame = np.full(len(ids), -1, dtype=np.int64)
     width, height = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
-    where_set = parse_ints(columns[2]).reshape(-1, 4)
+    where_set = _parse_texts(columns[2]).reshape(-1, 4)
     if len(where_set):
         by_id = np.argsort(ids, kind="stable")  # ascending already (a rowid scan): cheap
         rows = by_id[np.searchsorted(ids, where_set[:, 0], sorter=by_id)]

@@ -290,10 +290,14 @@ def test_files_listed_after_the_shown_ones_are_read_alone_and_appended(tmp_path:
         assert more.labels == ["b", "m", "q"] and more.broken.tolist()[0]
 
 
-def test_a_reread_of_unchanged_paths_shares_them_with_the_table_before(tmp_path: Path) -> None:
+@pytest.mark.parametrize("piece", [2, 100_000])
+def test_a_reread_of_unchanged_paths_shares_them_with_the_table_before(
+    tmp_path: Path, piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A whole read while an index decodes (sizes and flags changed, paths not) takes the paths
-    and folders of the table it replaces, also one grown by appending reads: none decoded again,
-    none freed with the old table."""
+    and folders of the table it replaces, also one grown by appending reads (its paths read in
+    other pieces): none decoded again, none freed with the old table."""
+    monkeypatch.setattr(catalog, "READ_PIECE_ROWS", piece)
     first, then = ["b/0.jpg", "b/1.jpg", "m/0.jpg"], ["m/1.jpg", "q/0.jpg", "z.jpg"]
     with listed_project(tmp_path, first + then) as project:
         list_now(project, first)
@@ -328,6 +332,46 @@ def test_a_reread_of_changed_paths_decodes_them_again(tmp_path: Path) -> None:
         again = load_table(project, like=again)
         assert again.labels == ["b", "c", "m"]
         same_tables(again, load_table(project))
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3])
+def test_a_whole_read_in_pieces_is_the_read_in_one(
+    project: Project, piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = load_table(project)
+    monkeypatch.setattr(catalog, "READ_PIECE_ROWS", piece)
+    same_tables(load_table(project), whole)
+    assert load_table(project).file_pending.tolist() == whole.file_pending.tolist()
+
+
+def test_paths_are_read_in_pieces_after_any_path_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each piece starts after the last path of the one before, compared as SQLite compares
+    them (bytes): accented and stray bytes (kept as surrogate escapes) included."""
+    names = [
+        "a/0.jpg",
+        "a b/1.jpg",
+        "é/1.jpg",
+        "é/2.jpg",
+        "z\udcff/0.jpg",
+        "z\udcff/1.jpg",
+        "\uffff.jpg",
+    ]
+    with listed_project(tmp_path, names) as project:
+        list_now(project, names)
+        whole = load_table(project)
+        assert whole.relpaths == sorted(names, key=folders.path_key)
+        for piece in (1, 2, 4):
+            monkeypatch.setattr(catalog, "READ_PIECE_ROWS", piece)
+            same_tables(load_table(project), whole)
+
+
+def test_joined_pieces_are_the_join_cut_evenly_however_the_texts_were_cut() -> None:
+    for texts in ([b"ab", b"c", b"defgh"], [b"ab\x00c\x00defgh"], [b"ab\x00c", b"defgh"]):
+        pieces = list(catalog._joined_pieces(texts, 3))
+        assert b"".join(pieces) == b"\x00".join(texts) == b"ab\x00c\x00defgh"
+        assert [len(p) for p in pieces] == [3, 3, 3, 1]
 
 
 def test_each_files_pending_flag_is_read_with_its_path(tmp_path: Path) -> None:
@@ -392,7 +436,7 @@ def test_files_listed_between_a_reads_two_snapshots_come_with_the_next_read(
     with listed_project(tmp_path, first + then) as project:
         list_now(project, first)
         queries = catalog._queries()
-        samples = catalog._SnapshotRead(project.path / DB_NAME, queries["samples"])  # pinned
+        samples = catalog._SnapshotRead(project.path / DB_NAME, queries)  # pinned
         list_now(project, then)  # committed after the samples' snapshot, before the files'
         with read_snapshot(project.db):
             table = catalog._load_table(project, samples, queries)
