@@ -3,8 +3,10 @@
 One row per sample in browsing order (relative path, then frame), including the samples of files
 that were missing at the last index (``missing``: shown, not usable). Strings are kept once per file
 (``relpaths``) and once per label (``labels``); rows point into them with int32 codes. Each column
-group is read with one SQL query straight into numpy, and sorted in numpy, not in SQLite. A
-sample's label is its file's first folder, taken from the paths (:mod:`app.core.store.folders`).
+group is read with one SQL query (a whole read: one per 100k rows) straight into numpy, and sorted
+in numpy, not in SQLite. A sample's label is its file's first folder, taken from the paths
+(:mod:`app.core.store.folders`). A re-read whose paths did not change shares them with the table
+read before (``like``).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class SampleTable:
     _id_rows: np.ndarray | None = field(default=None, repr=False)
     _folders: Folders | None = field(default=None, repr=False)
     _lower_frame_names: dict[int, str] | None = field(default=None, repr=False)
-    _paths_text: tuple[bytes, ...] = field(default=(), repr=False)  # the read paths, NUL-joined
+    _paths_text: tuple[bytes, ...] = field(default=(), repr=False)  # paths as read: NUL-joined
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -225,7 +227,7 @@ def _queries(
         "videos": _VIDEOS.format(head=""),
         "samples": _SAMPLES.format(where="WHERE id > ? AND id <= ?"),
         "pending": _PENDING.format(where="pending"),
-        "pieces": "yes",
+        "pieces": "yes",  # (a key _read_files and _read_samples look for)
     }
 
 
@@ -236,7 +238,9 @@ def _texts(text: bytes | None) -> Texts:
     return [text] if text else []
 
 
-def _read_files(db: sqlite3.Connection, queries: dict[str, str], bound: int) -> tuple:
+def _read_files(
+    db: sqlite3.Connection, queries: dict[str, str], bound: int
+) -> tuple[Texts, Texts, bytes | None]:
     """The files query's ids and paths (as :data:`Texts`) and its pending flags, if it reads
     them; by pieces where ``queries`` says so, each after the last path of the one before."""
     if "pieces" not in queries:
