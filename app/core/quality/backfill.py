@@ -7,16 +7,23 @@ small JPEG, decoded in a fraction of the original's time), so the grid fills fir
 without statistics, always from its thumbnail, so that every image of a project is measured
 alike. It hashes the files the index did not (those over 64 KB, whose hash would slow the index
 by 7%; a project from before statistics), and decodes once more an image whose thumbnail is gone
-(a deleted cache), storing its thumbnail again. Work runs on a thread pool (Pillow releases the
-GIL) and is committed in batches; a killed run keeps what it committed and the next run carries
-on.
+(a deleted cache), storing its thumbnail again.
+
+Images are measured a batch at a time by a pool of workers and each batch is committed as it
+comes back; a killed run keeps what it committed and the next run carries on. Measuring a tiny
+thumbnail is mostly numpy and Python calls that hold the interpreter lock, so threads measured
+on about one core; from :data:`PROCESSES_FROM` images on the workers are processes (each starts
+in about half a second), below that threads.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +38,12 @@ from app.core.store.stats import (
     write_stats,
 )
 
-BATCH = 256
+log = logging.getLogger(__name__)
+
+BATCH = 256  # images a worker measures at a time, and a commit stores
+PROCESSES_FROM = 4_000  # images to measure from which the workers are processes
+
+Task = tuple[Path, bytes | None, str | None]  # an image's file, stored thumbnail, content hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,44 +56,74 @@ class _Measured:
 def measure_missing_job(
     project: Project, workers: int = 2, cancel: CancelToken | None = None
 ) -> Job[int]:
-    """Measure every usable image without statistics; return how many were measured."""
+    """Measure every usable image without statistics; return how many were measured.
+
+    Worker processes that fail (one killed, or none could start: a script that starts an index
+    at its top level, which a started process imports again) leave the rest to threads."""
     cancel = cancel or CancelToken()
     total = unmeasured_image_count(project)
     if not total:
         return 0
     yield Progress("measure", 0, total, "measuring image statistics")
-    done = 0
-    batch: list[tuple[int, _Measured]] = []
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="sieve-measure") as pool:
-        pending: deque[tuple[int, Future[_Measured]]] = deque()
+    workers = max(1, workers)
+    if total >= PROCESSES_FROM and workers > 1:
+        processes = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         try:
-            for sample_id, arguments in _tasks(project):
-                pending.append((sample_id, pool.submit(_measure, *arguments)))
-                while len(pending) >= 4 * max(1, workers):
-                    _take(pending, batch)
-                    cancel.raise_if_cancelled()
-                    if len(batch) >= BATCH:
-                        done += _commit(project, batch)
-                        yield Progress("measure", done, total, "measuring image statistics")
-            while pending:
-                _take(pending, batch)
-        finally:
-            for _, future in pending:
-                future.cancel()
-    done += _commit(project, batch)
+            done = yield from _measure_on(processes, project, workers, 0, total, cancel)
+        except BrokenProcessPool as error:
+            log.warning("statistics: worker processes failed (%s); measuring on threads", error)
+        else:
+            yield Progress("measure", done, total, "done")
+            return done
+    threads = ThreadPoolExecutor(workers, thread_name_prefix="sieve-measure")
+    done = total - unmeasured_image_count(project)  # (by failed processes: what they stored)
+    done = yield from _measure_on(threads, project, workers, done, total, cancel)
     yield Progress("measure", done, total, "done")
     return done
 
 
-def _tasks(project: Project) -> Iterator[tuple[int, tuple[Path, bytes | None, str | None]]]:
-    """``(sample id, (file, thumbnail, content hash))`` of each unmeasured image, by id."""
+def _measure_on(
+    pool: Executor, project: Project, workers: int, done: int, total: int, cancel: CancelToken
+) -> Job[int]:
+    """Measure the unmeasured images on ``pool`` (shut down at the end); return ``done`` plus
+    how many it measured."""
+    try:
+        for sample_ids, measured in _in_flight(_batches(project), pool, 2 * workers):
+            cancel.raise_if_cancelled()
+            done += _commit(project, list(zip(sample_ids, measured.result(), strict=True)))
+            yield Progress("measure", done, total, "measuring image statistics")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return done
+
+
+def _in_flight(
+    batches: Iterator[tuple[list[int], list[Task]]], pool: Executor, depth: int
+) -> Iterator[tuple[list[int], Future[list[_Measured]]]]:
+    """Submit each batch to ``pool``, keeping ``depth`` of them on their way (one waiting for
+    each worker while it measures another); yield them oldest first, to be stored."""
+    waiting: deque[tuple[list[int], Future[list[_Measured]]]] = deque()
+    for sample_ids, tasks in batches:
+        waiting.append((sample_ids, pool.submit(measure_batch, tasks)))
+        if len(waiting) >= depth:
+            yield waiting.popleft()
+    yield from waiting
+
+
+def _batches(project: Project) -> Iterator[tuple[list[int], list[Task]]]:
+    """The unmeasured images by id, :data:`BATCH` at a time: their sample ids and tasks."""
     root = project.dataset_root
     after = 0
     while rows := unmeasured_images(project, after, BATCH):
         after = rows[-1][0]
         thumbnails = project.thumbs.get_many([row[0] for row in rows])
-        for sample_id, relpath, content_hash in rows:
-            yield sample_id, (root / relpath, thumbnails.get(sample_id), content_hash)
+        sample_ids = [row[0] for row in rows]
+        yield sample_ids, [(root / path, thumbnails.get(i), digest) for i, path, digest in rows]
+
+
+def measure_batch(tasks: list[Task]) -> list[_Measured]:
+    """:func:`_measure` of each task (a worker's unit of work, in a thread or a process)."""
+    return [_measure(*task) for task in tasks]
 
 
 def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _Measured:
@@ -123,13 +165,6 @@ def _digest(path: Path, *known: str | None) -> str | None:
         return file_digest(path)
     except OSError:
         return None
-
-
-def _take(
-    pending: deque[tuple[int, Future[_Measured]]], batch: list[tuple[int, _Measured]]
-) -> None:
-    sample_id, future = pending.popleft()
-    batch.append((sample_id, future.result()))
 
 
 def _commit(project: Project, batch: list[tuple[int, _Measured]]) -> int:

@@ -5,14 +5,18 @@ deleted thumbnail cache)."""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.core.data.images import probe_image
+from app.core.errors import JobCancelled
 from app.core.ingest.indexing import IndexOptions, index_job
-from app.core.jobs import Progress, run_job
+from app.core.jobs import CancelToken, Progress, run_job
 from app.core.quality.backfill import measure_missing_job
 from app.core.quality.stats import thumbnail_stats
 from app.core.store.project import Project
@@ -159,3 +163,92 @@ def test_a_vanished_file_is_left_unmeasured_and_the_rest_measured(tmp_path: Path
         assert run_job(measure_missing_job(project)) == 5
         assert sorted(_stats(project)) == [2, 3, 4, 5]
         assert [row[1] for row in unmeasured_images(project)] == ["0.jpg"]
+
+
+def _pools(monkeypatch, **extra) -> list[type]:
+    """The kinds of pool the statistics pass makes, in order; ``extra`` given to its process
+    pools."""
+    from app.core.quality import backfill
+
+    made: list[type] = []
+    for kind in (ProcessPoolExecutor, ThreadPoolExecutor):
+
+        class Kept(kind):
+            def __init__(self, *args, _kind=kind, **options) -> None:
+                options.update(extra if _kind is ProcessPoolExecutor else {})
+                super().__init__(*args, **options)
+                made.append(_kind)
+
+        monkeypatch.setattr(backfill, kind.__name__, Kept)
+    return made
+
+
+def test_many_images_are_measured_by_worker_processes_alike(tmp_path: Path, monkeypatch):
+    from app.core.quality import backfill
+
+    _photos(tmp_path / "data", 10)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        before, thumbnail = _stats(project), project.thumbs.get(2)
+        project.thumbs.delete([2])  # decoded again in a worker process, its thumbnail stored
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL")
+        monkeypatch.setattr(backfill, "PROCESSES_FROM", 10)
+        monkeypatch.setattr(backfill, "BATCH", 3)  # four batches, several on their way at once
+        pools = _pools(monkeypatch)
+        assert run_job(measure_missing_job(project, workers=2)) == 10
+        assert pools == [ProcessPoolExecutor]
+        assert _stats(project) == before
+        assert project.thumbs.get(2) == thumbnail
+        monkeypatch.setattr(backfill, "PROCESSES_FROM", 11)  # fewer images: threads
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL")
+        assert run_job(measure_missing_job(project, workers=2)) == 10
+        assert pools == [ProcessPoolExecutor, ThreadPoolExecutor]
+        assert _stats(project) == before
+
+
+def test_a_cancelled_pass_keeps_what_it_stored_and_leaves_no_worker_behind(
+    tmp_path: Path, monkeypatch
+):
+    from app.core.quality import backfill
+
+    _photos(tmp_path / "data", 12)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        before = _stats(project)
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL")
+        monkeypatch.setattr(backfill, "PROCESSES_FROM", 1)
+        monkeypatch.setattr(backfill, "BATCH", 2)
+        cancel = CancelToken()
+        stored: list[int] = []
+
+        def on_progress(progress: Progress) -> None:
+            if progress.done:
+                stored.append(progress.done)
+                cancel.cancel()
+
+        with pytest.raises(JobCancelled):
+            run_job(measure_missing_job(project, workers=2, cancel=cancel), on_progress)
+        assert stored == [2]  # the first batch, committed; then the pass stopped
+        assert unmeasured_image_count(project) == 12 - 2
+        assert not multiprocessing.active_children()  # its worker processes have ended
+        assert run_job(measure_missing_job(project, workers=2)) == 10  # the next run carries on
+        assert _stats(project) == before
+
+
+def test_worker_processes_that_die_leave_the_rest_to_threads(tmp_path: Path, monkeypatch):
+    from app.core.quality import backfill
+
+    _photos(tmp_path / "data", 6)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        before = _stats(project)
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL")
+        monkeypatch.setattr(backfill, "PROCESSES_FROM", 1)
+        pools = _pools(monkeypatch, initializer=os._exit, initargs=(3,))  # each exits at start
+        assert run_job(measure_missing_job(project, workers=2)) == 6
+        assert pools == [ProcessPoolExecutor, ThreadPoolExecutor]
+        assert _stats(project) == before
