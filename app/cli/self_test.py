@@ -88,6 +88,25 @@ def step_index(space: Workspace) -> str:
     return f"{result.samples} samples"
 
 
+def step_measure_processes(space: Workspace) -> str:
+    """Big projects measure their image statistics on worker processes started afresh (spawn):
+    a bundle must be able to start them, so the demo's images are measured again that way."""
+    from app.core.jobs import run_job
+    from app.core.quality.backfill import measure_missing_job
+    from app.core.store.stats import unmeasured_image_count
+
+    project = space.project
+    with project.db:
+        project.db.execute(
+            "UPDATE sample_stats SET brightness = NULL WHERE sample_id IN (SELECT s.id FROM "
+            "samples s JOIN files f ON f.id = s.file_id WHERE f.kind = 'image')"
+        )
+    measured = run_job(measure_missing_job(project, workers=2, processes=True))
+    if measured == 0 or unmeasured_image_count(project):
+        raise AssertionError(f"{measured} measured, {unmeasured_image_count(project)} left")
+    return f"{measured} images measured by 2 worker processes"
+
+
 def step_index_process(space: Workspace) -> str:
     """The app's progressive open runs the index in a child process: the program itself with a
     hidden sub-command (a bundle must be able to start its own index process)."""
@@ -322,6 +341,7 @@ STEPS: tuple[Step, ...] = (
     Step("work folder", step_work_folder),
     Step("torchvision ops", step_torchvision_ops),
     Step("index demo", step_index, ("work folder",)),
+    Step("stats processes", step_measure_processes, ("index demo",)),
     Step("index process", step_index_process, ("work folder",)),
     Step("quick-look process", step_look_process, ("index process",)),
     Step("train", step_train, ("index demo",)),

@@ -19,7 +19,7 @@ from PIL import Image
 from app.core.data.images import THUMB_SIZE, encode_thumbnail
 from app.core.data.video import VideoError, VideoReader
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.quality.backfill import thumbnail_again
+from app.core.quality.measuring import thumbnail_again
 from app.core.quality.stats import ImageStats, thumbnail_stats
 from app.core.store.project import Project, SampleRow
 from app.core.store.stats import sample_ids_without_stats, write_stats

@@ -24,12 +24,9 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from pathlib import Path
 
-from app.core.data.images import THUMB_SIZE, probe_image
 from app.core.jobs import CancelToken, Job, Progress
-from app.core.quality.stats import ImageStats, file_digest, thumbnail_stats
+from app.core.quality.measuring import Measured, Task, measure_batch
 from app.core.store.project import Project
 from app.core.store.stats import (
     unmeasured_image_count,
@@ -43,34 +40,32 @@ log = logging.getLogger(__name__)
 BATCH = 256  # images a worker measures at a time, and a commit stores
 PROCESSES_FROM = 4_000  # images to measure from which the workers are processes
 
-Task = tuple[Path, bytes | None, str | None]  # an image's file, stored thumbnail, content hash
-
-
-@dataclass(frozen=True, slots=True)
-class _Measured:
-    stats: ImageStats | None  # None: the file cannot be read now (it is left unmeasured)
-    thumbnail: bytes | None = None  # made again because the cache had none
-    hash_stored: bool = False  # its row holds its content hash: only the statistics are new
-
 
 def measure_missing_job(
-    project: Project, workers: int = 2, cancel: CancelToken | None = None
+    project: Project,
+    workers: int = 2,
+    cancel: CancelToken | None = None,
+    processes: bool | None = None,
 ) -> Job[int]:
     """Measure every usable image without statistics; return how many were measured.
 
-    Worker processes that fail (one killed, or none could start: a script that starts an index
-    at its top level, which a started process imports again) leave the rest to threads."""
+    ``processes``: None measures on worker processes from :data:`PROCESSES_FROM` images, and
+    processes that fail (one killed, or none could start: a script that starts an index at its
+    top level, which a started process imports again) leave the rest to threads; True always
+    on processes, a failure raised (a bundle's self-test); False on threads."""
     cancel = cancel or CancelToken()
     total = unmeasured_image_count(project)
     if not total:
         return 0
     yield Progress("measure", 0, total, "measuring image statistics")
     workers = max(1, workers)
-    if total >= PROCESSES_FROM and workers > 1:
-        processes = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    if processes or (processes is None and total >= PROCESSES_FROM and workers > 1):
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         try:
-            done = yield from _measure_on(processes, project, workers, 0, total, cancel)
+            done = yield from _measure_on(pool, project, workers, 0, total, cancel)
         except BrokenProcessPool as error:
+            if processes:
+                raise
             log.warning("statistics: worker processes failed (%s); measuring on threads", error)
         else:
             yield Progress("measure", done, total, "done")
@@ -99,10 +94,10 @@ def _measure_on(
 
 def _in_flight(
     batches: Iterator[tuple[list[int], list[Task]]], pool: Executor, depth: int
-) -> Iterator[tuple[list[int], Future[list[_Measured]]]]:
+) -> Iterator[tuple[list[int], Future[list[Measured]]]]:
     """Submit each batch to ``pool``, keeping ``depth`` of them on their way (one waiting for
     each worker while it measures another); yield them oldest first, to be stored."""
-    waiting: deque[tuple[list[int], Future[list[_Measured]]]] = deque()
+    waiting: deque[tuple[list[int], Future[list[Measured]]]] = deque()
     for sample_ids, tasks in batches:
         waiting.append((sample_ids, pool.submit(measure_batch, tasks)))
         if len(waiting) >= depth:
@@ -121,53 +116,7 @@ def _batches(project: Project) -> Iterator[tuple[list[int], list[Task]]]:
         yield sample_ids, [(root / path, thumbnails.get(i), digest) for i, path, digest in rows]
 
 
-def measure_batch(tasks: list[Task]) -> list[_Measured]:
-    """:func:`_measure` of each task (a worker's unit of work, in a thread or a process)."""
-    return [_measure(*task) for task in tasks]
-
-
-def _measure(path: Path, thumbnail: bytes | None, content_hash: str | None) -> _Measured:
-    """Measure the thumbnail; hash the file when its hash is not stored; decode the file again
-    (and keep its new thumbnail) when the thumbnail is missing or unreadable."""
-    stored = content_hash is not None
-    if thumbnail is not None:
-        digest = _digest(path, content_hash)
-        stats = None if digest is None else thumbnail_stats(thumbnail, digest)
-        if digest is None or stats is not None:  # the file is gone, or measured
-            return _Measured(stats, hash_stored=stored)
-    made = thumbnail_again(path, content_hash=content_hash)
-    if made is None:
-        return _Measured(None)
-    return _Measured(made[1], made[0], stored)
-
-
-def thumbnail_again(
-    path: Path, size: int = THUMB_SIZE, content_hash: str | None = None
-) -> tuple[bytes, ImageStats | None] | None:
-    """Decode an image file again: its thumbnail and that thumbnail's statistics, with the file's
-    content hash (``content_hash`` when known; a small file's from the bytes read to decode it,
-    else hashed). None when the file cannot be read or decoded."""
-    probe = probe_image(path, size, measure=False)
-    if probe.thumbnail is None:
-        return None
-    digest = _digest(path, content_hash, probe.content_hash)
-    if digest is None:
-        return None
-    return probe.thumbnail, thumbnail_stats(probe.thumbnail, digest)
-
-
-def _digest(path: Path, *known: str | None) -> str | None:
-    """The first known content hash, else the file's (None when it cannot be read)."""
-    for value in known:
-        if value is not None:
-            return value
-    try:
-        return file_digest(path)
-    except OSError:
-        return None
-
-
-def _commit(project: Project, batch: list[tuple[int, _Measured]]) -> int:
+def _commit(project: Project, batch: list[tuple[int, Measured]]) -> int:
     measured = [(i, m) for i, m in batch if m.stats is not None]
     with project.db:
         write_measures(project.db, [(i, m.stats) for i, m in measured if m.hash_stored])

@@ -252,3 +252,17 @@ def test_worker_processes_that_die_leave_the_rest_to_threads(tmp_path: Path, mon
         assert run_job(measure_missing_job(project, workers=2)) == 6
         assert pools == [ProcessPoolExecutor, ThreadPoolExecutor]
         assert _stats(project) == before
+
+
+def test_processes_asked_for_that_die_are_a_failure_not_left_to_threads(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    _photos(tmp_path / "data", 3)
+    with Project.for_dataset(tmp_path / "data") as project:
+        run_job(index_job(project, IndexOptions(workers=2)))
+        with project.db:
+            project.db.execute("UPDATE sample_stats SET brightness = NULL")
+        pools = _pools(monkeypatch, initializer=os._exit, initargs=(3,))
+        with pytest.raises(BrokenProcessPool):
+            run_job(measure_missing_job(project, workers=2, processes=True))
+        assert pools == [ProcessPoolExecutor] and unmeasured_image_count(project) == 3
